@@ -1,0 +1,203 @@
+//! [`ShardedCounter`]: per-thread padded shards summed on read (LongAdder style).
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{thread_token, AtomicI64, AtomicUsize, Ordering};
+
+/// Upper bound for [`ShardedCounter::with_shards`].
+pub const MAX_SHARDS: usize = 1 << 16;
+
+/// A counter that many threads increment at nearly the speed of an
+/// uncontended, unshared increment.
+///
+/// Each thread is mapped to a shard on its own cache line. The first thread to
+/// use a shard owns it: it updates the shard's total with a plain `Relaxed` load
+/// and store (no locked instruction, no contention). Other threads that map to an
+/// owned shard add into the shard's shared cell with `fetch_add`.
+///
+/// * [`sum`](Self::sum) adds up the shards one by one. It is exact when no
+///   `add` runs concurrently; during concurrent non-negative adds it lies between
+///   the adds completed before the call and the adds started before it returns.
+/// * [`take`](Self::take) returns the count and resets it: every add is counted
+///   by exactly one `take` or by the final `sum`, never lost and never twice.
+/// * Arithmetic wraps on overflow, like `i64::wrapping_add`.
+///
+/// # Example
+///
+/// ```
+/// use noclobber::ShardedCounter;
+///
+/// let requests = ShardedCounter::new();
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| for _ in 0..1000 { requests.inc() });
+///     }
+/// });
+/// assert_eq!(requests.sum(), 4000);
+/// assert_eq!(requests.take(), 4000);
+/// assert_eq!(requests.sum(), 0);
+/// ```
+pub struct ShardedCounter {
+    shards: Box<[Shard]>,
+}
+
+#[derive(Default)]
+struct Shard {
+    owned: CachePadded<Owned>,
+    /// `fetch_add` target for threads that do not own the shard.
+    shared: CachePadded<AtomicI64>,
+}
+
+#[derive(Default)]
+struct Owned {
+    /// Thread token of the owner; 0 while nobody owns the shard.
+    owner: AtomicUsize,
+    /// Running total of the owner's adds; written only by the owner.
+    total: AtomicI64,
+    /// How much of `total` has been handed out by `take`.
+    taken: AtomicI64,
+}
+
+impl ShardedCounter {
+    /// A counter with twice as many shards as the machine has hardware threads
+    /// (rounded up to a power of two).
+    pub fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(4, usize::from);
+        Self::with_shards(threads.saturating_mul(2))
+    }
+
+    /// A counter with `shards` shards, rounded up to a power of two and clamped
+    /// to `1..=MAX_SHARDS` (so 0 means 1).
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::with_shards(3);
+    /// assert_eq!(c.shards(), 4);
+    /// assert_eq!(noclobber::ShardedCounter::with_shards(0).shards(), 1);
+    /// ```
+    pub fn with_shards(shards: usize) -> Self {
+        let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
+        ShardedCounter {
+            shards: (0..n).map(|_| Shard::default()).collect(),
+        }
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Adds `delta` (wrapping on overflow).
+    #[inline]
+    pub fn add(&self, delta: i64) {
+        let token = thread_token();
+        let shard = &self.shards[token & (self.shards.len() - 1)];
+        let owned = &shard.owned;
+        // Relaxed: tokens are unique, so `owner == token` can only be our own
+        // earlier CAS, which we see by program order.
+        let owner = owned.owner.load(Ordering::Relaxed);
+        let mine = owner == token
+            || (owner == 0
+                && owned
+                    .owner
+                    .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok());
+        if mine {
+            // Relaxed load + store, no RMW: only this thread ever writes `total`,
+            // so nothing can come between the two; readers need only the
+            // single-location coherence of the atomic.
+            let total = owned.total.load(Ordering::Relaxed);
+            owned.total.store(total.wrapping_add(delta), Ordering::Relaxed);
+        } else {
+            // Relaxed: a commutative RMW on one location; nothing else to order.
+            shard.shared.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds 1.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Subtracts 1.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1);
+    }
+
+    /// The sum of all shards (see the type's docs for what it means while adds
+    /// run concurrently).
+    pub fn sum(&self) -> i64 {
+        self.shards.iter().fold(0i64, |sum, shard| {
+            // Acquire: pairs with the Release of the `take` that stored it, so the
+            // `total` that `take` saw is visible below: `total - taken >= 0`.
+            let taken = shard.owned.taken.load(Ordering::Acquire);
+            // Relaxed: plain counts, no other data depends on them.
+            let total = shard.owned.total.load(Ordering::Relaxed);
+            let shared = shard.shared.load(Ordering::Relaxed);
+            sum.wrapping_add(total.wrapping_sub(taken)).wrapping_add(shared)
+        })
+    }
+
+    /// Returns the count and resets it to zero, without losing any add that
+    /// runs concurrently: such an add is counted by this `take` or a later one.
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.add(5);
+    /// assert_eq!(c.take(), 5);
+    /// c.add(-2);
+    /// assert_eq!(c.take(), -2);
+    /// ```
+    pub fn take(&self) -> i64 {
+        self.shards.iter().fold(0i64, |sum, shard| {
+            // Relaxed swap: an RMW, so each shared add lands before (counted
+            // here) or after (left for later) it, never both.
+            let shared = shard.shared.swap(0, Ordering::Relaxed);
+            sum.wrapping_add(shared).wrapping_add(take_owned(&shard.owned))
+        })
+    }
+}
+
+/// Moves `taken` up to the owner's current `total` and returns the difference.
+/// The owner's total is never reset (only its owner writes it), so the CAS on
+/// `taken` decides which `take` counts which adds.
+fn take_owned(owned: &Owned) -> i64 {
+    // Acquire (here and on CAS failure): pairs with the Release of the `take`
+    // that stored `taken`, so the `total` it read is visible to our load and we
+    // never move `taken` backwards.
+    let mut taken = owned.taken.load(Ordering::Acquire);
+    loop {
+        // Relaxed: see above; the owner's own stores need no ordering.
+        let total = owned.total.load(Ordering::Relaxed);
+        if total == taken {
+            return 0;
+        }
+        // Release: see the Acquire above.
+        match owned
+            .taken
+            .compare_exchange_weak(taken, total, Ordering::Release, Ordering::Acquire)
+        {
+            Ok(_) => return total.wrapping_sub(taken),
+            Err(actual) => taken = actual,
+        }
+    }
+}
+
+impl Default for ShardedCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ShardedCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardedCounter")
+            .field("sum", &self.sum())
+            .field("shards", &self.shards())
+            .finish()
+    }
+}

@@ -1,0 +1,102 @@
+//! Lock-free primitives for small shared state that must never lose an update
+//! or show a torn value.
+//!
+//! | you need | use |
+//! |---|---|
+//! | read-modify-write of a value, no lost updates, readers see `(value, version)` | [`VersionedCell`] |
+//! | small `Copy` data, read very often, written rarely, readers may retry | [`SeqLock`] |
+//! | readers that never wait, even for a stopped or killed writer; shared memory | [`Publisher`] |
+//! | a count incremented from many threads | [`ShardedCounter`] |
+//!
+//! Every value type `T` must be [`bytemuck::NoUninit`]: plain data without
+//! padding bytes (`u64`, arrays, `#[derive(NoUninit)]` structs). Values travel
+//! through shared memory as atomic 64-bit words, and padding bytes cannot be
+//! copied that way, so a type with padding is rejected at compile time:
+//!
+//! ```compile_fail
+//! #[derive(Clone, Copy, bytemuck::NoUninit)]
+//! #[repr(C)]
+//! struct Padded { a: u8, b: u64 } // 7 padding bytes: the derive refuses it
+//! let _ = noclobber::SeqLock::new(Padded { a: 1, b: 2 });
+//! ```
+//!
+//! # Soundness
+//!
+//! No payload byte is ever read or written with a plain or volatile access while
+//! another thread may touch it: payloads are arrays of atomic words, accessed with
+//! the orderings documented at each site. The crate is checked with loom (build
+//! with `RUSTFLAGS="--cfg noclobber_loom"`) and Miri; see the README.
+//!
+//! # Features
+//!
+//! * `std` (default): [`ShardedCounter`] and `std` support in dependencies.
+//!   Without it the crate is `no_std` (it still needs `alloc`).
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+mod publisher;
+mod raw;
+mod seqlock;
+mod sync;
+mod versioned;
+
+#[cfg(feature = "std")]
+mod counter;
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use counter::{ShardedCounter, MAX_SHARDS};
+pub use publisher::Publisher;
+pub use seqlock::SeqLock;
+pub use versioned::VersionedCell;
+
+/// Re-exported so users can `#[derive(noclobber::bytemuck::NoUninit)]` without
+/// naming the dependency themselves.
+pub use bytemuck;
+
+/// A value together with the version it was read at (or written as).
+///
+/// Versions start at 0 and go up by one with every successful write.
+///
+/// ```
+/// let v = noclobber::Versioned { value: 3u8, version: 7 };
+/// assert_eq!(v, noclobber::Versioned { value: 3, version: 7 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// The number of writes that produced it.
+    pub version: u64,
+}
+
+#[cfg(not(noclobber_loom))]
+mod checks {
+    use super::*;
+    use static_assertions::{assert_impl_all, assert_not_impl_any, const_assert, const_assert_eq};
+
+    assert_impl_all!(VersionedCell<u64>: Send, Sync);
+    assert_impl_all!(VersionedCell<[u64; 8]>: Send, Sync);
+    assert_impl_all!(SeqLock<[u64; 4]>: Send, Sync);
+    assert_impl_all!(Publisher<[u64; 4], 2>: Send, Sync);
+    #[cfg(feature = "std")]
+    assert_impl_all!(ShardedCounter: Send, Sync, Default);
+    assert_impl_all!(Versioned<u64>: Copy, Send, Sync);
+    // The shared payload types are not `Sync` for a non-`Send` `T`
+    // (a pointer stands in for any non-`Send` type).
+    assert_not_impl_any!(raw::Words<*const u8>: Sync);
+    assert_not_impl_any!(raw::Tagged<*const u8>: Sync);
+
+    // A small value shares one 128-bit word with its version.
+    const_assert_eq!(core::mem::size_of::<portable_atomic::AtomicU128>(), 16);
+    const_assert!(raw::word_count::<u64>() == 1);
+    const_assert!(raw::word_count::<[u8; 9]>() == 2);
+    const_assert!(raw::word_count::<()>() == 0);
+    // The seqlock is its sequence plus exactly the payload words.
+    const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 40);
+    // Publisher slots are cache-line padded so writers do not disturb readers.
+    const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);
+}

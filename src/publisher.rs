@@ -1,0 +1,166 @@
+//! [`Publisher`]: Raymond Chen's slot-ring publishing pattern, made safe against
+//! lapped readers and lapped writers.
+
+use core::fmt;
+
+use bytemuck::NoUninit;
+use crossbeam_utils::CachePadded;
+
+use crate::raw::{Ring, Slot};
+use crate::sync::{AtomicU128, AtomicU64};
+use crate::Versioned;
+
+/// A ring of `SLOTS` slots: a writer fills a free slot, then publishes it; readers
+/// copy the latest published slot and never wait, not even for a writer that
+/// stopped forever in the middle of a publication.
+///
+/// Every 64-bit word of a slot is stored together with the 64-bit ticket of the
+/// writer that wrote it (one 128-bit atomic), and a `(version, ticket)` head names
+/// the published slot. A reader accepts a copy only if every word carries the
+/// head's ticket, so a reader lapped by newer publications detects it and
+/// retries, and a writer lapped while copying cannot scribble over a slot a newer
+/// writer owns: its stale tags are refused word by word.
+///
+/// * **Readers** are lock-free and never wait for a writer: the published slot is
+///   never reused until a newer value is published, so a retry only happens
+///   after progress.
+/// * **Writers** may be several. A writer waits only when every slot except the
+///   published one is held by a writer still in the middle of its copy; with
+///   `SLOTS` slots, writers carry on while at most `SLOTS - 2` writers are stopped
+///   mid-publication (so use `SLOTS >= 3` if writers can die, e.g. across
+///   processes).
+/// * **Versions** count publications: the initial value is version 0, each
+///   publication adds exactly 1.
+///
+/// `SLOTS < 2` does not compile. The type is `#[repr(C)]` and holds no
+/// pointers, so it can live in memory shared between processes (feature `shm`).
+///
+/// # Example
+///
+/// ```
+/// use noclobber::Publisher;
+///
+/// let config: Publisher<[u32; 4], 4> = Publisher::new([0; 4]);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         for i in 1..=100 {
+///             config.publish([i; 4]);
+///         }
+///     });
+///     s.spawn(|| {
+///         let snapshot = config.read();
+///         // Never torn: all four words come from one publication.
+///         assert!(snapshot.iter().all(|&w| w == snapshot[0]));
+///     });
+/// });
+/// assert_eq!(config.read_versioned().version, 100);
+/// ```
+///
+/// ```compile_fail
+/// // A ring needs at least two slots.
+/// let p: noclobber::Publisher<u64, 1> = noclobber::Publisher::new(0);
+/// ```
+#[repr(C)]
+pub struct Publisher<T, const SLOTS: usize> {
+    head: CachePadded<AtomicU128>,
+    tickets: CachePadded<AtomicU64>,
+    slots: [CachePadded<Slot<T>>; SLOTS],
+}
+
+impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
+    const AT_LEAST_TWO_SLOTS: () = assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
+
+    /// A publisher whose first published value (version 0) is `value`.
+    pub fn new(value: T) -> Self {
+        let () = Self::AT_LEAST_TWO_SLOTS;
+        // Ticket 1 is the initial value, in slot 1; the other slots hold claim 0,
+        // older than the head, hence free.
+        let slots = core::array::from_fn(|i| CachePadded::new(Slot::new(u64::from(i == 1), value)));
+        Publisher {
+            head: CachePadded::new(AtomicU128::new(crate::raw::pack(0, 1))),
+            tickets: CachePadded::new(AtomicU64::new(1)),
+            slots,
+        }
+    }
+
+    #[inline]
+    fn ring(&self) -> Ring<'_, T> {
+        Ring {
+            head: &self.head,
+            tickets: &self.tickets,
+            slots: &self.slots,
+        }
+    }
+
+    /// Publishes `value`; returns its version.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u64, 2> = noclobber::Publisher::new(0);
+    /// assert_eq!(p.publish(42), 1);
+    /// assert_eq!(p.read(), 42);
+    /// ```
+    pub fn publish(&self, value: T) -> u64 {
+        match self.ring().update(|_| Some(value)) {
+            Ok(snap) => snap.version,
+            Err(_) => unreachable!("the closure always returns Some"),
+        }
+    }
+
+    /// Publishes `value` only if the published version is still
+    /// `expected_version`: the answer when the new value depends on the old.
+    /// `Ok(new_version)` or `Err(current)`.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u32, 3> = noclobber::Publisher::new(1);
+    /// let seen = p.read_versioned();
+    /// assert_eq!(p.publish_if(seen.version, seen.value * 10), Ok(1));
+    /// // A second writer with the same stale view is refused.
+    /// let now = p.publish_if(seen.version, seen.value + 1).unwrap_err();
+    /// assert_eq!((now.value, now.version), (10, 1));
+    /// ```
+    pub fn publish_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
+        self.ring()
+            .compare_exchange(expected_version, value)
+            .map_err(Into::into)
+    }
+
+    /// Copies the latest published value. Never waits for a writer.
+    #[inline]
+    pub fn read(&self) -> T {
+        self.ring().read().value
+    }
+
+    /// Copies the latest published value with its version.
+    #[inline]
+    pub fn read_versioned(&self) -> Versioned<T> {
+        self.ring().read().into()
+    }
+
+    /// The version of the latest publication.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.ring().head().0
+    }
+
+    /// Consumes the publisher and returns the latest value.
+    pub fn into_inner(self) -> T {
+        self.read()
+    }
+}
+
+impl<T: NoUninit + Default, const SLOTS: usize> Default for Publisher<T, SLOTS> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Versioned { value, version } = self.read_versioned();
+        f.debug_struct("Publisher")
+            .field("value", &value)
+            .field("version", &version)
+            .field("slots", &SLOTS)
+            .finish()
+    }
+}

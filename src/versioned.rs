@@ -1,0 +1,296 @@
+//! [`VersionedCell`]: a value and a 64-bit version, changed only by compare-and-swap.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use bytemuck::NoUninit;
+use crossbeam_utils::CachePadded;
+
+use crate::raw::{pack, unpack, word_count, Buf, Ring, Slot};
+use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
+use crate::Versioned;
+
+/// Slots in the ring used when `T` is larger than 8 bytes. A writer waits only if
+/// every other slot is held by a writer stopped in the middle of its copy, so
+/// this many minus one writers would have to stall there at once.
+const LARGE_SLOTS: usize = 8;
+
+/// A value with a version that goes up by exactly one on every successful write.
+///
+/// Read the pair with [`load`](Self::load), compute, and write back only if
+/// nobody wrote in between ([`compare_exchange`](Self::compare_exchange)), or let
+/// [`update`](Self::update) do the retry loop. This is the cure for the lost
+/// update: a read-modify-write never silently overwrites someone else's write.
+///
+/// # How it works
+///
+/// * `T` of at most 8 bytes: value and version share one 128-bit word, changed by
+///   a 128-bit CAS (`cmpxchg16b` on x86_64, via `portable-atomic`).
+/// * Larger `T`: a ring of slots (the same tagged ring as [`Publisher`]). A writer
+///   copies the new value into a free slot, every 64-bit word tagged with its
+///   ticket, then swings a 128-bit `(version, ticket)` head with one CAS. Readers
+///   copy the slot the head names and accept it only if every word carries that
+///   ticket.
+///
+/// Readers never wait. A writer stalled anywhere (inside the closure of
+/// [`update`](Self::update), or preempted in the middle of copying its value)
+/// never prevents another reader or writer from finishing; the one exception is
+/// the large-`T` ring when 7 writers are stalled mid-copy at the same moment,
+/// which makes an 8th wait for one of them.
+///
+/// [`Publisher`]: crate::Publisher
+///
+/// # Example
+///
+/// ```
+/// use noclobber::VersionedCell;
+///
+/// let balance = VersionedCell::new(100u64);
+/// let seen = balance.load();
+/// // Someone else deposits in between ...
+/// balance.update(|b| b + 50);
+/// // ... so our stale write is refused instead of silently losing theirs.
+/// let err = balance.compare_exchange(seen.version, seen.value - 30).unwrap_err();
+/// assert_eq!(err.value, 150);
+/// // Retry against what is really there.
+/// let v = balance.compare_exchange(err.version, err.value - 30).unwrap();
+/// assert_eq!(balance.load().value, 120);
+/// assert_eq!(v, 2);
+/// ```
+pub struct VersionedCell<T> {
+    /// Small `T`: `(version, value bits)`. Large `T`: `(version, ticket)`.
+    head: AtomicU128,
+    large: Option<Box<Large<T>>>,
+}
+
+struct Large<T> {
+    tickets: AtomicU64,
+    slots: [CachePadded<Slot<T>>; LARGE_SLOTS],
+}
+
+impl<T: NoUninit> VersionedCell<T> {
+    const SMALL: bool = word_count::<T>() <= 1;
+
+    /// A cell holding `value` at version 0.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new([1u32, 2, 3]);
+    /// assert_eq!(cell.load().version, 0);
+    /// ```
+    pub fn new(value: T) -> Self {
+        if Self::SMALL {
+            return VersionedCell {
+                head: AtomicU128::new(pack(0, to_bits(value))),
+                large: None,
+            };
+        }
+        // The initial value is ticket 1 in slot 1; the others hold claim 0,
+        // older than the head, so they are free.
+        let slots = core::array::from_fn(|i| CachePadded::new(Slot::new(u64::from(i == 1), value)));
+        VersionedCell {
+            head: AtomicU128::new(pack(0, 1)),
+            large: Some(Box::new(Large {
+                tickets: AtomicU64::new(1),
+                slots,
+            })),
+        }
+    }
+
+    #[inline]
+    fn ring(&self) -> Option<Ring<'_, T>> {
+        self.large.as_deref().map(|large| Ring {
+            head: &self.head,
+            tickets: &large.tickets,
+            slots: &large.slots,
+        })
+    }
+
+    /// The current value and its version, read together.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new(7u8);
+    /// cell.store(9);
+    /// let now = cell.load();
+    /// assert_eq!((now.value, now.version), (9, 1));
+    /// ```
+    #[inline]
+    pub fn load(&self) -> Versioned<T> {
+        match self.ring() {
+            // Acquire: pairs with the Release of the CAS that stored this word;
+            // the value is inside the word, so this is for the caller's benefit
+            // (data written before a store is visible after a load that sees it).
+            None => from_head(self.head.load(Ordering::Acquire)),
+            Some(ring) => ring.read().into(),
+        }
+    }
+
+    /// The current version: the number of successful writes so far.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new(0u64);
+    /// cell.update(|x| x + 1);
+    /// assert_eq!(cell.version(), 1);
+    /// ```
+    #[inline]
+    pub fn version(&self) -> u64 {
+        // Acquire: as in `load`.
+        unpack(self.head.load(Ordering::Acquire)).0
+    }
+
+    /// Writes `new` if the version is still `expected_version`.
+    ///
+    /// Returns `Ok(new_version)` (= `expected_version + 1`) on success, or
+    /// `Err(current)` with the value and version that are there instead.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new(1i32);
+    /// assert_eq!(cell.compare_exchange(0, 2), Ok(1));
+    /// let current = cell.compare_exchange(0, 3).unwrap_err();
+    /// assert_eq!((current.value, current.version), (2, 1));
+    /// ```
+    pub fn compare_exchange(&self, expected_version: u64, new: T) -> Result<u64, Versioned<T>> {
+        match self.ring() {
+            None => {
+                // Acquire: as in `load` (the Err value is returned to the caller).
+                let current = self.head.load(Ordering::Acquire);
+                if unpack(current).0 != expected_version {
+                    return Err(from_head(current));
+                }
+                let next = pack(expected_version.wrapping_add(1), to_bits(new));
+                // AcqRel: Release publishes whatever the caller wrote before this
+                // write; Acquire orders it after the write it replaces. The value
+                // bits change only with the version, so a failure means the
+                // version moved on and `actual` is the answer.
+                self.head
+                    .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
+                    .map(|_| expected_version.wrapping_add(1))
+                    .map_err(from_head)
+            }
+            Some(ring) => ring.compare_exchange(expected_version, new).map_err(Into::into),
+        }
+    }
+
+    /// Applies `f` to the current value until the result is written without a
+    /// write in between; returns what was committed. `f` may run several times.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let hits = Arc::new(noclobber::VersionedCell::new(0u64));
+    /// let threads: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let hits = Arc::clone(&hits);
+    ///         std::thread::spawn(move || for _ in 0..1000 { hits.update(|n| n + 1); })
+    ///     })
+    ///     .collect();
+    /// threads.into_iter().for_each(|t| t.join().unwrap());
+    /// assert_eq!(hits.load(), noclobber::Versioned { value: 4000, version: 4000 });
+    /// ```
+    pub fn update(&self, mut f: impl FnMut(T) -> T) -> Versioned<T> {
+        match self.try_update(|x| Some(f(x))) {
+            Ok(done) => done,
+            Err(_) => unreachable!("the closure always returns Some"),
+        }
+    }
+
+    /// Like [`update`](Self::update), but `f` may decline by returning `None`.
+    ///
+    /// `Ok(committed)` or `Err(current)`, the snapshot `f` declined.
+    ///
+    /// ```
+    /// let stock = noclobber::VersionedCell::new(1u32);
+    /// let take_one = |n: u32| n.checked_sub(1);
+    /// assert_eq!(stock.try_update(take_one).map(|v| v.value), Ok(0));
+    /// assert_eq!(stock.try_update(take_one).map_err(|v| v.value), Err(0));
+    /// ```
+    pub fn try_update(&self, mut f: impl FnMut(T) -> Option<T>) -> Result<Versioned<T>, Versioned<T>> {
+        let Some(ring) = self.ring() else {
+            let spin = Spin::new();
+            // Acquire: the closure sees the data published with this value.
+            let mut current = self.head.load(Ordering::Acquire);
+            loop {
+                let snap = from_head(current);
+                let Some(new) = f(snap.value) else { return Err(snap) };
+                let next = pack(snap.version.wrapping_add(1), to_bits(new));
+                // AcqRel / Acquire: as in `compare_exchange`.
+                match self.head.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return Ok(from_head(next)),
+                    Err(actual) => current = actual,
+                }
+                spin.spin();
+            }
+        };
+        ring.update(|snap| f(snap.value)).map(Into::into).map_err(Into::into)
+    }
+
+    /// Writes `value` unconditionally; returns the new version.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new([0u64; 4]);
+    /// assert_eq!(cell.store([1; 4]), 1);
+    /// ```
+    pub fn store(&self, value: T) -> u64 {
+        self.update(|_| value).version
+    }
+
+    /// Consumes the cell and returns the value.
+    pub fn into_inner(self) -> T {
+        self.load().value
+    }
+
+    /// Whether every operation is lock-free on this machine: true when the
+    /// 128-bit CAS is a native instruction (x86_64 with `cmpxchg16b`, AArch64,
+    /// ...), false where `portable-atomic` falls back to a lock.
+    ///
+    /// ```
+    /// # #[cfg(target_arch = "x86_64")]
+    /// assert!(noclobber::VersionedCell::<u64>::is_lock_free());
+    /// ```
+    pub fn is_lock_free() -> bool {
+        AtomicU128::is_lock_free()
+    }
+}
+
+/// The only word of a `T` of at most 8 bytes (0 for a zero-sized `T`).
+#[inline]
+fn to_bits<T: NoUninit>(value: T) -> u64 {
+    if word_count::<T>() == 0 {
+        0
+    } else {
+        Buf::of(value).word(0)
+    }
+}
+
+#[inline]
+fn from_head<T: NoUninit>(head: u128) -> Versioned<T> {
+    let (version, bits) = unpack(head);
+    let mut buf = Buf::uninit();
+    if word_count::<T>() == 1 {
+        buf.set(0, bits);
+    }
+    // SAFETY: `bits` came from `to_bits` of a valid `T`, and value and version
+    // were stored together in one atomic 128-bit word, so they cannot be torn.
+    let value = unsafe { buf.assume_value() };
+    Versioned { value, version }
+}
+
+impl<T: NoUninit + Default> Default for VersionedCell<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: NoUninit> From<T> for VersionedCell<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: NoUninit + fmt::Debug> fmt::Debug for VersionedCell<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Versioned { value, version } = self.load();
+        f.debug_struct("VersionedCell")
+            .field("value", &value)
+            .field("version", &version)
+            .finish()
+    }
+}
