@@ -109,7 +109,9 @@ impl ShardedCounter {
             // so nothing can come between the two; readers need only the
             // single-location coherence of the atomic.
             let total = owned.total.load(Ordering::Relaxed);
-            owned.total.store(total.wrapping_add(delta), Ordering::Relaxed);
+            owned
+                .total
+                .store(total.wrapping_add(delta), Ordering::Relaxed);
         } else {
             // Relaxed: a commutative RMW on one location; nothing else to order.
             shard.shared.fetch_add(delta, Ordering::Relaxed);
@@ -138,7 +140,8 @@ impl ShardedCounter {
             // Relaxed: plain counts, no other data depends on them.
             let total = shard.owned.total.load(Ordering::Relaxed);
             let shared = shard.shared.load(Ordering::Relaxed);
-            sum.wrapping_add(total.wrapping_sub(taken)).wrapping_add(shared)
+            sum.wrapping_add(total.wrapping_sub(taken))
+                .wrapping_add(shared)
         })
     }
 
@@ -157,7 +160,8 @@ impl ShardedCounter {
             // Relaxed swap: an RMW, so each shared add lands before (counted
             // here) or after (left for later) it, never both.
             let shared = shard.shared.swap(0, Ordering::Relaxed);
-            sum.wrapping_add(shared).wrapping_add(take_owned(&shard.owned))
+            sum.wrapping_add(shared)
+                .wrapping_add(take_owned(&shard.owned))
         })
     }
 }

@@ -14,10 +14,10 @@ pub(crate) use core::sync::atomic::{AtomicI64, AtomicUsize};
 #[cfg(all(feature = "std", noclobber_loom))]
 pub(crate) use loom::sync::atomic::{AtomicI64, AtomicUsize};
 
-#[cfg(not(noclobber_loom))]
-pub(crate) use portable_atomic::AtomicU128;
 #[cfg(noclobber_loom)]
 pub(crate) use self::loom128::AtomicU128;
+#[cfg(not(noclobber_loom))]
+pub(crate) use portable_atomic::AtomicU128;
 
 /// Waits politely inside a retry loop.
 ///
@@ -107,6 +107,7 @@ mod loom128 {
 /// A small integer naming the calling thread, unique for the life of the process
 /// (loom: of the model execution). `ShardedCounter` uses it to pick and own a shard.
 #[cfg(all(feature = "std", not(noclobber_loom)))]
+#[inline]
 pub(crate) fn thread_token() -> usize {
     use std::cell::Cell;
     // Starts at 1: token 0 means "no owner" in a shard.

@@ -1,0 +1,397 @@
+//! Real-thread stress tests: more threads than cores (4 and 8 on 2 cores) so the
+//! scheduler preempts threads in the middle of operations.
+//!
+//! Invariants: no lost update (exact sums), no torn read (8-word payloads whose
+//! words must all be equal), versions never go backwards for one reader, and a
+//! value written before a `join` is seen after it.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use noclobber::{Publisher, SeqLock, ShardedCounter, Versioned, VersionedCell};
+
+const THREADS: [u64; 2] = [4, 8];
+
+/// Operations per thread: enough to preempt mid-operation many times in
+/// release builds, small under Miri.
+fn ops() -> u64 {
+    if cfg!(miri) {
+        30
+    } else if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    }
+}
+
+/// An 8-word payload whose words are all `x`.
+fn wide(x: u64) -> [u64; 8] {
+    [x; 8]
+}
+
+fn assert_whole(v: &[u64; 8]) -> u64 {
+    assert!(v.iter().all(|&w| w == v[0]), "torn read: {v:?}");
+    v[0]
+}
+
+#[test]
+fn versioned_update_loses_nothing() {
+    for threads in THREADS {
+        let small = VersionedCell::new(0u64);
+        let large = VersionedCell::new([0u64; 4]);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for _ in 0..ops() {
+                        small.update(|x| x + 1);
+                        large.update(|x| x.map(|w| w + 1));
+                    }
+                });
+            }
+        });
+        let total = threads * ops();
+        assert_eq!(
+            small.load(),
+            Versioned {
+                value: total,
+                version: total
+            }
+        );
+        assert_eq!(
+            large.load(),
+            Versioned {
+                value: [total; 4],
+                version: total
+            }
+        );
+    }
+}
+
+#[test]
+fn versioned_compare_exchange_retry_loops_lose_nothing() {
+    fn retry_add<T: bytemuck::NoUninit>(cell: &VersionedCell<T>, f: impl Fn(T) -> T) {
+        let mut seen = cell.load();
+        loop {
+            match cell.compare_exchange(seen.version, f(seen.value)) {
+                Ok(v) => return assert_eq!(v, seen.version + 1),
+                Err(now) => {
+                    assert!(now.version > seen.version, "versions went backwards");
+                    seen = now;
+                }
+            }
+        }
+    }
+    for threads in THREADS {
+        let small = VersionedCell::new(0u32);
+        let large = VersionedCell::new([0u64; 3]);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for _ in 0..ops() {
+                        retry_add(&small, |x| x + 1);
+                        retry_add(&large, |x| x.map(|w| w + 1));
+                    }
+                });
+            }
+        });
+        let total = threads * ops();
+        assert_eq!(
+            small.load(),
+            Versioned {
+                value: total as u32,
+                version: total
+            }
+        );
+        assert_eq!(
+            large.load(),
+            Versioned {
+                value: [total; 3],
+                version: total
+            }
+        );
+    }
+}
+
+#[test]
+fn versioned_large_reads_are_never_torn() {
+    for threads in THREADS {
+        let cell = VersionedCell::new(wide(0));
+        let writers = threads / 2;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let writer_handles: Vec<_> = (0..writers)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..ops()).for_each(|_| {
+                            cell.update(|v| wide(v[0] + 1));
+                        })
+                    })
+                })
+                .collect();
+            for _ in writers..threads {
+                s.spawn(|| {
+                    let mut last = 0;
+                    while !done.load(Relaxed) {
+                        let Versioned { value, version } = cell.load();
+                        // Every write adds 1, so value and version move together.
+                        assert_eq!(assert_whole(&value), version);
+                        assert!(version >= last, "version went backwards");
+                        last = version;
+                    }
+                });
+            }
+            writer_handles.into_iter().for_each(|h| h.join().unwrap());
+            done.store(true, Relaxed);
+        });
+        assert_eq!(cell.load().value, wide(writers * ops()));
+    }
+}
+
+#[test]
+fn seqlock_update_loses_nothing_and_reads_are_never_torn() {
+    for threads in THREADS {
+        let lock = SeqLock::new(wide(0));
+        let writers = threads / 2;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let writer_handles: Vec<_> = (0..writers)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..ops()).for_each(|_| {
+                            lock.update(|v| wide(v[0] + 1));
+                        })
+                    })
+                })
+                .collect();
+            for _ in writers..threads {
+                s.spawn(|| {
+                    let mut last = 0;
+                    while !done.load(Relaxed) {
+                        let Versioned { value, version } = lock.read_versioned();
+                        assert_eq!(assert_whole(&value), version);
+                        assert!(version >= last, "version went backwards");
+                        last = version;
+                        if let Some(v) = lock.try_read() {
+                            assert_whole(&v);
+                        }
+                    }
+                });
+            }
+            writer_handles.into_iter().for_each(|h| h.join().unwrap());
+            done.store(true, Relaxed);
+        });
+        let total = writers * ops();
+        assert_eq!(
+            lock.read_versioned(),
+            Versioned {
+                value: wide(total),
+                version: total
+            }
+        );
+    }
+}
+
+#[test]
+fn seqlock_plain_writes_from_many_writers_are_never_torn() {
+    for threads in THREADS {
+        let lock = SeqLock::new(wide(0));
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (1..=threads / 2)
+                .map(|id| {
+                    let lock = &lock;
+                    s.spawn(move || {
+                        (0..ops()).for_each(|i| {
+                            lock.write(wide(id << 32 | i));
+                        })
+                    })
+                })
+                .collect();
+            for _ in threads / 2..threads {
+                s.spawn(|| {
+                    while !done.load(Relaxed) {
+                        assert_whole(&lock.read());
+                    }
+                });
+            }
+            writers.into_iter().for_each(|h| h.join().unwrap());
+            done.store(true, Relaxed);
+        });
+        assert_eq!(lock.version(), threads / 2 * ops());
+    }
+}
+
+/// Several writers (`publish` and `publish_if`), several readers, 8-word values
+/// tagged writer << 32 | sequence.
+fn publisher_stress<const S: usize>(threads: u64) {
+    let p: Publisher<[u64; 8], S> = Publisher::new(wide(0));
+    let writers = threads / 2;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writer_handles: Vec<_> = (1..=writers)
+            .map(|id| {
+                let p = &p;
+                s.spawn(move || {
+                    let mut mine = 0;
+                    for i in 0..ops() {
+                        if i % 2 == 0 {
+                            p.publish(wide(id << 32 | i));
+                            mine += 1;
+                        } else {
+                            let seen = p.read_versioned();
+                            if p.publish_if(seen.version, wide(id << 32 | i)).is_ok() {
+                                mine += 1;
+                            }
+                        }
+                    }
+                    // Published before the join, so seen after it (checked below).
+                    p.publish(wide(id << 32 | u32::MAX as u64));
+                    mine + 1
+                })
+            })
+            .collect();
+        for _ in writers..threads {
+            s.spawn(|| {
+                let mut last = 0;
+                while !done.load(Relaxed) {
+                    let Versioned { value, version } = p.read_versioned();
+                    assert_whole(&value);
+                    assert!(
+                        version >= last,
+                        "version went backwards: {version} < {last}"
+                    );
+                    last = version;
+                }
+            });
+        }
+        let published: u64 = writer_handles.into_iter().map(|h| h.join().unwrap()).sum();
+        done.store(true, Relaxed);
+        // Every successful publication is counted exactly once in the version.
+        assert_eq!(p.version(), published);
+        // The last publication happened before the joins: it is what we read.
+        let last = assert_whole(&p.read());
+        assert_eq!(last & 0xffff_ffff, u64::from(u32::MAX));
+    });
+}
+
+#[test]
+fn publisher_two_slots() {
+    THREADS.into_iter().for_each(publisher_stress::<2>);
+}
+
+#[test]
+fn publisher_three_slots() {
+    THREADS.into_iter().for_each(publisher_stress::<3>);
+}
+
+#[test]
+fn publisher_single_writer_values_follow_versions() {
+    let p: Publisher<[u64; 8], 2> = Publisher::new(wide(0));
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let mut last = 0;
+                while !done.load(Relaxed) {
+                    let Versioned { value, version } = p.read_versioned();
+                    // One writer publishing 1, 2, 3, ...: value == version.
+                    assert_eq!(assert_whole(&value), version);
+                    assert!(version >= last);
+                    last = version;
+                }
+            });
+        }
+        s.spawn(|| {
+            for i in 1..=ops() {
+                assert_eq!(p.publish(wide(i)), i);
+            }
+            done.store(true, Relaxed);
+        });
+    });
+}
+
+#[test]
+fn counter_sums_exactly() {
+    for threads in THREADS {
+        for shards in [1, 2, 64] {
+            let c = ShardedCounter::with_shards(shards);
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let c = &c;
+                    s.spawn(move || {
+                        for i in 0..ops() {
+                            // Mixed signs: +2, -1 per pair; net +1 per pair.
+                            c.add(if (i + t) % 2 == 0 { 2 } else { -1 });
+                        }
+                    });
+                }
+            });
+            let pairs = (threads * ops() / 2) as i64;
+            assert_eq!(c.sum(), pairs, "threads {threads} shards {shards}");
+        }
+    }
+}
+
+#[test]
+fn counter_take_during_adds_counts_each_add_once() {
+    for threads in THREADS {
+        let c = ShardedCounter::with_shards(4);
+        let adders_done = AtomicBool::new(false);
+        let taken = std::thread::scope(|s| {
+            let adders: Vec<_> = (0..threads - 2)
+                .map(|_| s.spawn(|| (0..ops()).for_each(|_| c.inc())))
+                .collect();
+            let takers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut taken = 0;
+                        while !adders_done.load(Relaxed) {
+                            let t = c.take();
+                            assert!(t >= 0, "a take returned {t}: counted something twice");
+                            taken += t;
+                        }
+                        taken
+                    })
+                })
+                .collect();
+            adders.into_iter().for_each(|h| h.join().unwrap());
+            adders_done.store(true, Relaxed);
+            takers.into_iter().map(|h| h.join().unwrap()).sum::<i64>()
+        });
+        assert_eq!(taken + c.sum(), ((threads - 2) * ops()) as i64);
+    }
+}
+
+#[test]
+fn counter_sum_stays_within_bounds_during_adds() {
+    let c = ShardedCounter::new();
+    let started = std::sync::atomic::AtomicI64::new(0);
+    let completed = std::sync::atomic::AtomicI64::new(0);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let adders: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..ops() {
+                        started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        c.inc();
+                        completed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        s.spawn(|| {
+            while !done.load(Relaxed) {
+                let low = completed.load(std::sync::atomic::Ordering::SeqCst);
+                let sum = c.sum();
+                let high = started.load(std::sync::atomic::Ordering::SeqCst);
+                assert!(
+                    low <= sum && sum <= high,
+                    "{low} <= {sum} <= {high} violated"
+                );
+            }
+        });
+        adders.into_iter().for_each(|h| h.join().unwrap());
+        done.store(true, Relaxed);
+    });
+    assert_eq!(c.sum(), 3 * ops() as i64);
+}
