@@ -118,7 +118,12 @@ impl<T: NoUninit> Tagged<T> {
         for i in 0..word_count::<T>() {
             // SAFETY: `Pad16<T>` is 16-aligned and `16 * word_count::<T>()` bytes
             // long; the memory is local and not yet shared.
-            unsafe { raw.as_mut_ptr().cast::<u128>().add(i).write(pack(tag, buf.word(i))) };
+            unsafe {
+                raw.as_mut_ptr()
+                    .cast::<u128>()
+                    .add(i)
+                    .write(pack(tag, buf.word(i)))
+            };
         }
         // SAFETY: zeroed, then written with integers: every byte is initialised.
         Tagged(UnsafeCell::new(unsafe { raw.assume_init() }))
@@ -201,6 +206,31 @@ impl<T: NoUninit> Slot<T> {
         }
     }
 
+    /// Size and field offsets, hashed into the header of a shared mapping.
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) const LAYOUT: [usize; 3] = [
+        size_of::<Self>(),
+        core::mem::offset_of!(Self, claim),
+        core::mem::offset_of!(Self, words),
+    ];
+
+    /// Stores every atomic of the slot so it holds what `Slot::new(ticket, value)`
+    /// holds, for an object created in place (a zeroed shared mapping). The
+    /// caller must ensure nobody uses the slot meanwhile, and publishes the
+    /// stores afterwards (the shm header's Release store).
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn init_in_place(&self, ticket: u64, value: T) {
+        // Relaxed: published to other processes by the caller's Release store.
+        self.claim.store(ticket, Ordering::Relaxed);
+        let buf = Buf::of(value);
+        for i in 0..word_count::<T>() {
+            // Relaxed: as above.
+            self.words
+                .at(i)
+                .store(pack(ticket, buf.word(i)), Ordering::Relaxed);
+        }
+    }
+
     /// Copies the value written by the holder of `ticket`, or `None` if any word
     /// carries another tag (the slot was reused: the reader was lapped).
     #[inline]
@@ -236,7 +266,8 @@ impl<T: NoUninit> Slot<T> {
                     return false;
                 }
                 let new = pack(ticket, buf.word(i));
-                match word.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed) {
+                match word.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed)
+                {
                     Ok(_) => break,
                     Err(actual) => current = actual,
                 }
@@ -303,7 +334,11 @@ impl<T: NoUninit> Ring<'_, T> {
         loop {
             let (version, ticket) = self.head();
             if let Some(value) = self.slot(ticket).copy(ticket) {
-                return Snapshot { version, ticket, value };
+                return Snapshot {
+                    version,
+                    ticket,
+                    value,
+                };
             }
             spin.spin();
         }
@@ -320,6 +355,7 @@ impl<T: NoUninit> Ring<'_, T> {
             if ticket > self.head().1 && self.slot(ticket).fill(ticket, buf) {
                 return ticket;
             }
+            self.release(ticket);
         }
         let spin = Spin::new();
         loop {
@@ -341,14 +377,33 @@ impl<T: NoUninit> Ring<'_, T> {
                     .claim
                     .compare_exchange(claim, ticket, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
-                && slot.fill(ticket, buf)
             {
-                return ticket;
+                if slot.fill(ticket, buf) {
+                    return ticket;
+                }
+                // A newer writer's tags are in the slot: give it back.
+                self.release(ticket);
             }
             // Every slot we could use is held by a writer still in flight (or
             // stopped): wait for one to publish.
             spin.snooze();
         }
+    }
+
+    /// Gives up the claim of `ticket`, which this writer holds and will not
+    /// publish. Without this, a claim newer than the head would keep its slot
+    /// from every writer until the head passes it, and with 2 slots the head
+    /// could then never move again.
+    fn release(&self, ticket: u64) {
+        // Relaxed CAS: single-location protocol. Claim 0 is older than any head,
+        // so the slot is free again. It fails only if a newer writer already took
+        // the slot over (after the head passed `ticket`), which is just as good.
+        let _ = self.slot(ticket).claim.compare_exchange(
+            ticket,
+            0,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// Publishes staged `ticket` as `version + 1` if the head is still
@@ -372,19 +427,31 @@ impl<T: NoUninit> Ring<'_, T> {
 
     /// Writes `value` as `expected_version + 1` if that is still the version;
     /// otherwise returns the current snapshot.
-    pub(crate) fn compare_exchange(&self, expected_version: u64, value: T) -> Result<u64, Snapshot<T>> {
+    pub(crate) fn compare_exchange(
+        &self,
+        expected_version: u64,
+        value: T,
+    ) -> Result<u64, Snapshot<T>> {
         self.update(|snap| (snap.version == expected_version).then_some(value))
             .map(|snap| snap.version)
     }
 
     /// Read-modify-write loop shared by `VersionedCell::update`,
     /// `Publisher::publish` and friends. `f` returns `None` to give up.
-    pub(crate) fn update(&self, mut f: impl FnMut(&Snapshot<T>) -> Option<T>) -> Result<Snapshot<T>, Snapshot<T>> {
+    pub(crate) fn update(
+        &self,
+        mut f: impl FnMut(&Snapshot<T>) -> Option<T>,
+    ) -> Result<Snapshot<T>, Snapshot<T>> {
         let spin = Spin::new();
         let mut staged = None;
         loop {
             let snap = self.read();
-            let Some(new) = f(&snap) else { return Err(snap) };
+            let Some(new) = f(&snap) else {
+                if let Some(ticket) = staged {
+                    self.release(ticket);
+                }
+                return Err(snap);
+            };
             let ticket = self.stage(&Buf::of(new), staged);
             staged = Some(ticket);
             if self.commit(snap.version, snap.ticket, ticket).is_ok() {

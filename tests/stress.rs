@@ -6,6 +6,7 @@
 //! value written before a `join` is seen after it.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Barrier;
 
 use noclobber::{Publisher, SeqLock, ShardedCounter, Versioned, VersionedCell};
 
@@ -38,9 +39,11 @@ fn versioned_update_loses_nothing() {
     for threads in THREADS {
         let small = VersionedCell::new(0u64);
         let large = VersionedCell::new([0u64; 4]);
+        let start = Barrier::new(threads as usize);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
+                    start.wait();
                     for _ in 0..ops() {
                         small.update(|x| x + 1);
                         large.update(|x| x.map(|w| w + 1));
@@ -83,9 +86,11 @@ fn versioned_compare_exchange_retry_loops_lose_nothing() {
     for threads in THREADS {
         let small = VersionedCell::new(0u32);
         let large = VersionedCell::new([0u64; 3]);
+        let start = Barrier::new(threads as usize);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
+                    start.wait();
                     for _ in 0..ops() {
                         retry_add(&small, |x| x + 1);
                         retry_add(&large, |x| x.map(|w| w + 1));
@@ -152,10 +157,12 @@ fn seqlock_update_loses_nothing_and_reads_are_never_torn() {
         let lock = SeqLock::new(wide(0));
         let writers = threads / 2;
         let done = AtomicBool::new(false);
+        let start = Barrier::new(writers as usize);
         std::thread::scope(|s| {
             let writer_handles: Vec<_> = (0..writers)
                 .map(|_| {
                     s.spawn(|| {
+                        start.wait();
                         (0..ops()).for_each(|_| {
                             lock.update(|v| wide(v[0] + 1));
                         })
@@ -314,10 +321,12 @@ fn counter_sums_exactly() {
     for threads in THREADS {
         for shards in [1, 2, 64] {
             let c = ShardedCounter::with_shards(shards);
+            let start = Barrier::new(threads as usize);
             std::thread::scope(|s| {
                 for t in 0..threads {
-                    let c = &c;
+                    let (c, start) = (&c, &start);
                     s.spawn(move || {
+                        start.wait();
                         for i in 0..ops() {
                             // Mixed signs: +2, -1 per pair; net +1 per pair.
                             c.add(if (i + t) % 2 == 0 { 2 } else { -1 });
@@ -394,4 +403,37 @@ fn counter_sum_stays_within_bounds_during_adds() {
         done.store(true, Relaxed);
     });
     assert_eq!(c.sum(), 3 * ops() as i64);
+}
+
+/// Regression: a `publish_if` that staged a slot, lost the commit race and then
+/// found the version changed used to keep its claim on the slot. With 2 slots
+/// that was the only free one, and every writer waited forever.
+#[test]
+fn publisher_contended_publish_if_never_wedges() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let p: Publisher<[u64; 2], 2> = Publisher::new([0; 2]);
+        let start = Barrier::new(4);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..ops() * 4 {
+                        let seen = p.read_versioned();
+                        let _ = p.publish_if(seen.version, [seen.value[0] + 1; 2]);
+                    }
+                });
+            }
+        });
+        // Each success added 1 to the value and to the version.
+        let Versioned { value, version } = p.read_versioned();
+        tx.send((value, version)).unwrap();
+    });
+    let limit = if cfg!(miri) { 3600 } else { 60 };
+    let (value, version) = rx
+        .recv_timeout(Duration::from_secs(limit))
+        .expect("writers wedged: no progress within the time limit");
+    assert_eq!(value, [version; 2]);
 }
