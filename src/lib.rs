@@ -31,6 +31,8 @@
 //!
 //! * `std` (default): [`ShardedCounter`] and `std` support in dependencies.
 //!   Without it the crate is `no_std` (it still needs `alloc`).
+//! * `shm` (off): `shm::SharedPublisher` and `shm::SharedSeqLock`, the same
+//!   types in a memory-mapped file shared between processes (Unix).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
@@ -45,10 +47,13 @@ mod versioned;
 
 #[cfg(feature = "std")]
 mod counter;
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "shm")))]
+pub mod shm;
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use counter::{ShardedCounter, MAX_SHARDS};
+pub use counter::{LocalCounter, ShardedCounter, MAX_SHARDS};
 pub use publisher::Publisher;
 pub use seqlock::SeqLock;
 pub use versioned::VersionedCell;
@@ -84,6 +89,9 @@ mod checks {
     assert_impl_all!(Publisher<[u64; 4], 2>: Send, Sync);
     #[cfg(feature = "std")]
     assert_impl_all!(ShardedCounter: Send, Sync, Default);
+    // The owned-shard fast path must stay on its thread.
+    #[cfg(feature = "std")]
+    assert_not_impl_any!(LocalCounter<'static>: Send, Sync);
     assert_impl_all!(Versioned<u64>: Copy, Send, Sync);
     // The shared payload types are not `Sync` for a non-`Send` `T`
     // (a pointer stands in for any non-`Send` type).
@@ -100,3 +108,8 @@ mod checks {
     // Publisher slots are cache-line padded so writers do not disturb readers.
     const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

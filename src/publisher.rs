@@ -100,10 +100,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// assert_eq!(p.read(), 42);
     /// ```
     pub fn publish(&self, value: T) -> u64 {
-        match self.ring().update(|_| Some(value)) {
-            Ok(snap) => snap.version,
-            Err(_) => unreachable!("the closure always returns Some"),
-        }
+        self.ring().publish(value)
     }
 
     /// Publishes `value` only if the published version is still
@@ -145,6 +142,41 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// Consumes the publisher and returns the latest value.
     pub fn into_inner(self) -> T {
         self.read()
+    }
+}
+
+/// In-place construction for [`crate::shm`]: the object lives in a mapping that
+/// starts zeroed, so it is initialised through its atomics, never moved in.
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
+    /// Size, alignment, slot count, payload words and field offsets, hashed
+    /// into the header of a shared mapping.
+    pub(crate) const LAYOUT: [usize; 10] = [
+        core::mem::size_of::<Self>(),
+        core::mem::align_of::<Self>(),
+        SLOTS,
+        crate::raw::word_count::<T>(),
+        core::mem::offset_of!(Self, head),
+        core::mem::offset_of!(Self, tickets),
+        core::mem::offset_of!(Self, slots),
+        Slot::<T>::LAYOUT[0],
+        Slot::<T>::LAYOUT[1],
+        Slot::<T>::LAYOUT[2],
+    ];
+
+    /// Stores every atomic so that `self` holds the state `Publisher::new(value)`
+    /// builds. Only atomic stores: the caller must ensure nobody uses the object
+    /// meanwhile, and publish the stores afterwards with a Release store.
+    pub(crate) fn init_in_place(&self, value: T) {
+        let () = Self::AT_LEAST_TWO_SLOTS;
+        // Same state as `new`: ticket 1 in slot 1, claim 0 (free) elsewhere.
+        for (i, slot) in self.slots.iter().enumerate() {
+            slot.init_in_place(u64::from(i == 1), value);
+        }
+        // Relaxed (both): published by the caller's Release store.
+        let relaxed = crate::sync::Ordering::Relaxed;
+        self.tickets.store(1, relaxed);
+        self.head.store(crate::raw::pack(0, 1), relaxed);
     }
 }
 

@@ -89,7 +89,10 @@ impl<T: NoUninit> SeqLock<T> {
         // write overlapped it: the words are exactly those one writer stored
         // from `Buf::of` of one valid `T`.
         let value = unsafe { buf.assume_value() };
-        Some(Versioned { value, version: seq / 2 })
+        Some(Versioned {
+            value,
+            version: seq / 2,
+        })
     }
 
     /// Reads the value, retrying while a write is in progress.
@@ -176,6 +179,33 @@ impl<T: NoUninit> SeqLock<T> {
         // before the odd sequence; pairs with the reader's Acquire fence.
         fence(Ordering::Release);
         WriteGuard { lock: self, seq }
+    }
+}
+
+/// In-place construction for [`crate::shm`] (see `Publisher::init_in_place`).
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit> SeqLock<T> {
+    /// Size, alignment, payload words and field offsets, hashed into the
+    /// header of a shared mapping.
+    pub(crate) const LAYOUT: [usize; 5] = [
+        core::mem::size_of::<Self>(),
+        core::mem::align_of::<Self>(),
+        word_count::<T>(),
+        core::mem::offset_of!(Self, seq),
+        core::mem::offset_of!(Self, words),
+    ];
+
+    /// Stores every atomic so that `self` holds the state `SeqLock::new(value)`
+    /// builds. The caller must ensure nobody uses the object meanwhile, and
+    /// publish the stores afterwards with a Release store.
+    pub(crate) fn init_in_place(&self, value: T) {
+        let buf = Buf::of(value);
+        for i in 0..word_count::<T>() {
+            // Relaxed: published by the caller's Release store.
+            self.words.at(i).store(buf.word(i), Ordering::Relaxed);
+        }
+        // Relaxed: as above.
+        self.seq.store(0, Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,477 @@
+//! [`Publisher`] and [`SeqLock`] shared between processes through a
+//! memory-mapped file (feature `shm`).
+//!
+//! One process [`create`](SharedPublisher::create)s the file, any number of
+//! processes [`open`](SharedPublisher::open) it, and all of them read and write
+//! through the usual [`Publisher`] / [`SeqLock`] methods (the handles
+//! dereference to them).
+//!
+//! ```
+//! use noclobber::shm::SharedPublisher;
+//!
+//! let path = std::env::temp_dir().join(format!("noclobber-doc-{}-mod", std::process::id()));
+//! # let _ = std::fs::remove_file(&path);
+//! let writer = SharedPublisher::<[u64; 4], 3>::create(&path, [0; 4])?;
+//! // In another process (here: another mapping of the same file).
+//! let reader = SharedPublisher::<[u64; 4], 3>::open(&path)?;
+//! writer.publish([1, 2, 3, 4]);
+//! assert_eq!(reader.read_versioned().value, [1, 2, 3, 4]);
+//! assert_eq!(reader.version(), 1);
+//! std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Guarantees across processes
+//!
+//! * Everything the in-process types promise holds between processes: values
+//!   are never torn, versions count publications.
+//! * A **stopped or killed writer never blocks [`Publisher`] readers**: they keep
+//!   reading the last published value. Other writers carry on while at most
+//!   `SLOTS - 2` writers are stopped or died mid-publication, so use
+//!   `SLOTS >= 3`. A new process can `open` the file and keep publishing.
+//! * A [`SeqLock`] writer stopped or killed *between* its two sequence bumps
+//!   blocks it: `try_read` returns `None` and `read` and other writers spin until
+//!   it resumes, forever if it died. Use a [`Publisher`] when that is not acceptable.
+//!
+//! # Layout and checks
+//!
+//! The file holds a header (magic, layout version, layout hash) followed by the
+//! object. The hash covers the object's size, alignment, slot count, payload
+//! words and field offsets, the size and alignment of `T`, and
+//! [`core::any::type_name`] of `T`. `create` initialises the object, then
+//! writes the magic with `Release`; `open` loads it with `Acquire` and refuses a
+//! file that is too small, not yet initialised, or of another layout (see
+//! [`Error`]). It never waits.
+//!
+//! Memory in the mapping is only ever accessed through atomics. `T` must be
+//! [`Pod`]: any bytes another process leaves in the file are a valid `T`.
+//!
+//! # Do not
+//!
+//! * store pointers or references (including `usize` addresses) in `T`: the other
+//!   processes map the file at other addresses;
+//! * open one file as different types, or from binaries built with another
+//!   definition of `T` (same path and layout are checked, meaning is not);
+//! * truncate, rewrite or `create` over a file that processes have open (a
+//!   process touching a truncated mapping gets `SIGBUS`); remove it instead:
+//!   processes that still map it keep the old one;
+//! * write to the file by other means. Garbage cannot cause undefined behaviour
+//!   (`T: Pod`), but it can make readers and writers retry forever.
+//!
+//! For `fork`-style sharing, create the file, optionally remove it (the mapping
+//! stays), then fork: the children inherit the shared mapping. Prefer a `tmpfs`
+//! path such as `/dev/shm` so the kernel does not write pages back to disk.
+
+use core::any::type_name;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{align_of, offset_of, size_of};
+use core::ops::Deref;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use bytemuck::Pod;
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Publisher, SeqLock};
+
+/// First word of every mapping: `b"noclobbr"`.
+const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
+/// Bumped whenever the meaning of the header or of an object's fields changes.
+const LAYOUT_VERSION: u64 = 1;
+
+/// Why a shared mapping could not be created or opened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Creating, opening, sizing or mapping the file failed. `create` reports
+    /// [`io::ErrorKind::AlreadyExists`] if the file exists.
+    Io(io::Error),
+    /// The file is shorter than the layout needs: another layout, or a file
+    /// whose creator has not sized it yet.
+    TooSmall {
+        /// Length of the file.
+        len: u64,
+        /// Length this layout needs.
+        expected: u64,
+    },
+    /// The header's magic is not written yet: the creator is still
+    /// initialising the file, or died before it finished (then remove the file).
+    Uninitialized,
+    /// The file does not start with the magic number: not a shared `noclobber`
+    /// object.
+    NotShared,
+    /// The file was created by a version of this crate with another layout.
+    LayoutVersion {
+        /// Version in the file.
+        found: u64,
+        /// Version this build writes.
+        expected: u64,
+    },
+    /// The file holds another object: another kind, `T`, slot count, or a build
+    /// with another layout.
+    LayoutMismatch {
+        /// Hash in the file.
+        found: u64,
+        /// Hash of the requested type.
+        expected: u64,
+    },
+    /// The mapping is not aligned for the object (never expected: mappings are
+    /// page-aligned).
+    Misaligned,
+    /// 128-bit atomics are not lock-free on this CPU: a [`Publisher`] would fall
+    /// back to process-local locks, which do not work across processes.
+    NotLockFree,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "shared mapping I/O error: {e}"),
+            Error::TooSmall { len, expected } => {
+                write!(f, "shared mapping file is {len} bytes, the layout needs {expected}")
+            }
+            Error::Uninitialized => f.write_str("shared mapping file is not initialised (yet)"),
+            Error::NotShared => f.write_str("file is not a noclobber shared mapping (bad magic)"),
+            Error::LayoutVersion { found, expected } => {
+                write!(f, "shared mapping has layout version {found}, expected {expected}")
+            }
+            Error::LayoutMismatch { found, expected } => write!(
+                f,
+                "shared mapping holds another type or layout (hash {found:#018x}, expected {expected:#018x})"
+            ),
+            Error::Misaligned => f.write_str("shared mapping is not aligned for the object"),
+            Error::NotLockFree => {
+                f.write_str("128-bit atomics are not lock-free here; a Publisher cannot be shared")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// An object that can live in a mapping shared with other processes.
+///
+/// # Safety
+///
+/// Every byte pattern (all zeroes in particular) is a valid `Self`, `Self` holds
+/// no pointers, and every access to its memory is atomic. Then a `&Self` into
+/// the mapping refers only to atomics, which other processes may modify like
+/// other threads would, and no byte they leave there can be an invalid value.
+unsafe trait InShm {
+    type Value: Pod;
+    /// Distinguishes object kinds with equal layout numbers.
+    const KIND: &'static str;
+    /// The object's own layout numbers.
+    const SHAPE: &'static [usize];
+    fn check_lock_free() -> Result<(), Error>;
+    fn init_in_place(&self, value: Self::Value);
+}
+
+// SAFETY: `Publisher` is `#[repr(C)]` and consists of `CachePadded<AtomicU128>`
+// (the head), `CachePadded<AtomicU64>` (tickets) and slots of an `AtomicU64`
+// claim plus an `UnsafeCell` of words the crate only accesses as `AtomicU128`
+// (`raw::Tagged::at`), and padding. Every data byte is thus inside an
+// `UnsafeCell` (atomics are), so a `&Publisher` does not claim the bytes are
+// immutable, and all of them are read and written atomically. Integers accept
+// every bit pattern, and `T: Pod` makes any payload words a valid `T` when a read
+// turns them into a value. It holds no pointers. `T: Send`: values cross
+// processes (and threads) by copy.
+unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
+    type Value = T;
+    const KIND: &'static str = "Publisher";
+    const SHAPE: &'static [usize] = &Self::LAYOUT;
+
+    fn check_lock_free() -> Result<(), Error> {
+        if portable_atomic::AtomicU128::is_lock_free() {
+            Ok(())
+        } else {
+            Err(Error::NotLockFree)
+        }
+    }
+
+    fn init_in_place(&self, value: T) {
+        Publisher::init_in_place(self, value);
+    }
+}
+
+// SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence and an `UnsafeCell`
+// of words the crate only accesses as `AtomicU64` (`raw::Words::at`). Every bit
+// pattern is valid as above (`T: Pod`), and it holds no pointers.
+unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
+    type Value = T;
+    const KIND: &'static str = "SeqLock";
+    const SHAPE: &'static [usize] = &Self::LAYOUT;
+
+    fn check_lock_free() -> Result<(), Error> {
+        // 64-bit atomics are lock-free wherever core provides them.
+        Ok(())
+    }
+
+    fn init_in_place(&self, value: T) {
+        SeqLock::init_in_place(self, value);
+    }
+}
+
+/// The start of every mapping. All fields are written before `magic`.
+#[repr(C)]
+struct Header {
+    magic: AtomicU64,
+    layout_version: AtomicU64,
+    layout_hash: AtomicU64,
+}
+
+/// What the file holds: the header, then the object at its alignment.
+#[repr(C)]
+struct Region<O> {
+    header: Header,
+    object: O,
+}
+
+/// FNV-1a over everything the layout depends on; identical in every process
+/// (no random state), so it can be compared across processes.
+fn layout_hash<O: InShm>() -> u64 {
+    let numbers = [
+        size_of::<Region<O>>(),
+        align_of::<Region<O>>(),
+        offset_of!(Region<O>, object),
+        size_of::<O::Value>(),
+        align_of::<O::Value>(),
+        usize::from(cfg!(target_endian = "big")),
+    ];
+    let words = numbers
+        .iter()
+        .chain(O::SHAPE)
+        .flat_map(|&n| (n as u64).to_le_bytes());
+    let names = [O::KIND, "|", type_name::<O::Value>()]
+        .into_iter()
+        .flat_map(str::bytes);
+    words.chain(names).fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A checked mapping of a `Region<O>`.
+struct Mapping<O> {
+    map: MmapRaw,
+    object: PhantomData<O>,
+}
+
+impl<O: InShm> Mapping<O> {
+    const LEN: usize = size_of::<Region<O>>();
+
+    fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
+        O::check_lock_free()?;
+        // `create_new`: never truncate a file other processes may have mapped.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        // The new bytes read as zeroes: a valid (not yet meaningful) object.
+        let sized = file.set_len(Self::LEN as u64).map_err(Error::from);
+        let this = match sized.and_then(|()| Self::map(&file)) {
+            Ok(this) => this,
+            Err(e) => {
+                // Never initialised (openers were refused): do not leave it behind.
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        };
+        let Region { header, object } = this.region();
+        // Relaxed (both): published by the Release store of the magic below.
+        header
+            .layout_version
+            .store(LAYOUT_VERSION, Ordering::Relaxed);
+        header
+            .layout_hash
+            .store(layout_hash::<O>(), Ordering::Relaxed);
+        object.init_in_place(value);
+        // Release, and last: an opener that loads the magic with Acquire sees the
+        // header fields and the whole initialised object.
+        header.magic.store(MAGIC, Ordering::Release);
+        Ok(this)
+    }
+
+    fn open(path: &Path) -> Result<Self, Error> {
+        O::check_lock_free()?;
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let len = file.metadata()?.len();
+        if len < Self::LEN as u64 {
+            return Err(Error::TooSmall {
+                len,
+                expected: Self::LEN as u64,
+            });
+        }
+        let this = Self::map(&file)?;
+        let header = &this.region().header;
+        // Acquire: pairs with the creator's Release store of the magic.
+        match header.magic.load(Ordering::Acquire) {
+            MAGIC => {}
+            0 => return Err(Error::Uninitialized),
+            _ => return Err(Error::NotShared),
+        }
+        // Relaxed (both): written before the magic, made visible by the Acquire
+        // above, and never written again.
+        let found = header.layout_version.load(Ordering::Relaxed);
+        if found != LAYOUT_VERSION {
+            let expected = LAYOUT_VERSION;
+            return Err(Error::LayoutVersion { found, expected });
+        }
+        let (found, expected) = (
+            header.layout_hash.load(Ordering::Relaxed),
+            layout_hash::<O>(),
+        );
+        if found != expected {
+            return Err(Error::LayoutMismatch { found, expected });
+        }
+        Ok(this)
+    }
+
+    /// Maps the first `LEN` bytes of `file`, which is at least that long.
+    fn map(file: &File) -> Result<Self, Error> {
+        // A shared, read-write mapping. Writable even for pure readers: a
+        // 128-bit atomic load may be a `cmpxchg16b`, which writes.
+        let map = MmapOptions::new().len(Self::LEN).map_raw(file)?;
+        if !map.as_ptr().cast::<Region<O>>().is_aligned() {
+            return Err(Error::Misaligned);
+        }
+        Ok(Mapping {
+            map,
+            object: PhantomData,
+        })
+    }
+
+    fn region(&self) -> &Region<O> {
+        // SAFETY: the mapping is `LEN = size_of::<Region<O>>()` bytes of a file
+        // at least that long (checked before mapping), aligned (checked in `map`),
+        // and lives as long as `self`. Its bytes are initialised (file contents)
+        // and, by `O: InShm`, any bytes form a valid `Region<O>` (the header is
+        // atomics too). `Region<O>` consists of atomics only, so a shared
+        // reference to memory that other processes modify concurrently is what a
+        // reference shared with other threads is; no `&mut` is ever made.
+        unsafe { &*self.map.as_ptr().cast::<Region<O>>() }
+    }
+}
+
+/// A [`Publisher`] in a file mapped into every process that opens it.
+///
+/// Dereferences to the [`Publisher`]: `read`, `publish` and the rest work
+/// across processes. Readers never wait, even for a writer process that was
+/// stopped or killed mid-publication; with `SLOTS >= 3` other writers carry on
+/// too. See the [module docs](self) for the checks and the rules.
+///
+/// ```
+/// use noclobber::shm::SharedPublisher;
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pub", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let writer = SharedPublisher::<[u32; 2], 3>::create(&path, [0, 0])?;
+/// let reader = SharedPublisher::<[u32; 2], 3>::open(&path)?;
+/// assert_eq!(writer.publish([7, 7]), 1);
+/// assert_eq!(reader.read(), [7, 7]);
+/// // The same file opened as another type is refused.
+/// assert!(SharedPublisher::<[u32; 2], 4>::open(&path).is_err());
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedPublisher<T, const SLOTS: usize>(Mapping<Publisher<T, SLOTS>>);
+
+impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
+    /// Creates the file at `path` (it must not exist), holding a publisher
+    /// whose version 0 is `initial`.
+    ///
+    /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists),
+    /// [`Error::NotLockFree`].
+    pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial).map(Self)
+    }
+
+    /// Opens a file made by [`create`](Self::create) with the same `T` and `SLOTS`.
+    ///
+    /// Returns immediately: [`Error::TooSmall`] or [`Error::Uninitialized`]
+    /// while the creator is still initialising (retry), [`Error::LayoutMismatch`]
+    /// for another type, and the other [`Error`]s.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Mapping::open(path.as_ref()).map(Self)
+    }
+}
+
+impl<T: Pod + Send, const SLOTS: usize> Deref for SharedPublisher<T, SLOTS> {
+    type Target = Publisher<T, SLOTS>;
+
+    #[inline]
+    fn deref(&self) -> &Publisher<T, SLOTS> {
+        &self.0.region().object
+    }
+}
+
+impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedPublisher<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedPublisher").field(&**self).finish()
+    }
+}
+
+/// A [`SeqLock`] in a file mapped into every process that opens it.
+///
+/// Dereferences to the [`SeqLock`]. A writer process stopped or killed in the
+/// middle of a write blocks readers (`try_read` returns `None`) and writers;
+/// prefer [`SharedPublisher`] if writers can be stopped or die.
+///
+/// ```
+/// use noclobber::shm::SharedSeqLock;
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-seq", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let writer = SharedSeqLock::<[f64; 3]>::create(&path, [0.0; 3])?;
+/// let reader = SharedSeqLock::<[f64; 3]>::open(&path)?;
+/// writer.write([1.0, 2.0, 3.0]);
+/// assert_eq!(reader.try_read(), Some([1.0, 2.0, 3.0]));
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSeqLock<T>(Mapping<SeqLock<T>>);
+
+impl<T: Pod + Send> SharedSeqLock<T> {
+    /// Creates the file at `path` (it must not exist), holding a seqlock with
+    /// `initial` at version 0. Errors as for [`SharedPublisher::create`].
+    pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial).map(Self)
+    }
+
+    /// Opens a file made by [`create`](Self::create) with the same `T`; never
+    /// waits. Errors as for [`SharedPublisher::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Mapping::open(path.as_ref()).map(Self)
+    }
+}
+
+impl<T: Pod + Send> Deref for SharedSeqLock<T> {
+    type Target = SeqLock<T>;
+
+    #[inline]
+    fn deref(&self) -> &SeqLock<T> {
+        &self.0.region().object
+    }
+}
+
+impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedSeqLock").field(&**self).finish()
+    }
+}
