@@ -436,6 +436,23 @@ impl<T: NoUninit> Ring<'_, T> {
             .map(|snap| snap.version)
     }
 
+    /// Publishes `value` whatever is there; returns its version. Unlike
+    /// `update`, it needs only the head, not a copy of the current value.
+    pub(crate) fn publish(&self, value: T) -> u64 {
+        let buf = Buf::of(value);
+        let spin = Spin::new();
+        let mut staged = None;
+        loop {
+            let (version, current) = self.head();
+            let ticket = self.stage(&buf, staged);
+            staged = Some(ticket);
+            if self.commit(version, current, ticket).is_ok() {
+                return version.wrapping_add(1);
+            }
+            spin.spin();
+        }
+    }
+
     /// Read-modify-write loop shared by `VersionedCell::update`,
     /// `Publisher::publish` and friends. `f` returns `None` to give up.
     pub(crate) fn update(

@@ -166,7 +166,9 @@ impl<T: NoUninit> VersionedCell<T> {
                     .map(|_| expected_version.wrapping_add(1))
                     .map_err(from_head)
             }
-            Some(ring) => ring.compare_exchange(expected_version, new).map_err(Into::into),
+            Some(ring) => ring
+                .compare_exchange(expected_version, new)
+                .map_err(Into::into),
         }
     }
 
@@ -202,24 +204,36 @@ impl<T: NoUninit> VersionedCell<T> {
     /// assert_eq!(stock.try_update(take_one).map(|v| v.value), Ok(0));
     /// assert_eq!(stock.try_update(take_one).map_err(|v| v.value), Err(0));
     /// ```
-    pub fn try_update(&self, mut f: impl FnMut(T) -> Option<T>) -> Result<Versioned<T>, Versioned<T>> {
+    pub fn try_update(
+        &self,
+        mut f: impl FnMut(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
         let Some(ring) = self.ring() else {
             let spin = Spin::new();
             // Acquire: the closure sees the data published with this value.
             let mut current = self.head.load(Ordering::Acquire);
             loop {
                 let snap = from_head(current);
-                let Some(new) = f(snap.value) else { return Err(snap) };
+                let Some(new) = f(snap.value) else {
+                    return Err(snap);
+                };
                 let next = pack(snap.version.wrapping_add(1), to_bits(new));
                 // AcqRel / Acquire: as in `compare_exchange`.
-                match self.head.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                match self.head.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
                     Ok(_) => return Ok(from_head(next)),
                     Err(actual) => current = actual,
                 }
                 spin.spin();
             }
         };
-        ring.update(|snap| f(snap.value)).map(Into::into).map_err(Into::into)
+        ring.update(|snap| f(snap.value))
+            .map(Into::into)
+            .map_err(Into::into)
     }
 
     /// Writes `value` unconditionally; returns the new version.
@@ -229,7 +243,10 @@ impl<T: NoUninit> VersionedCell<T> {
     /// assert_eq!(cell.store([1; 4]), 1);
     /// ```
     pub fn store(&self, value: T) -> u64 {
-        self.update(|_| value).version
+        match self.ring() {
+            None => self.update(|_| value).version,
+            Some(ring) => ring.publish(value),
+        }
     }
 
     /// Consumes the cell and returns the value.

@@ -20,7 +20,7 @@ fn ops() -> u64 {
     } else if cfg!(debug_assertions) {
         5_000
     } else {
-        50_000
+        200_000
     }
 }
 
@@ -326,10 +326,17 @@ fn counter_sums_exactly() {
                 for t in 0..threads {
                     let (c, start) = (&c, &start);
                     s.spawn(move || {
+                        let local = c.local();
                         start.wait();
                         for i in 0..ops() {
                             // Mixed signs: +2, -1 per pair; net +1 per pair.
-                            c.add(if (i + t) % 2 == 0 { 2 } else { -1 });
+                            let delta = if (i + t) % 2 == 0 { 2 } else { -1 };
+                            // Half the threads go through a local handle.
+                            if t % 2 == 0 {
+                                c.add(delta);
+                            } else {
+                                local.add(delta);
+                            }
                         }
                     });
                 }

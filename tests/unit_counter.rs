@@ -63,3 +63,28 @@ fn debug_shows_sum_and_shards() {
     c.add(7);
     assert_eq!(format!("{c:?}"), "ShardedCounter { sum: 7, shards: 2 }");
 }
+
+#[test]
+fn local_handles_count_on_owned_and_shared_shards() {
+    // One shard: the first thread to touch it owns it, the others share it.
+    let c = ShardedCounter::with_shards(1);
+    let n = if cfg!(miri) { 20 } else { 10_000 };
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let local = c.local();
+                for _ in 0..n {
+                    local.inc();
+                }
+                local.add(5);
+                local.dec();
+            });
+        }
+    });
+    assert_eq!(c.sum(), 3 * (n + 4));
+    let local = c.local();
+    local.add(-1);
+    assert!(format!("{local:?}").starts_with("LocalCounter { owns_shard: "));
+    assert_eq!(c.take(), 3 * (n + 4) - 1);
+    assert_eq!(c.sum(), 0);
+}
