@@ -1,0 +1,150 @@
+//! `VersionedCell<T>` against a single-threaded model `(value, version)`.
+//!
+//! Small `T` (`()`, `u8`, `u64`: one 128-bit word) and large `T` (`[u8; 9]`,
+//! `[u64; 3]`, `Abc`, `[u64; 8]`: the tagged slot ring) are both driven. Every
+//! result is compared with the model: values and versions.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use noclobber::{Versioned, VersionedCell};
+use noclobber_fuzz::{accepts, mix, Abc, Payload, VersionSel, MAX_OPS};
+
+#[derive(Arbitrary, Debug)]
+enum Input {
+    Unit(Script<()>),
+    U8(Script<u8>),
+    U64(Script<u64>),
+    Bytes9(Script<[u8; 9]>),
+    Arr3(Script<[u64; 3]>),
+    Abc(Script<Abc>),
+    Arr8(Script<[u64; 8]>),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Script<T> {
+    init: Init<T>,
+    ops: Vec<Op<T>>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Init<T> {
+    New(T),
+    Default,
+    From(T),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op<T> {
+    Load,
+    Version,
+    CompareExchange { expected: VersionSel, value: T },
+    Update { k: u64 },
+    TryUpdate { k: u64, modulus: u8 },
+    Store(T),
+    Debug,
+}
+
+fuzz_target!(|input: Input| match input {
+    Input::Unit(s) => run(s),
+    Input::U8(s) => run(s),
+    Input::U64(s) => run(s),
+    Input::Bytes9(s) => run(s),
+    Input::Arr3(s) => run(s),
+    Input::Abc(s) => run(s),
+    Input::Arr8(s) => run(s),
+});
+
+fn run<T: Payload>(script: Script<T>) {
+    let (cell, mut model) = match script.init {
+        Init::New(v) => (
+            VersionedCell::new(v),
+            Versioned {
+                value: v,
+                version: 0,
+            },
+        ),
+        Init::Default => (
+            VersionedCell::default(),
+            Versioned {
+                value: T::default(),
+                version: 0,
+            },
+        ),
+        Init::From(v) => (
+            VersionedCell::from(v),
+            Versioned {
+                value: v,
+                version: 0,
+            },
+        ),
+    };
+    for op in script.ops.into_iter().take(MAX_OPS) {
+        match op {
+            Op::Load => assert_eq!(cell.load(), model),
+            Op::Version => assert_eq!(cell.version(), model.version),
+            Op::CompareExchange { expected, value } => {
+                let expected = expected.pick(model.version);
+                let got = cell.compare_exchange(expected, value);
+                if expected == model.version {
+                    model = Versioned {
+                        value,
+                        version: model.version + 1,
+                    };
+                    assert_eq!(got, Ok(model.version));
+                } else {
+                    assert_eq!(got, Err(model));
+                }
+            }
+            Op::Update { k } => {
+                let mut calls = 0;
+                let got = cell.update(|old| {
+                    calls += 1;
+                    // Nobody else writes: every attempt sees the model's value.
+                    assert_eq!(old, model.value);
+                    mix(&old, k)
+                });
+                assert!(calls >= 1);
+                model = Versioned {
+                    value: mix(&model.value, k),
+                    version: model.version + 1,
+                };
+                assert_eq!(got, model);
+            }
+            Op::TryUpdate { k, modulus } => {
+                let mut calls = 0;
+                let got = cell.try_update(|old| {
+                    calls += 1;
+                    assert_eq!(old, model.value);
+                    accepts(&old, modulus).then(|| mix(&old, k))
+                });
+                assert!(calls >= 1);
+                if accepts(&model.value, modulus) {
+                    model = Versioned {
+                        value: mix(&model.value, k),
+                        version: model.version + 1,
+                    };
+                    assert_eq!(got, Ok(model));
+                } else {
+                    assert_eq!(got, Err(model));
+                }
+            }
+            Op::Store(v) => {
+                model = Versioned {
+                    value: v,
+                    version: model.version + 1,
+                };
+                assert_eq!(cell.store(v), model.version);
+            }
+            Op::Debug => assert_eq!(
+                format!("{cell:?}"),
+                format!(
+                    "VersionedCell {{ value: {:?}, version: {} }}",
+                    model.value, model.version
+                )
+            ),
+        }
+    }
+    assert_eq!(cell.load(), model);
+    assert_eq!(cell.into_inner(), model.value);
+}
