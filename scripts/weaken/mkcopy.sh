@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Usage: scripts/weaken/mkcopy.sh SRC_CRATE DEST [TEST_FILE...]
+# Makes a scratch copy of the crate for mutation runs: Cargo.toml (without the
+# [[bench]] / [[example]] tables, whose files are not copied), Cargo.lock, src/
+# and the named test files (default: tests/loom_*.rs and tests/linearizability.rs).
+set -euo pipefail
+src=$1 dest=$2
+shift 2
+mkdir -p "$dest"
+rm -rf "$dest/src" "$dest/tests"
+cp -r "$src/src" "$dest/src"
+mkdir -p "$dest/tests"
+if [ $# -eq 0 ]; then
+    set -- "$src"/tests/loom_*.rs "$src"/tests/linearizability.rs
+fi
+for f in "$@"; do
+    [ -e "$f" ] && cp "$f" "$dest/tests/"
+done
+cp "$src/Cargo.lock" "$dest/Cargo.lock" 2>/dev/null || true
+# Drop [[bench]] and [[example]] tables (and their keys) and keep everything else.
+awk '
+    /^\[\[(bench|example)\]\]/ { skip = 1; next }
+    /^\[/ { skip = 0 }
+    !skip { print }
+' "$src/Cargo.toml" > "$dest/Cargo.toml.new"
+mv "$dest/Cargo.toml.new" "$dest/Cargo.toml"

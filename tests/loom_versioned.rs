@@ -1,0 +1,327 @@
+#![cfg(noclobber_loom)]
+//! Loom models of `VersionedCell`: the small path (value and version in one
+//! 128-bit word) with `T = u64`, and the tagged-ring path with `T = [u64; 2]`.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_versioned`.
+//! Every model runs at preemption bound 3; set `LOOM_MAX_PREEMPTIONS`
+//! to override the bound for every model. `scripts/ci-loom.sh` runs the file
+//! with the defaults and again at bound 5.
+//!
+//! Limitation: loom has no 128-bit atomic, so `src/sync.rs` models it with a loom
+//! `Mutex`. The orderings written on the 128-bit head are therefore invisible to
+//! these models (every head access synchronises); Miri checks those
+//! (`tests/linearizability.rs`, module `visibility`). What these models do check
+//! is the algorithm: no lost update, one CAS winner, monotone versions, no torn
+//! value, and the ring's claim / tag protocol with the 64-bit claim words.
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use noclobber::{Versioned, VersionedCell};
+
+fn model<F>(default_bound: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    // `Builder::new` reads LOOM_MAX_PREEMPTIONS; only set our default without it.
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(default_bound);
+    }
+    builder.max_branches = 100_000;
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    eprintln!(
+        "loom: {} executions (preemption bound {:?})",
+        runs.load(std::sync::atomic::Ordering::Relaxed),
+        builder.preemption_bound
+    );
+}
+
+/// How a test value encodes a number, and how to check it is not torn.
+trait Val: noclobber::bytemuck::NoUninit + Send + Sync + std::fmt::Debug + PartialEq + 'static {
+    fn of(n: u64) -> Self;
+    /// The number, panicking if the value is torn.
+    fn num(&self) -> u64;
+}
+
+impl Val for u64 {
+    fn of(n: u64) -> Self {
+        n
+    }
+    fn num(&self) -> u64 {
+        *self
+    }
+}
+
+impl Val for [u64; 2] {
+    fn of(n: u64) -> Self {
+        [n, n.wrapping_mul(0x9E37_79B9_7F4A_7C15)]
+    }
+    fn num(&self) -> u64 {
+        assert_eq!(
+            self[1],
+            self[0].wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            "torn value {self:?}"
+        );
+        self[0]
+    }
+}
+
+/// Every write in these models is "+1", so a consistent snapshot has
+/// value == version.
+fn consistent<T: Val>(v: &Versioned<T>) {
+    assert_eq!(
+        v.value.num(),
+        v.version,
+        "value and version disagree: {v:?}"
+    );
+}
+
+fn incr<T: Val>(x: T) -> T {
+    T::of(x.num() + 1)
+}
+
+// ---------------------------------------------------------------------------
+// No lost update: concurrent `update`s all land, each at its own version.
+
+fn no_lost_update<T: Val>(per_thread: [u64; 2]) {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let handles: Vec<_> = per_thread
+        .iter()
+        .map(|&ops| {
+            let cell = cell.clone();
+            thread::spawn(move || {
+                let mut mine = Vec::new();
+                for _ in 0..ops {
+                    let done = cell.update(incr::<T>);
+                    consistent(&done);
+                    mine.push(done.version);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut versions: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    versions.sort_unstable();
+    let total: u64 = per_thread.iter().sum();
+    // Each update committed a distinct version: 1..=total, none lost or doubled.
+    assert_eq!(versions, (1..=total).collect::<Vec<_>>());
+    let last = cell.load();
+    consistent(&last);
+    assert_eq!(last.version, total);
+}
+
+#[test]
+fn small_no_lost_update_1x1() {
+    model(3, || no_lost_update::<u64>([1, 1]));
+}
+
+#[test]
+fn small_no_lost_update_2x1() {
+    model(3, || no_lost_update::<u64>([2, 1]));
+}
+
+#[test]
+fn large_no_lost_update_1x1() {
+    model(3, || no_lost_update::<[u64; 2]>([1, 1]));
+}
+
+#[test]
+fn large_no_lost_update_2x1() {
+    model(3, || no_lost_update::<[u64; 2]>([2, 1]));
+}
+
+// ---------------------------------------------------------------------------
+// compare_exchange: exactly one of two racing CASes on the same version wins;
+// the loser is told the winner's value and version, and a retry succeeds.
+
+fn one_cas_winner<T: Val>() {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let handles: Vec<_> = [10u64, 20]
+        .into_iter()
+        .map(|mine| {
+            let cell = cell.clone();
+            thread::spawn(move || match cell.compare_exchange(0, T::of(mine)) {
+                Ok(version) => {
+                    assert_eq!(version, 1);
+                    (true, mine)
+                }
+                Err(current) => {
+                    assert_eq!(current.version, 1, "lost CAS must see the winner");
+                    let winner = current.value.num();
+                    assert!(winner == 10 || winner == 20);
+                    assert_ne!(winner, mine);
+                    // Retry on what is really there: must succeed (nobody else writes).
+                    assert_eq!(cell.compare_exchange(1, T::of(mine + 1)), Ok(2));
+                    (false, mine)
+                }
+            })
+        })
+        .collect();
+    let results: Vec<(bool, u64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|r| r.0).count(),
+        1,
+        "exactly one winner"
+    );
+    let loser = results.iter().find(|r| !r.0).unwrap().1;
+    let last = cell.load();
+    assert_eq!((last.value.num(), last.version), (loser + 1, 2));
+}
+
+#[test]
+fn small_one_cas_winner() {
+    model(3, one_cas_winner::<u64>);
+}
+
+#[test]
+fn large_one_cas_winner() {
+    model(3, one_cas_winner::<[u64; 2]>);
+}
+
+// ---------------------------------------------------------------------------
+// Versions strictly increase, and a reader (possibly lapped mid-copy on the
+// ring path) never sees a torn value or a value that does not match its version.
+
+fn reader_sees_monotone_untorn<T: Val>(writes: u64) {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let writer = {
+        let cell = cell.clone();
+        thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..writes {
+                let v = cell.store(T::of(last + 1));
+                assert_eq!(v, last + 1, "versions go up by exactly one");
+                last = v;
+            }
+        })
+    };
+    let a = cell.load();
+    let v = cell.version();
+    let b = cell.load();
+    consistent(&a);
+    consistent(&b);
+    assert!(
+        a.version <= v && v <= b.version,
+        "versions went backwards: {a:?} {v} {b:?}"
+    );
+    writer.join().unwrap();
+    // A reader after join sees the last write.
+    let last = cell.load();
+    assert_eq!((last.value.num(), last.version), (writes, writes));
+}
+
+#[test]
+fn small_reader_monotone() {
+    model(3, || reader_sees_monotone_untorn::<u64>(2));
+}
+
+#[test]
+fn large_reader_monotone_untorn() {
+    model(3, || reader_sees_monotone_untorn::<[u64; 2]>(3));
+}
+
+// Two updaters and a reader at once (3 threads), ring path.
+#[test]
+fn large_two_updaters_and_reader() {
+    model(3, || {
+        let cell = Arc::new(VersionedCell::new(<[u64; 2]>::of(0)));
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let cell = cell.clone();
+                thread::spawn(move || consistent(&cell.update(incr::<[u64; 2]>)))
+            })
+            .collect();
+        let a = cell.load();
+        consistent(&a);
+        for h in hs {
+            h.join().unwrap();
+        }
+        let b = cell.load();
+        assert!(a.version <= b.version);
+        assert_eq!(b.version, 2);
+        consistent(&b);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// try_update declines without writing; a racing write makes it re-run `f`.
+
+fn try_update_decline<T: Val>() {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let writer = {
+        let cell = cell.clone();
+        thread::spawn(move || cell.store(T::of(1)))
+    };
+    // Decline unless the value is 1: either we decline at version 0 (nothing
+    // written) or commit 1 -> 2 after the writer.
+    let r = cell.try_update(|x| (x.num() == 1).then(|| T::of(2)));
+    writer.join().unwrap();
+    let last = cell.load();
+    match r {
+        Ok(done) => {
+            assert_eq!((done.value.num(), done.version), (2, 2));
+            assert_eq!(last.version, 2);
+        }
+        Err(seen) => {
+            assert_eq!((seen.value.num(), seen.version), (0, 0));
+            assert_eq!((last.value.num(), last.version), (1, 1));
+        }
+    }
+}
+
+#[test]
+fn small_try_update_decline() {
+    model(3, try_update_decline::<u64>);
+}
+
+#[test]
+fn large_try_update_decline() {
+    model(3, try_update_decline::<[u64; 2]>);
+}
+
+// ---------------------------------------------------------------------------
+// Message passing: data written before a store is visible to a thread whose
+// load / version / failed CAS sees that store. (Loom's mutex model of the 128-bit
+// head makes this pass regardless of the head's orderings; kept as the spec,
+// and the ring's claim words are still loom atomics.)
+
+fn message_passing<T: Val>() {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let data = Arc::new(UnsafeCell::new(0u64));
+    let writer = {
+        let (cell, data) = (cell.clone(), data.clone());
+        thread::spawn(move || {
+            data.with_mut(|p| unsafe { *p = 42 });
+            cell.store(T::of(1));
+        })
+    };
+    if cell.load().version == 1 {
+        assert_eq!(data.with(|p| unsafe { *p }), 42);
+    }
+    if let Err(now) = cell.compare_exchange(5, T::of(9)) {
+        if now.version == 1 {
+            assert_eq!(data.with(|p| unsafe { *p }), 42);
+        }
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn small_message_passing() {
+    model(3, message_passing::<u64>);
+}
+
+#[test]
+fn large_message_passing() {
+    model(3, message_passing::<[u64; 2]>);
+}
