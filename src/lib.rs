@@ -103,8 +103,9 @@ mod checks {
     const_assert!(raw::word_count::<u64>() == 1);
     const_assert!(raw::word_count::<[u8; 9]>() == 2);
     const_assert!(raw::word_count::<()>() == 0);
-    // The seqlock is its sequence plus exactly the payload words.
-    const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 40);
+    // The seqlock is its sequence plus the payload words (and the 7-byte
+    // zero tail of `raw::Packed`, rounded up to a word).
+    const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 48);
     // Publisher slots are cache-line padded so writers do not disturb readers.
     const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);
 }

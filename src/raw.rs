@@ -19,19 +19,29 @@ use crossbeam_utils::CachePadded;
 
 use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
 
-/// `T` padded to a multiple of 8 bytes (and at least 8-aligned), so it is exactly
-/// `word_count::<T>()` whole `u64` words.
-#[repr(C, align(8))]
-pub(crate) struct Pad8<T>(MaybeUninit<T>);
+/// A `T` followed by 7 zero bytes, without padding. Every byte that one of the
+/// first `word_count::<T>()` words covers is a field byte, and field bytes are
+/// kept when the value is moved (padding bytes are not: a word overlapping
+/// padding would come back partly uninitialised after a move, as Miri reports).
+#[repr(C, packed)]
+pub(crate) struct Packed<T> {
+    value: MaybeUninit<T>,
+    tail: [u8; 7],
+}
 
-/// Room for `word_count::<T>()` 128-bit words: `[Pad8<T>; 2]` is `16 * n` bytes.
+/// `Packed<T>` at 8-byte alignment: `word_count::<T>()` whole `u64` words.
+#[repr(C, align(8))]
+pub(crate) struct Pad8<T>(Packed<T>);
+
+/// Room for `word_count::<T>()` 128-bit words inside two `Packed<T>`
+/// (`16 * n <= 2 * (size_of::<T>() + 7)`), so again no word overlaps padding.
 #[cfg(not(noclobber_loom))]
 #[repr(C, align(16))]
-pub(crate) struct Pad16<T>([Pad8<T>; 2]);
+pub(crate) struct Pad16<T>(Packed<T>, Packed<T>);
 
 /// Number of 64-bit words that hold one `T`.
 pub(crate) const fn word_count<T>() -> usize {
-    size_of::<Pad8<T>>() / 8
+    size_of::<T>().div_ceil(8)
 }
 
 /// A private, thread-local copy of a value as words.
@@ -42,10 +52,11 @@ impl<T: NoUninit> Buf<T> {
     #[inline]
     pub(crate) fn of(value: T) -> Self {
         let mut buf = MaybeUninit::<Pad8<T>>::zeroed();
-        // SAFETY: `Pad8<T>` starts with a `T` at offset 0 and is at least as
-        // aligned, so the write is in bounds and aligned. `T: NoUninit` has no
-        // padding, so after it every byte of the buffer is initialised.
-        unsafe { buf.as_mut_ptr().cast::<T>().write(value) };
+        // SAFETY: `Pad8<T>` starts with room for a `T` at offset 0 (unaligned
+        // write: `Packed` may under-align it). `T: NoUninit` has no padding, so
+        // after it every field byte of the buffer is initialised (the tail was
+        // zeroed).
+        unsafe { buf.as_mut_ptr().cast::<T>().write_unaligned(value) };
         Buf(buf)
     }
 
@@ -77,8 +88,8 @@ impl<T: NoUninit> Buf<T> {
     #[inline]
     pub(crate) unsafe fn assume_value(self) -> T {
         // SAFETY: the caller guarantees the bytes are those of a valid `T`;
-        // offset 0 of `Pad8<T>` is aligned for `T`.
-        unsafe { self.0.as_ptr().cast::<T>().read() }
+        // unaligned read, as `Packed` may under-align it.
+        unsafe { self.0.as_ptr().cast::<T>().read_unaligned() }
     }
 }
 
