@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 rustup component add miri rust-src --toolchain nightly
 cargo +nightly miri setup
 
-SEEDS="${NOCLOBBER_MIRI_SEEDS:-6}"              # unit + linearizability tests
+SEEDS="${NOCLOBBER_MIRI_SEEDS:-4}"              # unit + linearizability tests
 STRESS_SEEDS="${NOCLOBBER_MIRI_STRESS_SEEDS:-2}" # tests/stress.rs
 LIMIT="${NOCLOBBER_MIRI_TIMEOUT:-600}"           # seconds per cargo miri invocation
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
@@ -50,7 +50,7 @@ if MIRIFLAGS="$BASE_FLAGS -Zmiri-many-seeds=0..$SEEDS" timeout --kill-after=10 "
     cargo +nightly miri test --no-fail-fast "${cheap[@]}"; then
     echo "miri: unit + linearizability tests, seeds 0..$SEEDS, ok in $(( $(date +%s) - t )) s"
 else
-    echo "miri: unit + linearizability tests FAILED (or exceeded ${LIMIT} s)" >&2
+    echo "miri: unit + linearizability tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2
     status=1
 fi
 if [ ${#stress[@]} -gt 0 ]; then
@@ -59,7 +59,7 @@ if [ ${#stress[@]} -gt 0 ]; then
         cargo +nightly miri test --no-fail-fast "${stress[@]}"; then
         echo "miri: stress tests, seeds 0..$STRESS_SEEDS, ok in $(( $(date +%s) - t )) s"
     else
-        echo "miri: stress tests FAILED (or exceeded ${LIMIT} s)" >&2
+        echo "miri: stress tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2
         status=1
     fi
 fi
