@@ -2,7 +2,8 @@
 # Miri stage: undefined behaviour, data races and weak-memory effects in the
 # unit, linearizability and stress tests (all tests/*.rs except the loom models,
 # which are empty without --cfg noclobber_loom, and tests/shm.rs, which needs
-# real processes and file mappings). Doctests are not run under Miri.
+# real processes and file mappings). The lib's own tests include the shm header
+# protocol on ordinary memory (feature shm). Doctests are not run under Miri.
 #
 # * -Zmiri-strict-provenance: no integer-to-pointer casts.
 # * -Zmiri-many-seeds=0..N: every test binary runs once per seed (scheduling and
@@ -41,13 +42,13 @@ done
 
 start=$(date +%s)
 t=$(date +%s)
-MIRIFLAGS="$BASE_FLAGS" cargo +nightly miri test --no-run "${cheap[@]}" "${stress[@]}"
+MIRIFLAGS="$BASE_FLAGS" cargo +nightly miri test --features shm --no-run "${cheap[@]}" "${stress[@]}"
 echo "miri: build $(( $(date +%s) - t )) s"
 
 status=0
 t=$(date +%s)
 if MIRIFLAGS="$BASE_FLAGS -Zmiri-many-seeds=0..$SEEDS" timeout --kill-after=10 "$LIMIT" \
-    cargo +nightly miri test --no-fail-fast "${cheap[@]}"; then
+    cargo +nightly miri test --features shm --no-fail-fast "${cheap[@]}"; then
     echo "miri: unit + linearizability tests, seeds 0..$SEEDS, ok in $(( $(date +%s) - t )) s"
 else
     echo "miri: unit + linearizability tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2
@@ -56,7 +57,7 @@ fi
 if [ ${#stress[@]} -gt 0 ]; then
     t=$(date +%s)
     if MIRIFLAGS="$BASE_FLAGS -Zmiri-many-seeds=0..$STRESS_SEEDS" timeout --kill-after=10 "$LIMIT" \
-        cargo +nightly miri test --no-fail-fast "${stress[@]}"; then
+        cargo +nightly miri test --features shm --no-fail-fast "${stress[@]}"; then
         echo "miri: stress tests, seeds 0..$STRESS_SEEDS, ok in $(( $(date +%s) - t )) s"
     else
         echo "miri: stress tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2

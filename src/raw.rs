@@ -418,22 +418,26 @@ impl<T: NoUninit> Ring<'_, T> {
     }
 
     /// Publishes staged `ticket` as `version + 1` if the head is still
-    /// `(version, current)`; returns the head found otherwise.
+    /// `(version, current)`; returns whether it did.
     #[inline]
-    pub(crate) fn commit(&self, version: u64, current: u64, ticket: u64) -> Result<(), (u64, u64)> {
+    pub(crate) fn commit(&self, version: u64, current: u64, ticket: u64) -> bool {
         debug_assert!(ticket > current);
-        // Success AcqRel: Release publishes the words `fill` stored; Acquire keeps
-        // the chain of publications ordered for the next writer. Failure Acquire:
-        // the caller may read the slot named by the head it gets back.
+        // Success AcqRel: Release publishes the words `fill` stored. The Acquire
+        // half is implied by the Acquire load in `head()` that read this same
+        // head value (every publication bumps the version, so a CAS succeeds
+        // only on the value we already acquired); AcqRel costs nothing extra on
+        // x86-64 and keeps the chain of writers obviously ordered.
+        // Failure Relaxed: the head found is dropped; every caller re-reads it
+        // with the Acquire load in `head()` before it touches a slot. A caller
+        // that read the slot named by the returned head would need Acquire.
         self.head
             .compare_exchange(
                 pack(version, current),
                 pack(version.wrapping_add(1), ticket),
                 Ordering::AcqRel,
-                Ordering::Acquire,
+                Ordering::Relaxed,
             )
-            .map(drop)
-            .map_err(unpack)
+            .is_ok()
     }
 
     /// Writes `value` as `expected_version + 1` if that is still the version;
@@ -457,7 +461,7 @@ impl<T: NoUninit> Ring<'_, T> {
             let (version, current) = self.head();
             let ticket = self.stage(&buf, staged);
             staged = Some(ticket);
-            if self.commit(version, current, ticket).is_ok() {
+            if self.commit(version, current, ticket) {
                 return version.wrapping_add(1);
             }
             spin.spin();
@@ -482,7 +486,7 @@ impl<T: NoUninit> Ring<'_, T> {
             };
             let ticket = self.stage(&Buf::of(new), staged);
             staged = Some(ticket);
-            if self.commit(snap.version, snap.ticket, ticket).is_ok() {
+            if self.commit(snap.version, snap.ticket, ticket) {
                 return Ok(Snapshot {
                     version: snap.version.wrapping_add(1),
                     ticket,

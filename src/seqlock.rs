@@ -245,9 +245,12 @@ impl<T: NoUninit> WriteGuard<'_, T> {
 
 impl<T: NoUninit> Drop for WriteGuard<'_, T> {
     fn drop(&mut self) {
-        // Release: hands on what we acquired to the next writer. Nothing was
-        // written, so readers that straddle the odd period still see one value.
-        self.lock.seq.store(self.seq, Ordering::Release);
+        // Relaxed: the Release fence in `lock()` is sequenced before this store
+        // and nothing was written since, so whoever reads the restored sequence
+        // with Acquire (a reader, the next writer's CAS) synchronises with that
+        // fence and sees the last write, which our Acquire CAS had acquired.
+        // Readers that straddle the odd period still see one value.
+        self.lock.seq.store(self.seq, Ordering::Relaxed);
     }
 }
 

@@ -243,6 +243,57 @@ struct Region<O> {
     object: O,
 }
 
+/// The publication protocol of the header, apart from the mapping so that
+/// Miri (which cannot map files) checks it on ordinary memory (tests below).
+impl<O: InShm> Region<O> {
+    /// Initialises the header and the object of an all-zero region nobody else
+    /// writes yet, and publishes them.
+    fn init(&self, value: O::Value) {
+        let Region { header, object } = self;
+        // Relaxed (both): published by the Release store of the magic below.
+        header
+            .layout_version
+            .store(LAYOUT_VERSION, Ordering::Relaxed);
+        header
+            .layout_hash
+            .store(layout_hash::<O>(), Ordering::Relaxed);
+        object.init_in_place(value);
+        // Release, and last: an opener that loads the magic with Acquire sees the
+        // header fields, the whole initialised object and everything the
+        // creator did before. Only Miri checks this (the `tests` below): shm is
+        // not built under loom, and on x86-64 every store is a release anyway.
+        header.magic.store(MAGIC, Ordering::Release);
+    }
+
+    /// Whether `init` has published a region of this very layout.
+    fn check(&self) -> Result<(), Error> {
+        let header = &self.header;
+        // Acquire: pairs with the creator's Release store of the magic in
+        // `init`; without it the fields below and the object may be read
+        // before the magic (checked by Miri in the `tests` below).
+        match header.magic.load(Ordering::Acquire) {
+            MAGIC => {}
+            0 => return Err(Error::Uninitialized),
+            _ => return Err(Error::NotShared),
+        }
+        // Relaxed (both): written before the magic, made visible by the Acquire
+        // above, and never written again.
+        let found = header.layout_version.load(Ordering::Relaxed);
+        if found != LAYOUT_VERSION {
+            let expected = LAYOUT_VERSION;
+            return Err(Error::LayoutVersion { found, expected });
+        }
+        let (found, expected) = (
+            header.layout_hash.load(Ordering::Relaxed),
+            layout_hash::<O>(),
+        );
+        if found != expected {
+            return Err(Error::LayoutMismatch { found, expected });
+        }
+        Ok(())
+    }
+}
+
 /// FNV-1a over everything the layout depends on; identical in every process
 /// (no random state), so it can be compared across processes.
 fn layout_hash<O: InShm>() -> u64 {
@@ -293,18 +344,7 @@ impl<O: InShm> Mapping<O> {
                 return Err(e);
             }
         };
-        let Region { header, object } = this.region();
-        // Relaxed (both): published by the Release store of the magic below.
-        header
-            .layout_version
-            .store(LAYOUT_VERSION, Ordering::Relaxed);
-        header
-            .layout_hash
-            .store(layout_hash::<O>(), Ordering::Relaxed);
-        object.init_in_place(value);
-        // Release, and last: an opener that loads the magic with Acquire sees the
-        // header fields and the whole initialised object.
-        header.magic.store(MAGIC, Ordering::Release);
+        this.region().init(value);
         Ok(this)
     }
 
@@ -319,27 +359,7 @@ impl<O: InShm> Mapping<O> {
             });
         }
         let this = Self::map(&file)?;
-        let header = &this.region().header;
-        // Acquire: pairs with the creator's Release store of the magic.
-        match header.magic.load(Ordering::Acquire) {
-            MAGIC => {}
-            0 => return Err(Error::Uninitialized),
-            _ => return Err(Error::NotShared),
-        }
-        // Relaxed (both): written before the magic, made visible by the Acquire
-        // above, and never written again.
-        let found = header.layout_version.load(Ordering::Relaxed);
-        if found != LAYOUT_VERSION {
-            let expected = LAYOUT_VERSION;
-            return Err(Error::LayoutVersion { found, expected });
-        }
-        let (found, expected) = (
-            header.layout_hash.load(Ordering::Relaxed),
-            layout_hash::<O>(),
-        );
-        if found != expected {
-            return Err(Error::LayoutMismatch { found, expected });
-        }
+        this.region().check()?;
         Ok(this)
     }
 
@@ -473,5 +493,86 @@ impl<T: Pod + Send> Deref for SharedSeqLock<T> {
 impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedSeqLock").field(&**self).finish()
+    }
+}
+
+/// The header protocol on ordinary memory, so that Miri checks its orderings
+/// (`scripts/ci-miri.sh` runs these; Miri cannot map files).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::UnsafeCell;
+    use core::fmt::Debug;
+
+    /// Plain memory the creator writes before `init` and an opener reads after
+    /// `check` succeeded: a data race unless the magic carries Release/Acquire.
+    struct Plain(UnsafeCell<u64>);
+
+    // SAFETY: the tests below write it only before `init` (in the creating
+    // thread) and read it only after `check` returned `Ok` (in the opening
+    // thread), so every access is ordered by the magic's Release/Acquire pair;
+    // a missing ordering is exactly what Miri is meant to report here.
+    unsafe impl Sync for Plain {}
+
+    fn zeroed<O: InShm>() -> Box<Region<O>> {
+        // SAFETY: a new file reads as zeroes and `O: InShm` promises every byte
+        // pattern is a valid `O`; the header's atomics are valid at zero too.
+        unsafe { Box::<Region<O>>::new_zeroed().assume_init() }
+    }
+
+    fn opener_sees_everything<O: InShm + Sync>(value: O::Value, read: fn(&O) -> O::Value)
+    where
+        O::Value: PartialEq + Debug + Sync,
+    {
+        for _ in 0..if cfg!(miri) { 3 } else { 200 } {
+            let region = zeroed::<O>();
+            // A reference, so the closures capture the `Sync` wrapper, not its field.
+            let plain = &Plain(UnsafeCell::new(0));
+            assert!(matches!(region.check(), Err(Error::Uninitialized)));
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    // SAFETY: see `Plain`; nobody reads it before `check` is Ok.
+                    unsafe { *plain.0.get() = 42 };
+                    region.init(value);
+                });
+                s.spawn(|| {
+                    loop {
+                        match region.check() {
+                            Ok(()) => break,
+                            Err(Error::Uninitialized) => std::thread::yield_now(),
+                            Err(e) => panic!("opener saw a half-published header: {e}"),
+                        }
+                    }
+                    assert_eq!(read(&region.object), value);
+                    // SAFETY: see `Plain`; written before `init`, which `check`
+                    // saw complete.
+                    assert_eq!(unsafe { *plain.0.get() }, 42);
+                });
+            });
+        }
+    }
+
+    #[test]
+    fn publisher_opener_sees_everything_created_before_the_magic() {
+        opener_sees_everything::<Publisher<[u64; 3], 3>>([7, 8, 9], Publisher::read);
+    }
+
+    #[test]
+    fn seqlock_opener_sees_everything_created_before_the_magic() {
+        opener_sees_everything::<SeqLock<[u64; 3]>>([7, 8, 9], SeqLock::read);
+    }
+
+    #[test]
+    fn check_refuses_foreign_and_unfinished_headers() {
+        let region = zeroed::<SeqLock<u64>>();
+        assert!(matches!(region.check(), Err(Error::Uninitialized)));
+        region.header.magic.store(1, Ordering::Relaxed);
+        assert!(matches!(region.check(), Err(Error::NotShared)));
+        region.init(5);
+        assert!(region.check().is_ok());
+        region.header.layout_hash.fetch_add(1, Ordering::Relaxed);
+        assert!(matches!(region.check(), Err(Error::LayoutMismatch { .. })));
+        region.header.layout_version.fetch_add(1, Ordering::Relaxed);
+        assert!(matches!(region.check(), Err(Error::LayoutVersion { .. })));
     }
 }

@@ -157,10 +157,14 @@ impl<T: NoUninit> VersionedCell<T> {
                     return Err(from_head(current));
                 }
                 let next = pack(expected_version.wrapping_add(1), to_bits(new));
-                // AcqRel: Release publishes whatever the caller wrote before this
-                // write; Acquire orders it after the write it replaces. The value
-                // bits change only with the version, so a failure means the
-                // version moved on and `actual` is the answer.
+                // Success AcqRel: Release publishes whatever the caller wrote
+                // before this write. Its Acquire half is implied by the Acquire
+                // load above, which read this same word (the version changes
+                // on every write); it costs nothing extra on x86-64.
+                // Failure Acquire: `actual` is returned, and the caller may read
+                // data published with it. The value bits change only with the
+                // version, so a failure means the version moved on and `actual`
+                // is the answer.
                 self.head
                     .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
                     .map(|_| expected_version.wrapping_add(1))
@@ -218,7 +222,9 @@ impl<T: NoUninit> VersionedCell<T> {
                     return Err(snap);
                 };
                 let next = pack(snap.version.wrapping_add(1), to_bits(new));
-                // AcqRel / Acquire: as in `compare_exchange`.
+                // AcqRel / Acquire: as in `compare_exchange` (`current` was read
+                // by the Acquire load or by the Acquire failure of the last try;
+                // the failure value is the next `current` the closure sees).
                 match self.head.compare_exchange_weak(
                     current,
                     next,
