@@ -5,8 +5,8 @@
 //! `scripts/weaken-orderings`: weakening the Acquire load in `version()` is
 //! missed by loom 0.7 (a writer that loads the sequence before its Release store
 //! hides the stale read from loom's exploration; `version_message_passing`
-//! passes although it should fail), and Miri catches it instead; the Release
-//! store in the guard's `Drop` is redundant (see WEAKENING-REPORT.md).
+//! passes although it should fail), and Miri catches it instead (see
+//! WEAKENING-REPORT.md).
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_seqlock`.
@@ -24,28 +24,9 @@ use loom::sync::Arc;
 use loom::thread;
 use noclobber::{SeqLock, Versioned};
 
-fn model<F>(default_bound: usize, f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let mut builder = loom::model::Builder::new();
-    // `Builder::new` reads LOOM_MAX_PREEMPTIONS; only set our default without it.
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        builder.preemption_bound = Some(default_bound);
-    }
-    builder.max_branches = 100_000;
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = runs.clone();
-    builder.check(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f()
-    });
-    eprintln!(
-        "loom: {} executions (preemption bound {:?})",
-        runs.load(std::sync::atomic::Ordering::Relaxed),
-        builder.preemption_bound
-    );
-}
+#[path = "common/loom_model.rs"]
+mod loom_model;
+use loom_model::model;
 
 type Pair = [u64; 2];
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Usage: scripts/weaken/mkcopy.sh SRC_CRATE DEST [TEST_FILE...]
 # Makes a scratch copy of the crate for mutation runs: Cargo.toml (without the
-# [[bench]] / [[example]] tables, whose files are not copied), Cargo.lock, src/
-# and the named test files (default: tests/loom_*.rs and tests/linearizability.rs).
+# [[bench]] / [[example]] tables, whose files are not copied), Cargo.lock, src/,
+# the named test files (default: tests/loom_*.rs and tests/linearizability.rs)
+# and tests/common/.
 set -euo pipefail
 src=$1 dest=$2
 shift 2
@@ -16,6 +17,8 @@ fi
 for f in "$@"; do
     [ -e "$f" ] && cp "$f" "$dest/tests/"
 done
+# Shared test helpers (e.g. the loom model runner).
+[ -d "$src/tests/common" ] && cp -r "$src/tests/common" "$dest/tests/"
 cp "$src/Cargo.lock" "$dest/Cargo.lock" 2>/dev/null || true
 # Drop [[bench]] and [[example]] tables (and their keys) and keep everything else.
 awk '
