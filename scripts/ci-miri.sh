@@ -15,16 +15,16 @@
 #   weakened `Ring::commit` passes Miri without the flag, fails with it). With the
 #   flag portable-atomic uses core::arch::x86_64::cmpxchg16b, which Miri models
 #   with the requested orderings.
-# Budget on the 2-core dev host: whole stage <= 12 minutes.
+# Time on the 2-core dev host: about 6 minutes quiet, twice that when busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup component add miri rust-src --toolchain nightly
 cargo +nightly miri setup
 
-SEEDS="${NOCLOBBER_MIRI_SEEDS:-4}"              # unit + linearizability tests
-STRESS_SEEDS="${NOCLOBBER_MIRI_STRESS_SEEDS:-2}" # tests/stress.rs
-LIMIT="${NOCLOBBER_MIRI_TIMEOUT:-600}"           # seconds per cargo miri invocation
+SEEDS="${NOCLOBBER_MIRI_SEEDS:-8}"              # unit + linearizability tests
+STRESS_SEEDS="${NOCLOBBER_MIRI_STRESS_SEEDS:-3}" # tests/stress.rs
+LIMIT="${NOCLOBBER_MIRI_TIMEOUT:-900}"           # seconds per cargo miri invocation
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
 export RUSTFLAGS="-C target-feature=+cmpxchg16b"
 BASE_FLAGS="-Zmiri-strict-provenance"
