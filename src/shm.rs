@@ -517,7 +517,8 @@ mod tests {
     fn zeroed<O: InShm>() -> Box<Region<O>> {
         // SAFETY: a new file reads as zeroes and `O: InShm` promises every byte
         // pattern is a valid `O`; the header's atomics are valid at zero too.
-        unsafe { Box::<Region<O>>::new_zeroed().assume_init() }
+        // (`Box::new_zeroed` would need Rust 1.92; these regions are small.)
+        Box::new(unsafe { core::mem::MaybeUninit::<Region<O>>::zeroed().assume_init() })
     }
 
     fn opener_sees_everything<O: InShm + Sync>(value: O::Value, read: fn(&O) -> O::Value)
