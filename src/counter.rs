@@ -163,7 +163,8 @@ impl ShardedCounter {
     pub fn sum(&self) -> i64 {
         self.shards.iter().fold(0i64, |sum, shard| {
             // Acquire: pairs with the Release of the `take` that stored it, so the
-            // `total` that `take` saw is visible below: `total - taken >= 0`.
+            // `total` that `take` saw is visible below: `total - taken` counts
+            // only adds made after that take.
             let taken = shard.owned.taken.load(Ordering::Acquire);
             // Relaxed: plain counts, no other data depends on them.
             let total = shard.owned.total.load(Ordering::Relaxed);

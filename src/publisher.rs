@@ -68,7 +68,8 @@ pub struct Publisher<T, const SLOTS: usize> {
 }
 
 impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
-    const AT_LEAST_TWO_SLOTS: () = assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
+    pub(crate) const AT_LEAST_TWO_SLOTS: () =
+        assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
 
     /// A publisher whose first published value (version 0) is `value`.
     pub fn new(value: T) -> Self {
@@ -143,6 +144,19 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     pub fn into_inner(self) -> T {
         self.read()
     }
+
+    /// Whether reads and writes are lock-free on this machine: true when the
+    /// 128-bit atomics are native instructions (x86_64 with `cmpxchg16b`,
+    /// AArch64, ...). Where `portable-atomic` falls back to a lock, a reader can
+    /// wait for a writer that holds it, so "readers never wait" needs this.
+    ///
+    /// ```
+    /// # #[cfg(target_arch = "x86_64")]
+    /// assert!(noclobber::Publisher::<u64, 2>::is_lock_free());
+    /// ```
+    pub fn is_lock_free() -> bool {
+        AtomicU128::is_lock_free()
+    }
 }
 
 /// In-place construction for [`crate::shm`]: the object lives in a mapping that
@@ -194,5 +208,44 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, S
             .field("version", &version)
             .field("slots", &SLOTS)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(noclobber_loom)))]
+mod tests {
+    use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    /// A ring update whose closure panics after a lost race must give its staged
+    /// slot back: with 2 slots a leaked claim newer than the head leaves no slot
+    /// for any writer, and the next `publish` would spin forever.
+    #[test]
+    fn update_closure_panicking_after_a_lost_race_leaks_no_slot() {
+        let p = Arc::new(Publisher::<u64, 2>::new(0));
+        let mut calls = 0;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            p.ring().update(|snap| {
+                calls += 1;
+                if calls == 2 {
+                    panic!("second call");
+                }
+                // Publish in between, so that the commit of the value staged
+                // below fails and the loop calls us again.
+                p.publish(snap.value + 100);
+                Some(snap.value + 1)
+            })
+        }));
+        assert!(outcome.is_err() && calls == 2);
+        // A detached thread, so that a wedged `publish` fails the test instead
+        // of hanging it.
+        let (done, wait) = mpsc::channel();
+        let writer = Arc::clone(&p);
+        let handle = std::thread::spawn(move || done.send(writer.publish(7)).unwrap());
+        let version = wait.recv_timeout(Duration::from_secs(if cfg!(miri) { 600 } else { 20 }));
+        assert_eq!(version, Ok(2), "publish wedged by a leaked claim");
+        handle.join().unwrap();
+        assert_eq!(p.read(), 7);
     }
 }

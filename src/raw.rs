@@ -257,9 +257,13 @@ impl<T: NoUninit> Slot<T> {
             }
             buf.set(i, data);
         }
-        // SAFETY: every word is tagged `ticket`. Only the writer holding `ticket`
-        // stores that tag, and it stores each word exactly once, from `Buf::of`
-        // of one value; so `buf` holds exactly that value's words.
+        // SAFETY: every word is tagged `ticket`, and the head (read with Acquire)
+        // named `ticket`, so its writer committed it. Only the writer holding
+        // `ticket` stores that tag; it may refill the slot with another value
+        // before committing (`Ring::update` retries), but every such fill happens
+        // before its Release commit, and no store tagged `ticket` follows it. So
+        // each word is the committed value's word, from `Buf::of` of one valid
+        // `T`, and `buf` holds exactly that value's words.
         Some(unsafe { buf.assume_value() })
     }
 
@@ -361,8 +365,10 @@ impl<T: NoUninit> Ring<'_, T> {
     pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>) -> u64 {
         if let Some(ticket) = previous {
             // Our own unpublished slot: no reader looks at it (the head never
-            // named it), and a newer writer can only have taken it after the head
-            // passed `ticket`, in which case `fill` sees its tags and refuses.
+            // named it). A newer writer can only have taken it after the head
+            // passed `ticket`; then `fill` may still succeed on words it has not
+            // written yet, but `commit` fails (the head is past `ticket`) and its
+            // newer tags overwrite ours, so nothing of ours is ever read.
             if ticket > self.head().1 && self.slot(ticket).fill(ticket, buf) {
                 return ticket;
             }
@@ -371,22 +377,28 @@ impl<T: NoUninit> Ring<'_, T> {
         let spin = Spin::new();
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
-            let ticket = self.tickets.fetch_add(1, Ordering::Relaxed) + 1;
+            let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             // Relaxed: only the head's ticket is used, to decide which claims are
             // dead; it is monotone, so any value read is a safe lower bound.
             let current = unpack(self.head.load(Ordering::Relaxed)).1;
             let slot = self.slot(ticket);
-            // Relaxed: the claim is a single-location protocol (CAS below).
+            // Relaxed: only a hint for the CAS below, which orders what matters.
             let claim = slot.claim.load(Ordering::Relaxed);
             // `claim < current`: that ticket lost to a newer head and can never
             // be published (commit needs a ticket newer than the head), so no
             // reader will be sent to this slot for it. `ticket > current`: ours
             // can still be published.
+            // Success Acquire: pairs with the Release CAS in `release`. A slot
+            // given back by a writer with a *newer* ticket than ours still holds
+            // that writer's tags; acquiring its release makes our `fill` see them
+            // (and refuse) instead of letting its older stores land after ours.
+            // A claim taken over from a dead ticket needs no ordering: that
+            // ticket is older than ours, and `fill` never lets it overwrite us.
             if ticket > current
                 && claim < current
                 && slot
                     .claim
-                    .compare_exchange(claim, ticket, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(claim, ticket, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
                 if slot.fill(ticket, buf) {
@@ -406,13 +418,19 @@ impl<T: NoUninit> Ring<'_, T> {
     /// from every writer until the head passes it, and with 2 slots the head
     /// could then never move again.
     fn release(&self, ticket: u64) {
-        // Relaxed CAS: single-location protocol. Claim 0 is older than any head,
-        // so the slot is free again. It fails only if a newer writer already took
-        // the slot over (after the head passed `ticket`), which is just as good.
+        // Claim 0 is older than any head, so the slot is free again. The CAS
+        // fails only if a newer writer already took the slot over (after the
+        // head passed `ticket`), which is just as good.
+        // Success Release: our word stores (tagged `ticket`) happen before the
+        // claim of whoever reuses the slot (Acquire CAS in `stage`). That writer
+        // may hold an *older* ticket; without this edge the model allows our
+        // stores to land after its own and be published under its ticket, and
+        // readers would retry until the next publication. (Loom and Miri do not
+        // explore such load-buffering outcomes; see `scripts/weaken/notes.txt`.)
         let _ = self.slot(ticket).claim.compare_exchange(
             ticket,
             0,
-            Ordering::Relaxed,
+            Ordering::Release,
             Ordering::Relaxed,
         );
     }
@@ -475,18 +493,20 @@ impl<T: NoUninit> Ring<'_, T> {
         mut f: impl FnMut(&Snapshot<T>) -> Option<T>,
     ) -> Result<Snapshot<T>, Snapshot<T>> {
         let spin = Spin::new();
-        let mut staged = None;
+        // Gives a staged, unpublished slot back when `f` declines or panics.
+        let mut staged = Staged {
+            ring: self,
+            ticket: None,
+        };
         loop {
             let snap = self.read();
             let Some(new) = f(&snap) else {
-                if let Some(ticket) = staged {
-                    self.release(ticket);
-                }
                 return Err(snap);
             };
-            let ticket = self.stage(&Buf::of(new), staged);
-            staged = Some(ticket);
+            let ticket = self.stage(&Buf::of(new), staged.ticket);
+            staged.ticket = Some(ticket);
             if self.commit(snap.version, snap.ticket, ticket) {
+                staged.ticket = None;
                 return Ok(Snapshot {
                     version: snap.version.wrapping_add(1),
                     ticket,
@@ -494,6 +514,23 @@ impl<T: NoUninit> Ring<'_, T> {
                 });
             }
             spin.spin();
+        }
+    }
+}
+
+/// A ticket staged by `Ring::update` and not (yet) published. Dropping it with a
+/// ticket, when the closure declines or panics, releases the claim: a leaked
+/// claim newer than the head would keep its slot from every writer, and with 2
+/// slots no writer could publish again.
+struct Staged<'r, 'a, T: NoUninit> {
+    ring: &'r Ring<'a, T>,
+    ticket: Option<u64>,
+}
+
+impl<T: NoUninit> Drop for Staged<'_, '_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            self.ring.release(ticket);
         }
     }
 }

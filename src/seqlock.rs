@@ -234,7 +234,9 @@ impl<T: NoUninit> WriteGuard<'_, T> {
             // `lock`, and before the even one by the Release store below.
             self.lock.words.at(i).store(buf.word(i), Ordering::Relaxed);
         }
-        let next = self.seq + 2;
+        // Wrapping: 2^63 writes are out of reach, but a corrupt shared mapping
+        // may start anywhere; a wrapped sequence is still even and new.
+        let next = self.seq.wrapping_add(2);
         // Release: publishes the words to readers (Acquire load of `seq`) and to
         // the next writer (Acquire CAS).
         self.lock.seq.store(next, Ordering::Release);

@@ -198,7 +198,10 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
     fn check_lock_free() -> Result<(), Error> {
-        if portable_atomic::AtomicU128::is_lock_free() {
+        // `create` and `open` both call this: a `SharedPublisher` with fewer
+        // than 2 slots fails to compile like `Publisher::new` does.
+        let () = Publisher::<T, SLOTS>::AT_LEAST_TWO_SLOTS;
+        if Publisher::<T, SLOTS>::is_lock_free() {
             Ok(())
         } else {
             Err(Error::NotLockFree)
@@ -409,6 +412,12 @@ impl<O: InShm> Mapping<O> {
 /// assert!(SharedPublisher::<[u32; 2], 4>::open(&path).is_err());
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Fewer than 2 slots fail to compile, for `open` as for `create`:
+///
+/// ```compile_fail
+/// let _ = noclobber::shm::SharedPublisher::<u64, 1>::open("/dev/shm/any");
 /// ```
 pub struct SharedPublisher<T, const SLOTS: usize>(Mapping<Publisher<T, SLOTS>>);
 
