@@ -6,7 +6,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{SeqLock, Versioned};
-use noclobber_fuzz::{mix, Abc, Payload, MAX_OPS};
+use noclobber_fuzz::{mix, Abc, Init, Payload, MAX_OPS};
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -23,13 +23,6 @@ enum Input {
 struct Script<T> {
     init: Init<T>,
     ops: Vec<Op<T>>,
-}
-
-#[derive(Arbitrary, Debug)]
-enum Init<T> {
-    New(T),
-    Default,
-    From(T),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -55,29 +48,7 @@ fuzz_target!(|input: Input| match input {
 });
 
 fn run<T: Payload>(script: Script<T>) {
-    let (lock, mut model) = match script.init {
-        Init::New(v) => (
-            SeqLock::new(v),
-            Versioned {
-                value: v,
-                version: 0,
-            },
-        ),
-        Init::Default => (
-            SeqLock::default(),
-            Versioned {
-                value: T::default(),
-                version: 0,
-            },
-        ),
-        Init::From(v) => (
-            SeqLock::from(v),
-            Versioned {
-                value: v,
-                version: 0,
-            },
-        ),
-    };
+    let (lock, mut model) = script.init.build(SeqLock::new);
     for op in script.ops.into_iter().take(MAX_OPS) {
         match op {
             Op::Read => assert_eq!(lock.read(), model.value),

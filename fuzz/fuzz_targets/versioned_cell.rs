@@ -8,7 +8,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{Versioned, VersionedCell};
-use noclobber_fuzz::{accepts, mix, Abc, Payload, VersionSel, MAX_OPS};
+use noclobber_fuzz::{accepts, mix, Abc, Init, Payload, VersionSel, MAX_OPS};
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -25,13 +25,6 @@ enum Input {
 struct Script<T> {
     init: Init<T>,
     ops: Vec<Op<T>>,
-}
-
-#[derive(Arbitrary, Debug)]
-enum Init<T> {
-    New(T),
-    Default,
-    From(T),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -56,29 +49,7 @@ fuzz_target!(|input: Input| match input {
 });
 
 fn run<T: Payload>(script: Script<T>) {
-    let (cell, mut model) = match script.init {
-        Init::New(v) => (
-            VersionedCell::new(v),
-            Versioned {
-                value: v,
-                version: 0,
-            },
-        ),
-        Init::Default => (
-            VersionedCell::default(),
-            Versioned {
-                value: T::default(),
-                version: 0,
-            },
-        ),
-        Init::From(v) => (
-            VersionedCell::from(v),
-            Versioned {
-                value: v,
-                version: 0,
-            },
-        ),
-    };
+    let (cell, mut model) = script.init.build(VersionedCell::new);
     for op in script.ops.into_iter().take(MAX_OPS) {
         match op {
             Op::Load => assert_eq!(cell.load(), model),

@@ -8,6 +8,7 @@ use std::hash::Hash;
 
 use arbitrary::Arbitrary;
 use bytemuck::NoUninit;
+use noclobber::Versioned;
 
 /// Upper bound on the operations taken from one input, so that a single input
 /// stays fast even with 65536 counter shards.
@@ -20,6 +21,28 @@ pub struct Abc {
     pub a: u32,
     pub b: u32,
     pub c: u64,
+}
+
+/// How a fuzz script builds its primitive: `new(value)`, `Default` or
+/// `From<value>`.
+#[derive(Arbitrary, Debug)]
+pub enum Init<T> {
+    New(T),
+    Default,
+    From(T),
+}
+
+impl<T: Payload> Init<T> {
+    /// The primitive, built the chosen way, and the sequential model it starts
+    /// as: its value at version 0.
+    pub fn build<P: Default + From<T>>(self, new: impl FnOnce(T) -> P) -> (P, Versioned<T>) {
+        let (primitive, value) = match self {
+            Init::New(v) => (new(v), v),
+            Init::Default => (P::default(), T::default()),
+            Init::From(v) => (P::from(v), v),
+        };
+        (primitive, Versioned { value, version: 0 })
+    }
 }
 
 /// A value type the fuzz targets can store: plain data, comparable, and
