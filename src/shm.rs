@@ -179,7 +179,9 @@ unsafe trait InShm {
     const KIND: &'static str;
     /// The object's own layout numbers.
     const SHAPE: &'static [usize];
-    fn check_lock_free() -> Result<(), Error>;
+    /// Refuses an object this build cannot share: a shape that must not
+    /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`.
+    fn check_supported() -> Result<(), Error>;
     fn init_in_place(&self, value: Self::Value);
 }
 
@@ -197,7 +199,7 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
     const KIND: &'static str = "Publisher";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_lock_free() -> Result<(), Error> {
+    fn check_supported() -> Result<(), Error> {
         // `create` and `open` both call this: a `SharedPublisher` with fewer
         // than 2 slots fails to compile like `Publisher::new` does.
         let () = Publisher::<T, SLOTS>::AT_LEAST_TWO_SLOTS;
@@ -221,7 +223,7 @@ unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     const KIND: &'static str = "SeqLock";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_lock_free() -> Result<(), Error> {
+    fn check_supported() -> Result<(), Error> {
         // 64-bit atomics are lock-free wherever core provides them.
         Ok(())
     }
@@ -330,7 +332,7 @@ impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
     fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
-        O::check_lock_free()?;
+        O::check_supported()?;
         // `create_new`: never truncate a file other processes may have mapped.
         let file = OpenOptions::new()
             .read(true)
@@ -352,7 +354,7 @@ impl<O: InShm> Mapping<O> {
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
-        O::check_lock_free()?;
+        O::check_supported()?;
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let len = file.metadata()?.len();
         if len < Self::LEN as u64 {
