@@ -3,8 +3,8 @@
 #
 #   RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_<primitive>
 #
-# 1. all four model files at their default bounds (3; one SeqLock model at 1);
-# 2. all four again at preemption bound 5 (a superset of bounds 3 and 4),
+# 1. every model file at their default bounds (3; one SeqLock model at 1);
+# 2. all again at preemption bound 5 (a superset of bounds 3 and 4),
 #    except the one SeqLock model with three writers spinning on the sequence
 #    (over a minute already at bound 2).
 # Every run is wrapped in `timeout`: LOOM_MAX_DURATION makes loom stop and report
@@ -18,7 +18,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 unset LOOM_MAX_DURATION LOOM_MAX_PREEMPTIONS LOOM_MAX_BRANCHES LOOM_CHECKPOINT_FILE
 # Per-file wall-clock limit (seconds); a file over it fails the stage.
 LIMIT="${NOCLOBBER_LOOM_TIMEOUT:-240}"
-FILES=(loom_versioned loom_seqlock loom_publisher loom_counter)
+FILES=(loom_versioned loom_seqlock loom_publisher loom_solo loom_counter)
 SKIP_DEEP=(--skip aborted_update_then_update_no_lost_update)
 
 start=$(date +%s)

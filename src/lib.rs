@@ -5,7 +5,8 @@
 //! |---|---|
 //! | read-modify-write of a value, no lost updates, readers see `(value, version)` | [`VersionedCell`] |
 //! | small `Copy` data, read very often, written rarely, readers may retry | [`SeqLock`] |
-//! | readers that never wait, even for a stopped or killed writer; shared memory | [`Publisher`] |
+//! | one writer, many readers that never wait (not even for a stopped or killed writer), at seqlock speed; shared memory | [`SoloPublisher`] |
+//! | several writers, readers that never wait, even for a stopped or killed writer; shared memory | [`Publisher`] |
 //! | a count incremented from many threads | [`ShardedCounter`] |
 //!
 //! Every value type `T` must be [`bytemuck::NoUninit`]: plain data without
@@ -31,7 +32,8 @@
 //!
 //! * `std` (default): [`ShardedCounter`] and `std` support in dependencies.
 //!   Without it the crate is `no_std` (it still needs `alloc`).
-//! * `shm` (off): `shm::SharedPublisher` and `shm::SharedSeqLock`, the same
+//! * `shm` (off): `shm::SharedPublisher`, `shm::SharedSoloWriter` /
+//!   `shm::SharedSoloReader` and `shm::SharedSeqLock`, the same
 //!   types in a memory-mapped file shared between processes (Unix).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -40,10 +42,12 @@
 extern crate alloc;
 
 mod publisher;
-mod raw;
+mod ring;
 mod seqlock;
+mod solo;
 mod sync;
 mod versioned;
+mod words;
 
 #[cfg(feature = "std")]
 mod counter;
@@ -56,11 +60,50 @@ pub mod shm;
 pub use counter::{LocalCounter, ShardedCounter, MAX_SHARDS};
 pub use publisher::Publisher;
 pub use seqlock::SeqLock;
+pub use solo::{SoloPublisher, SoloReader, SoloWriter};
 pub use versioned::VersionedCell;
 
 /// Re-exported so users can `#[derive(noclobber::bytemuck::NoUninit)]` without
 /// naming the dependency themselves.
 pub use bytemuck;
+
+/// Why a bounded read returned without a value.
+///
+/// ```
+/// let (_w, r) = noclobber::SoloPublisher::<u64, 2>::channel(0);
+/// match r.try_read() {
+///     Ok(v) => assert_eq!(v, 0),
+///     Err(noclobber::ReadError::Lapped) => { /* a newer value came: try again */ }
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A newer value was published during the copy; another attempt will find
+    /// it. Only a writer that keeps publishing can make this happen again.
+    Lapped,
+    /// The timeout passed while every attempt was lapped.
+    TimedOut,
+    /// The object is in a state no writer of this crate leaves it in (a shared
+    /// file written by other means); retrying cannot help.
+    Corrupt,
+}
+
+impl core::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ReadError::Lapped => "lapped by a newer publication during the copy",
+            ReadError::TimedOut => "timed out while lapped by newer publications",
+            ReadError::Corrupt => {
+                "the object is corrupt: its head names a slot no writer left that way"
+            }
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ReadError {}
 
 /// A value together with the version it was read at (or written as).
 ///
@@ -87,6 +130,12 @@ mod checks {
     assert_impl_all!(VersionedCell<[u64; 8]>: Send, Sync);
     assert_impl_all!(SeqLock<[u64; 4]>: Send, Sync);
     assert_impl_all!(Publisher<[u64; 4], 2>: Send, Sync);
+    // One writer: it moves between threads but is never copied or shared for
+    // writing (`publish` takes `&mut self`); readers are cheap to share.
+    assert_impl_all!(SoloWriter<[u64; 4], 2>: Send, Sync);
+    assert_not_impl_any!(SoloWriter<[u64; 4], 2>: Clone);
+    assert_impl_all!(SoloReader<[u64; 4], 2>: Send, Sync, Clone);
+    assert_impl_all!(SoloPublisher<[u64; 4], 2>: Send, Sync);
     #[cfg(feature = "std")]
     assert_impl_all!(ShardedCounter: Send, Sync, Default);
     // The owned-shard fast path must stay on its thread.
@@ -95,16 +144,16 @@ mod checks {
     assert_impl_all!(Versioned<u64>: Copy, Send, Sync);
     // The shared payload types are not `Sync` for a non-`Send` `T`
     // (a pointer stands in for any non-`Send` type).
-    assert_not_impl_any!(raw::Words<*const u8>: Sync);
-    assert_not_impl_any!(raw::Tagged<*const u8>: Sync);
+    assert_not_impl_any!(words::Words<*const u8>: Sync);
+    assert_not_impl_any!(words::Tagged<*const u8>: Sync);
 
     // A small value shares one 128-bit word with its version.
     const_assert_eq!(core::mem::size_of::<portable_atomic::AtomicU128>(), 16);
-    const_assert!(raw::word_count::<u64>() == 1);
-    const_assert!(raw::word_count::<[u8; 9]>() == 2);
-    const_assert!(raw::word_count::<()>() == 0);
+    const_assert!(words::word_count::<u64>() == 1);
+    const_assert!(words::word_count::<[u8; 9]>() == 2);
+    const_assert!(words::word_count::<()>() == 0);
     // The seqlock is its sequence plus the payload words (and the 7-byte
-    // zero tail of `raw::Packed`, rounded up to a word).
+    // zero tail of `words::Packed`, rounded up to a word).
     const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 48);
     // Publisher slots are cache-line padded so writers do not disturb readers.
     const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);

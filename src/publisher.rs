@@ -6,7 +6,7 @@ use core::fmt;
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
-use crate::raw::{Ring, Slot};
+use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64};
 use crate::Versioned;
 
@@ -78,7 +78,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         // older than the head, hence free.
         let slots = core::array::from_fn(|i| CachePadded::new(Slot::new(u64::from(i == 1), value)));
         Publisher {
-            head: CachePadded::new(AtomicU128::new(crate::raw::pack(0, 1))),
+            head: CachePadded::new(AtomicU128::new(crate::words::pack(0, 1))),
             tickets: CachePadded::new(AtomicU64::new(1)),
             slots,
         }
@@ -169,7 +169,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         core::mem::size_of::<Self>(),
         core::mem::align_of::<Self>(),
         SLOTS,
-        crate::raw::word_count::<T>(),
+        crate::words::word_count::<T>(),
         core::mem::offset_of!(Self, head),
         core::mem::offset_of!(Self, tickets),
         core::mem::offset_of!(Self, slots),
@@ -190,7 +190,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         // Relaxed (both): published by the caller's Release store.
         let relaxed = crate::sync::Ordering::Relaxed;
         self.tickets.store(1, relaxed);
-        self.head.store(crate::raw::pack(0, 1), relaxed);
+        self.head.store(crate::words::pack(0, 1), relaxed);
     }
 }
 

@@ -4,8 +4,8 @@ use core::fmt;
 
 use bytemuck::NoUninit;
 
-use crate::raw::{word_count, Buf, Words};
 use crate::sync::{fence, AtomicU64, Ordering, Spin};
+use crate::words::{word_count, Buf, Words};
 use crate::Versioned;
 
 /// A sequence lock for small `Copy` data that is read far more often than

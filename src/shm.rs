@@ -74,8 +74,9 @@ use std::path::Path;
 use bytemuck::Pod;
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::solo::{self, SoloPublisher};
 use crate::sync::{AtomicU64, Ordering};
-use crate::{Publisher, SeqLock};
+use crate::{Publisher, SeqLock, Versioned};
 
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
@@ -124,6 +125,12 @@ pub enum Error {
     /// 128-bit atomics are not lock-free on this CPU: a [`Publisher`] would fall
     /// back to process-local locks, which do not work across processes.
     NotLockFree,
+    /// Another process (or another handle in this one) holds the writer's lock
+    /// of a [`SharedSoloWriter`]: a single-writer object has one writer at a time.
+    WriterBusy,
+    /// The header is valid but the object behind it is in a state no writer
+    /// leaves it in (a file written by other means, or damaged).
+    Corrupt(String),
 }
 
 impl fmt::Display for Error {
@@ -146,6 +153,10 @@ impl fmt::Display for Error {
             Error::NotLockFree => {
                 f.write_str("128-bit atomics are not lock-free here; a Publisher cannot be shared")
             }
+            Error::WriterBusy => f.write_str(
+                "another writer holds this single-writer shared object (its file lock is taken)",
+            ),
+            Error::Corrupt(what) => write!(f, "shared object is corrupt: {what}"),
         }
     }
 }
@@ -185,10 +196,32 @@ unsafe trait InShm {
     fn init_in_place(&self, value: Self::Value);
 }
 
+// SAFETY: `SoloPublisher` is `#[repr(C)]`: a `CachePadded<AtomicU64>` head and
+// slots of an `AtomicU64` stamp plus an `UnsafeCell` of words the crate only
+// accesses as `AtomicU64` (`words::Words::at`), and padding. As for the other
+// kinds, every data byte is inside an `UnsafeCell`, accessed atomically, any bit
+// pattern is valid (`T: Pod`), and there are no pointers. Its readers only load,
+// so they may map the file read-only (64-bit atomic loads, lock-free here).
+unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for SoloPublisher<T, SLOTS> {
+    type Value = T;
+    const KIND: &'static str = "SoloPublisher";
+    const SHAPE: &'static [usize] = &Self::LAYOUT;
+
+    fn check_supported() -> Result<(), Error> {
+        // Fewer than 2 slots fail to compile, as for `SoloPublisher::channel`.
+        let () = SoloPublisher::<T, SLOTS>::AT_LEAST_TWO_SLOTS;
+        Ok(())
+    }
+
+    fn init_in_place(&self, value: T) {
+        SoloPublisher::init_in_place(self, value);
+    }
+}
+
 // SAFETY: `Publisher` is `#[repr(C)]` and consists of `CachePadded<AtomicU128>`
 // (the head), `CachePadded<AtomicU64>` (tickets) and slots of an `AtomicU64`
 // claim plus an `UnsafeCell` of words the crate only accesses as `AtomicU128`
-// (`raw::Tagged::at`), and padding. Every data byte is thus inside an
+// (`words::Tagged::at`), and padding. Every data byte is thus inside an
 // `UnsafeCell` (atomics are), so a `&Publisher` does not claim the bytes are
 // immutable, and all of them are read and written atomically. Integers accept
 // every bit pattern, and `T: Pod` makes any payload words a valid `T` when a read
@@ -216,7 +249,7 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
 }
 
 // SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence and an `UnsafeCell`
-// of words the crate only accesses as `AtomicU64` (`raw::Words::at`). Every bit
+// of words the crate only accesses as `AtomicU64` (`words::Words::at`). Every bit
 // pattern is valid as above (`T: Pod`), and it holds no pointers.
 unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     type Value = T;
@@ -332,6 +365,17 @@ impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
     fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
+        Self::create_with(path, value, |_| Ok(())).map(|(this, _)| this)
+    }
+
+    /// `create`, running `before_init` on the new, sized file before the
+    /// object is initialised and published (the single writer takes its lock
+    /// there, so no other writer can attach in between). Returns the file too.
+    fn create_with(
+        path: &Path,
+        value: O::Value,
+        before_init: impl FnOnce(&File) -> Result<(), Error>,
+    ) -> Result<(Self, File), Error> {
         O::check_supported()?;
         // `create_new`: never truncate a file other processes may have mapped.
         let file = OpenOptions::new()
@@ -341,7 +385,8 @@ impl<O: InShm> Mapping<O> {
             .open(path)?;
         // The new bytes read as zeroes: a valid (not yet meaningful) object.
         let sized = file.set_len(Self::LEN as u64).map_err(Error::from);
-        let this = match sized.and_then(|()| Self::map(&file)) {
+        let mapped = sized.and_then(|()| Self::map(&file, true));
+        let this = match mapped.and_then(|this| before_init(&file).map(|()| this)) {
             Ok(this) => this,
             Err(e) => {
                 // Never initialised (openers were refused): do not leave it behind.
@@ -350,12 +395,17 @@ impl<O: InShm> Mapping<O> {
             }
         };
         this.region().init(value);
-        Ok(this)
+        Ok((this, file))
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
+        Self::open_with(path, true).map(|(this, _)| this)
+    }
+
+    /// `open`, mapping the file read-only unless `writable`; returns the file too.
+    fn open_with(path: &Path, writable: bool) -> Result<(Self, File), Error> {
         O::check_supported()?;
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let file = OpenOptions::new().read(true).write(writable).open(path)?;
         let len = file.metadata()?.len();
         if len < Self::LEN as u64 {
             return Err(Error::TooSmall {
@@ -363,16 +413,21 @@ impl<O: InShm> Mapping<O> {
                 expected: Self::LEN as u64,
             });
         }
-        let this = Self::map(&file)?;
+        let this = Self::map(&file, writable)?;
         this.region().check()?;
-        Ok(this)
+        Ok((this, file))
     }
 
     /// Maps the first `LEN` bytes of `file`, which is at least that long.
-    fn map(file: &File) -> Result<Self, Error> {
-        // A shared, read-write mapping. Writable even for pure readers: a
-        // 128-bit atomic load may be a `cmpxchg16b`, which writes.
-        let map = MmapOptions::new().len(Self::LEN).map_raw(file)?;
+    fn map(file: &File, writable: bool) -> Result<Self, Error> {
+        // A shared mapping. Read-write for every kind whose readers may store:
+        // a 128-bit atomic load may be a `cmpxchg16b`, which writes.
+        let options = MmapOptions::new().len(Self::LEN).clone();
+        let map = if writable {
+            options.map_raw(file)?
+        } else {
+            options.map_raw_read_only(file)?
+        };
         if !map.as_ptr().cast::<Region<O>>().is_aligned() {
             return Err(Error::Misaligned);
         }
@@ -389,7 +444,9 @@ impl<O: InShm> Mapping<O> {
         // and, by `O: InShm`, any bytes form a valid `Region<O>` (the header is
         // atomics too). `Region<O>` consists of atomics only, so a shared
         // reference to memory that other processes modify concurrently is what a
-        // reference shared with other threads is; no `&mut` is ever made.
+        // reference shared with other threads is; no `&mut` is ever made. A
+        // read-only mapping (`SharedSoloReader`) is only ever loaded from: its
+        // header checks and its object's readers never store (see `InShm`).
         unsafe { &*self.map.as_ptr().cast::<Region<O>>() }
     }
 }
@@ -507,6 +564,179 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
     }
 }
 
+/// The one writer of a [`SoloPublisher`] in a file mapped into every process
+/// that opens it (readers: [`SharedSoloReader`]).
+///
+/// Writer exclusivity across processes is an advisory lock on the file
+/// (`flock` through [`File::try_lock`]), taken before the object is published
+/// and held for as long as this handle lives. The kernel releases it when the
+/// holder exits or is killed, so a successor can [`attach`](Self::attach) at
+/// once and continue the versions; the lock's hand-over also orders everything
+/// the dead writer stored before everything its successor stores. A *stopped*
+/// writer keeps the lock (a successor waits or gets [`Error::WriterBusy`]), and
+/// readers never notice either. The lock belongs to the open file description:
+/// a child `fork`ed from the writer shares it, so do not write from both.
+///
+/// ```
+/// use noclobber::shm::{Error, SharedSoloReader, SharedSoloWriter};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut writer = SharedSoloWriter::<[u64; 4], 2>::create(&path, [0; 4])?;
+/// let reader = SharedSoloReader::<[u64; 4], 2>::open(&path)?; // a read-only mapping
+/// assert_eq!(writer.publish([1, 2, 3, 4]), 1);
+/// assert_eq!(reader.read(), [1, 2, 3, 4]);
+/// // One writer at a time: a second one is refused while the first lives.
+/// assert!(matches!(SharedSoloWriter::<[u64; 4], 2>::attach(&path), Err(Error::WriterBusy)));
+/// drop(writer);
+/// let mut next = SharedSoloWriter::<[u64; 4], 2>::attach(&path)?;
+/// assert_eq!(next.publish([5; 4]), 2); // the versions go on
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSoloWriter<T, const SLOTS: usize> {
+    map: Mapping<SoloPublisher<T, SLOTS>>,
+    /// Holds the writer's lock until dropped.
+    _lock: File,
+    version: u64,
+}
+
+impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
+    /// Creates the file at `path` (it must not exist) holding a publisher
+    /// whose version 0 is `initial`, and becomes its writer.
+    ///
+    /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists).
+    pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        let (map, lock) = Mapping::create_with(path.as_ref(), initial, |file| {
+            try_lock(file)?.then_some(()).ok_or(Error::WriterBusy)
+        })?;
+        Ok(SharedSoloWriter {
+            map,
+            _lock: lock,
+            version: 0,
+        })
+    }
+
+    /// Becomes the writer of an existing file, without waiting:
+    /// [`Error::WriterBusy`] while another writer holds it, the errors of
+    /// [`SharedSoloReader::open`] otherwise. Continues the versions.
+    pub fn attach(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::attach_until(path.as_ref(), None)
+    }
+
+    /// [`attach`](Self::attach), waiting up to `timeout` for the current writer
+    /// to go away (it exits, is killed, or drops its handle); then
+    /// [`Error::WriterBusy`]. Polls the lock every millisecond.
+    pub fn attach_timeout(
+        path: impl AsRef<Path>,
+        timeout: std::time::Duration,
+    ) -> Result<Self, Error> {
+        Self::attach_until(path.as_ref(), Some(std::time::Instant::now() + timeout))
+    }
+
+    fn attach_until(path: &Path, deadline: Option<std::time::Instant>) -> Result<Self, Error> {
+        let (map, file) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path, true)?;
+        while !try_lock(&file)? {
+            match deadline {
+                Some(d) if std::time::Instant::now() < d => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                _ => return Err(Error::WriterBusy),
+            }
+        }
+        // With the lock held the head is ours: no other writer moves it.
+        let version = map.region().object.validate().map_err(Error::Corrupt)?;
+        Ok(SharedSoloWriter {
+            map,
+            _lock: file,
+            version,
+        })
+    }
+
+    /// Publishes `value`; returns its version. See [`SoloWriter::publish`](crate::SoloWriter::publish).
+    #[inline]
+    pub fn publish(&mut self, value: T) -> u64 {
+        solo::publish(&self.map.region().object, &mut self.version, value)
+    }
+
+    /// Publishes `f(current)`. See [`SoloWriter::update`](crate::SoloWriter::update).
+    pub fn update(&mut self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        solo::update(&self.map.region().object, &mut self.version, f)
+    }
+}
+
+/// `Ok(true)` if the exclusive lock of `file` was taken, `Ok(false)` if
+/// another open file description holds it.
+fn try_lock(file: &File) -> Result<bool, Error> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io(e)),
+    }
+}
+
+impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloWriter<T, SLOTS> {
+    type Target = SoloPublisher<T, SLOTS>;
+
+    #[inline]
+    fn deref(&self) -> &SoloPublisher<T, SLOTS> {
+        &self.map.region().object
+    }
+}
+
+impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWriter<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedSoloWriter").field(&**self).finish()
+    }
+}
+
+/// A reader of a [`SoloPublisher`] in a shared file made by
+/// [`SharedSoloWriter::create`]: a read-only mapping (a reader cannot forge
+/// values or damage the file), dereferencing to the publisher's read methods.
+/// Readers never wait for the writer, even one stopped or killed
+/// mid-publication.
+///
+/// ```
+/// use noclobber::shm::{SharedSoloReader, SharedSoloWriter};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solor", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut writer = SharedSoloWriter::<u64, 2>::create(&path, 7)?;
+/// let reader = SharedSoloReader::<u64, 2>::open(&path)?;
+/// writer.update(|x| x + 1);
+/// assert_eq!(reader.try_read(), Ok(8));
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSoloReader<T, const SLOTS: usize>(Mapping<SoloPublisher<T, SLOTS>>);
+
+impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
+    /// Opens a file made by [`SharedSoloWriter::create`] with the same `T` and
+    /// `SLOTS`, read-only. Never waits: besides the errors of
+    /// [`SharedPublisher::open`], [`Error::Corrupt`] if the object behind the
+    /// header is inconsistent.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let (map, _) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path.as_ref(), false)?;
+        map.region().object.validate().map_err(Error::Corrupt)?;
+        Ok(SharedSoloReader(map))
+    }
+}
+
+impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloReader<T, SLOTS> {
+    type Target = SoloPublisher<T, SLOTS>;
+
+    #[inline]
+    fn deref(&self) -> &SoloPublisher<T, SLOTS> {
+        &self.0.region().object
+    }
+}
+
+impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloReader<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedSoloReader").field(&**self).finish()
+    }
+}
+
 /// The header protocol on ordinary memory, so that Miri checks its orderings
 /// (`scripts/ci-miri.sh` runs these; Miri cannot map files).
 #[cfg(test)]
@@ -567,6 +797,11 @@ mod tests {
     #[test]
     fn publisher_opener_sees_everything_created_before_the_magic() {
         opener_sees_everything::<Publisher<[u64; 3], 3>>([7, 8, 9], Publisher::read);
+    }
+
+    #[test]
+    fn solo_opener_sees_everything_created_before_the_magic() {
+        opener_sees_everything::<SoloPublisher<[u64; 3], 3>>([7, 8, 9], SoloPublisher::read);
     }
 
     #[test]

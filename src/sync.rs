@@ -9,6 +9,11 @@ pub(crate) use core::sync::atomic::{fence, AtomicU64, Ordering};
 #[cfg(noclobber_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
 
+#[cfg(not(noclobber_loom))]
+pub(crate) use alloc::sync::Arc;
+#[cfg(noclobber_loom)]
+pub(crate) use loom::sync::Arc;
+
 #[cfg(all(feature = "std", not(noclobber_loom)))]
 pub(crate) use core::sync::atomic::{AtomicI64, AtomicUsize};
 #[cfg(all(feature = "std", noclobber_loom))]

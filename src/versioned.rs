@@ -6,8 +6,9 @@ use core::fmt;
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
-use crate::raw::{pack, unpack, word_count, Buf, Ring, Slot};
+use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
+use crate::words::{pack, unpack, word_count, Buf};
 use crate::Versioned;
 
 /// Slots in the ring used when `T` is larger than 8 bytes. A writer waits only if

@@ -20,7 +20,9 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use noclobber::{Publisher, SeqLock, Versioned, VersionedCell};
+use noclobber::{
+    Publisher, SeqLock, SoloPublisher, SoloReader, SoloWriter, Versioned, VersionedCell,
+};
 
 // ===========================================================================
 // History recording
@@ -205,6 +207,8 @@ trait Subject: Sync {
     const NAME: &'static str;
     const CAN_ADD: bool;
     const CAN_CAS: bool;
+    /// Only thread 0 writes (`SoloPublisher`); the others only load.
+    const SINGLE_WRITER: bool = false;
     fn new(value: u64) -> Self;
     fn load(&self) -> (u64, u64);
     /// `pause`: yield inside the update closure, i.e. in the middle of the
@@ -339,6 +343,44 @@ impl Subject for SeqLock<[u64; 2]> {
     }
 }
 
+/// The single-writer publisher: thread 0 owns the writer (the mutex is only
+/// ever taken by that one thread, so it adds no ordering between threads),
+/// every thread reads through the reader.
+struct Solo<const S: usize>(
+    std::sync::Mutex<SoloWriter<[u64; 2], S>>,
+    SoloReader<[u64; 2], S>,
+);
+
+impl<const S: usize> Subject for Solo<S> {
+    const NAME: &'static str = if S == 2 {
+        "SoloPublisher<[u64; 2], 2>"
+    } else {
+        "SoloPublisher<[u64; 2], 3>"
+    };
+    const CAN_ADD: bool = true;
+    const CAN_CAS: bool = false;
+    const SINGLE_WRITER: bool = true;
+    fn new(value: u64) -> Self {
+        let (w, r) = SoloPublisher::channel(enc2(value));
+        Solo(std::sync::Mutex::new(w), r)
+    }
+    fn load(&self) -> (u64, u64) {
+        vpair2(self.1.read_versioned())
+    }
+    fn add(&self, d: u64, pause: bool) -> (u64, u64) {
+        vpair2(self.0.lock().unwrap().update(|x| {
+            maybe_yield(pause);
+            enc2(dec2(x).wrapping_add(d))
+        }))
+    }
+    fn store(&self, x: u64) -> u64 {
+        self.0.lock().unwrap().publish(enc2(x))
+    }
+    fn cas(&self, _: u64, _: u64) -> Result<u64, (u64, u64)> {
+        unreachable!()
+    }
+}
+
 /// xorshift64*: a tiny deterministic generator for the workloads.
 struct Rng(u64);
 impl Rng {
@@ -391,13 +433,13 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                         let fresh = ((t as u64 + 1) << 48)
                             | ((k as u64) << 32)
                             | (rng.next() & 0xffff_ffff);
-                        let call = if r < 40 {
+                        let call = if r < 40 || (S::SINGLE_WRITER && t != 0) {
                             Call::Load
                         } else if r < 60 && S::CAN_ADD {
                             Call::Add(rng.next() % 1000 + 1)
                         } else if r < 80 && S::CAN_CAS {
                             // Mostly the version this thread last saw (may be stale).
-                            let e = if rng.next() % 4 == 0 {
+                            let e = if rng.next().is_multiple_of(4) {
                                 seen_version + 1
                             } else {
                                 seen_version
@@ -407,9 +449,9 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                             Call::Store(fresh)
                         };
                         let (pause_before, pause_inside, pause_after) = (
-                            rng.next() % 8 == 0,
-                            rng.next() % 4 == 0,
-                            rng.next() % 8 == 0,
+                            rng.next().is_multiple_of(8),
+                            rng.next().is_multiple_of(4),
+                            rng.next().is_multiple_of(8),
                         );
                         let t_call = tick();
                         // Pauses around and inside operations make them overlap
@@ -551,6 +593,16 @@ fn linearizable_publisher_2_slots() {
 #[test]
 fn linearizable_publisher_3_slots() {
     check_subject::<Publisher<[u64; 2], 3>>(&[2, 3, 4], RUNS, BUDGET);
+}
+
+#[test]
+fn linearizable_solo_2_slots() {
+    check_subject::<Solo<2>>(&[2, 3, 4], RUNS, BUDGET);
+}
+
+#[test]
+fn linearizable_solo_3_slots() {
+    check_subject::<Solo<3>>(&[2, 3, 4], RUNS, BUDGET);
 }
 
 #[test]
@@ -812,7 +864,7 @@ mod visibility {
     use std::cell::UnsafeCell;
     use std::thread::{scope, yield_now};
 
-    use noclobber::{Publisher, SeqLock, ShardedCounter, VersionedCell};
+    use noclobber::{Publisher, SeqLock, ShardedCounter, SoloPublisher, VersionedCell};
 
     /// Plain (non-atomic) memory. Any access not ordered by happens-before
     /// with a conflicting one is a data race that Miri reports.
@@ -1170,6 +1222,46 @@ mod visibility {
                 let v = lock.read_versioned();
                 plain.check(dec2(v.value));
             });
+        });
+    }
+
+    /// SoloPublisher: the writer fills plain data, then publishes its code;
+    /// readers that see a version (`version`, `read_versioned`, `try_read`)
+    /// must see the data behind it. Two slots, so readers are lapped too.
+    #[test]
+    fn solo_publish_then_observe() {
+        let plain = Plain::<N>::new();
+        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel(enc2(0));
+        scope(|s| {
+            s.spawn(|| {
+                for k in 1..=K {
+                    plain.fill(1, k);
+                    w.update(|x| {
+                        plain.check(dec2(x));
+                        enc2(code(1, k))
+                    });
+                }
+            });
+            for _ in 0..2 {
+                let (r, plain) = (r.clone(), &plain);
+                s.spawn(move || {
+                    while r.version() < 1 {
+                        yield_now();
+                    }
+                    plain.check(code(1, 1));
+                    loop {
+                        let v = r.read_versioned();
+                        plain.check(dec2(v.value));
+                        if let Ok(v) = r.try_read_versioned() {
+                            plain.check(dec2(v.value));
+                        }
+                        if v.version == K {
+                            break;
+                        }
+                        yield_now();
+                    }
+                });
+            }
         });
     }
 }

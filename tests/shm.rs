@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use noclobber::shm::{Error, SharedPublisher, SharedSeqLock};
+use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
 use noclobber::Versioned;
 
 const ROLE: &str = "NOCLOBBER_SHM_ROLE";
@@ -23,6 +23,12 @@ type Value = [u64; W];
 /// Three slots: writers carry on while one writer is stopped or dead mid-publication.
 type Pub = SharedPublisher<Value, 3>;
 type Seq = SharedSeqLock<Value>;
+/// Two slots are enough for the single-writer ring: its one writer never
+/// writes the slot the head names.
+type SoloW = SharedSoloWriter<Value, 2>;
+type SoloR = SharedSoloReader<Value, 2>;
+/// A successor writer must attach this soon after its predecessor was killed.
+const ATTACH_AFTER_KILL: Duration = Duration::from_millis(100);
 
 const STOP_CYCLES: usize = 20;
 const KILL_CYCLES: usize = 10;
@@ -57,6 +63,15 @@ fn child_role() {
         // value found: versions and values stay equal across writers.
         "pub-writer" => publish_forever::<3>(&path, start),
         "pub2-writer" => publish_forever::<2>(&path, start),
+        // The single writer: waits for the lock, then publishes `n + 1, ...`.
+        "solo-writer" => {
+            let mut w = SoloW::attach_timeout(&path, Duration::from_secs(20)).unwrap();
+            let mut n = w.read()[0];
+            while !n.is_multiple_of(1024) || start.elapsed() < CHILD_LIFETIME {
+                n += 1;
+                assert_eq!(w.publish([n; W]), n);
+            }
+        }
         // Spends about half its time inside writes, half between them.
         "seq-writer" => {
             let s = Seq::open(&path).unwrap();
@@ -84,7 +99,7 @@ fn child_role() {
 fn publish_forever<const SLOTS: usize>(path: &Path, start: Instant) {
     let p = SharedPublisher::<Value, SLOTS>::open(path).unwrap();
     let mut n = p.read()[0];
-    while n % 1024 != 0 || start.elapsed() < CHILD_LIFETIME {
+    while !n.is_multiple_of(1024) || start.elapsed() < CHILD_LIFETIME {
         n += 1;
         assert_eq!(p.publish([n; W]), n);
     }
@@ -589,4 +604,185 @@ fn open_refuses_bad_files() {
         }
     );
     assert!(p.version() == 0 && !err.to_string().is_empty());
+}
+
+/// A file for the single-writer tests, created and then released by the
+/// parent (a child writer attaches), with a read-only reader.
+fn solo_file(name: &str) -> (TempPath, SoloR) {
+    let file = TempPath::new(name);
+    drop(SoloW::create(&file.0, [0; W]).unwrap());
+    let reader = SoloR::open(&file.0).unwrap();
+    (file, reader)
+}
+
+/// Stop the single writer at random moments: reads go on, fast and whole, and
+/// the stopped writer keeps its lock, so no second writer can attach.
+#[test]
+fn solo_readers_ignore_stopped_writer() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("solo_readers_ignore_stopped_writer");
+    let (file, r) = solo_file("solo-stop");
+    let child = Child::spawn("solo-writer", &file.0);
+    wait_until("the writer to start", Duration::from_secs(20), || {
+        r.version() > 0
+    });
+    let (mut rng, mut last) = (Rng::new(), 0);
+    let (mut running, mut stopped) = (Latency::default(), Latency::default());
+    for _ in 0..STOP_CYCLES {
+        read_for(rng.millis(1, 20), &mut last, &mut running, || {
+            r.read_versioned()
+        });
+        rng.jitter();
+        child.stop();
+        let frozen = check(r.read_versioned());
+        read_for(FROZEN, &mut last, &mut stopped, || {
+            // The bounded read never fails while the writer is stopped.
+            let v = r
+                .try_read_versioned()
+                .expect("a stopped writer made a read fail");
+            assert_eq!(v, frozen, "the value changed while the writer was stopped");
+            v
+        });
+        assert!(matches!(SoloW::attach(&file.0), Err(Error::WriterBusy)));
+        child.signal(libc::SIGCONT);
+        wait_until("the writer to resume", Duration::from_secs(10), || {
+            r.version() > frozen.version
+        });
+    }
+    println!("solo, {STOP_CYCLES} stops: while stopped {stopped:?}; while running {running:?}; last version {last}");
+    stopped.assert_small("solo, writer stopped");
+    child.kill();
+}
+
+/// Kill the single writer at random points: readers keep the last value,
+/// whole; a successor attaches within `ATTACH_AFTER_KILL` of the kill and
+/// continues the versions; then a new writer process takes over again.
+#[test]
+fn solo_successor_attaches_after_killed_writer() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("solo_successor_attaches_after_killed_writer");
+    let (file, r) = solo_file("solo-kill");
+    let mut child = Child::spawn("solo-writer", &file.0);
+    wait_until("the writer to start", Duration::from_secs(20), || {
+        r.version() > 0
+    });
+    let (mut rng, mut last) = (Rng::new(), 0);
+    let (mut running, mut dead) = (Latency::default(), Latency::default());
+    let mut slowest_attach = Duration::ZERO;
+    for _ in 0..KILL_CYCLES * 2 {
+        read_for(rng.millis(5, 30), &mut last, &mut running, || {
+            r.read_versioned()
+        });
+        rng.jitter();
+        let killed = Instant::now();
+        child.kill();
+        let mut successor = SoloW::attach_timeout(&file.0, ATTACH_AFTER_KILL)
+            .expect("no successor could attach after the kill");
+        slowest_attach = slowest_attach.max(killed.elapsed());
+        let last_published = check(r.read_versioned());
+        assert_eq!(successor.version(), last_published.version);
+        read_for(FROZEN, &mut last, &mut dead, || {
+            let v = r
+                .try_read_versioned()
+                .expect("a killed writer made a read fail");
+            assert_eq!(
+                v, last_published,
+                "a value appeared after the writer was reaped"
+            );
+            v
+        });
+        // The successor continues the versions, over whatever the dead writer
+        // left half-written.
+        for n in last_published.version + 1..=last_published.version + 3 {
+            assert_eq!(successor.publish([n; W]), n);
+            assert_eq!(check(r.read_versioned()).version, n);
+        }
+        drop(successor);
+        child = Child::spawn("solo-writer", &file.0);
+        let resumed = last_published.version + 3;
+        wait_until("a new writer to publish", Duration::from_secs(20), || {
+            r.version() > resumed + 1000
+        });
+    }
+    println!(
+        "solo, {} kills: slowest attach {slowest_attach:?} after the kill; writer dead {dead:?}; running {running:?}; last version {last}",
+        KILL_CYCLES * 2
+    );
+    dead.assert_small("solo, writer killed");
+    child.kill();
+}
+
+#[test]
+fn solo_one_writer_and_checked_files() {
+    let file = TempPath::new("solo-checks");
+    let path = &file.0;
+    let mut w = SoloW::create(path, [1; W]).unwrap();
+    assert!(
+        matches!(SoloW::create(path, [1; W]), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists)
+    );
+    // One writer at a time, in this process too; a timeout is honoured.
+    assert!(matches!(SoloW::attach(path), Err(Error::WriterBusy)));
+    let t = Instant::now();
+    assert!(matches!(
+        SoloW::attach_timeout(path, Duration::from_millis(30)),
+        Err(Error::WriterBusy)
+    ));
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    assert_eq!(w.publish([2; W]), 1);
+    assert_eq!(w.update(|[x, ..]| [x + 1; W]).version, 2);
+    drop(w);
+    let mut w = SoloW::attach(path).unwrap();
+    assert_eq!(w.publish([4; W]), 3);
+    let r = SoloR::open(path).unwrap();
+    assert_eq!(
+        r.read_versioned(),
+        Versioned {
+            value: [4; W],
+            version: 3
+        }
+    );
+    // Other kinds, slot counts and types are refused, both ways.
+    assert!(matches!(Seq::open(path), Err(Error::LayoutMismatch { .. })));
+    assert!(matches!(
+        Pub::open(path),
+        Err(Error::LayoutMismatch { .. }) | Err(Error::TooSmall { .. })
+    ));
+    assert!(matches!(
+        SharedSoloReader::<Value, 3>::open(path),
+        Err(Error::LayoutMismatch { .. }) | Err(Error::TooSmall { .. })
+    ));
+    assert!(matches!(
+        SharedSoloReader::<[i64; W], 2>::open(path),
+        Err(Error::LayoutMismatch { .. })
+    ));
+    let other = TempPath::new("solo-checks-pub");
+    let _p = Pub::create(&other.0, [0; W]).unwrap();
+    assert!(matches!(
+        SoloR::open(&other.0),
+        Err(Error::LayoutMismatch { .. }) | Err(Error::TooSmall { .. })
+    ));
+    drop(w);
+
+    // A damaged body behind a valid header: the head's slot stamp (slot 1 holds
+    // version 3) overwritten with garbage. The object starts at offset 128
+    // (the header, padded to the head's cache-line alignment), the slots 128
+    // bytes later, each slot 128 bytes, its stamp first.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(&999u64.to_ne_bytes(), 128 + 128 + 128)
+        .unwrap();
+    assert!(
+        matches!(SoloR::open(path), Err(Error::Corrupt(ref what)) if what.contains("stamp 999"))
+    );
+    assert!(matches!(SoloW::attach(path), Err(Error::Corrupt(_))));
+    // A reader that opened before the damage gets `Corrupt` from the bounded
+    // reads, at once and within its timeout, instead of spinning.
+    assert_eq!(r.try_read(), Err(noclobber::ReadError::Corrupt));
+    assert_eq!(
+        r.read_timeout(Duration::from_secs(10)),
+        Err(noclobber::ReadError::Corrupt)
+    );
+    assert!(Error::Corrupt(String::new())
+        .to_string()
+        .contains("corrupt"));
 }

@@ -177,7 +177,7 @@ fn wait_until(mut ready: impl FnMut() -> bool) {
     let mut n = 0u32;
     while !ready() {
         n = n.wrapping_add(1);
-        if n % 1024 == 0 && start.elapsed() > Duration::from_millis(2) {
+        if n.is_multiple_of(1024) && start.elapsed() > Duration::from_millis(2) {
             thread::park_timeout(Duration::from_millis(1));
         } else {
             spin_loop();
