@@ -397,7 +397,7 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                             Call::Add(rng.next() % 1000 + 1)
                         } else if r < 80 && S::CAN_CAS {
                             // Mostly the version this thread last saw (may be stale).
-                            let e = if rng.next() % 4 == 0 {
+                            let e = if rng.next().is_multiple_of(4) {
                                 seen_version + 1
                             } else {
                                 seen_version
@@ -407,9 +407,9 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                             Call::Store(fresh)
                         };
                         let (pause_before, pause_inside, pause_after) = (
-                            rng.next() % 8 == 0,
-                            rng.next() % 4 == 0,
-                            rng.next() % 8 == 0,
+                            rng.next().is_multiple_of(8),
+                            rng.next().is_multiple_of(4),
+                            rng.next().is_multiple_of(8),
                         );
                         let t_call = tick();
                         // Pauses around and inside operations make them overlap

@@ -84,7 +84,7 @@ fn child_role() {
 fn publish_forever<const SLOTS: usize>(path: &Path, start: Instant) {
     let p = SharedPublisher::<Value, SLOTS>::open(path).unwrap();
     let mut n = p.read()[0];
-    while n % 1024 != 0 || start.elapsed() < CHILD_LIFETIME {
+    while !n.is_multiple_of(1024) || start.elapsed() < CHILD_LIFETIME {
         n += 1;
         assert_eq!(p.publish([n; W]), n);
     }
