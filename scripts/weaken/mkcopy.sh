@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Usage: scripts/weaken/mkcopy.sh SRC_CRATE DEST [TEST_FILE...]
 # Makes a scratch copy of the crate for mutation runs: Cargo.toml (without the
-# [[bench]] / [[example]] tables, whose files are not copied), Cargo.lock, src/,
+# [[bench]] / [[example]] tables, whose files are not copied, and with an empty
+# [workspace] instead of the repository's, whose `benches/` member is not
+# copied and which cargo would otherwise find by walking up from a copy under
+# target/), Cargo.lock, src/,
 # the named test files (default: tests/loom_*.rs and tests/linearizability.rs)
 # and tests/common/.
 set -euo pipefail
@@ -20,10 +23,12 @@ done
 # Shared test helpers (e.g. the loom model runner).
 [ -d "$src/tests/common" ] && cp -r "$src/tests/common" "$dest/tests/"
 cp "$src/Cargo.lock" "$dest/Cargo.lock" 2>/dev/null || true
-# Drop [[bench]] and [[example]] tables (and their keys) and keep everything else.
+# Drop the [[bench]] and [[example]] tables and the [workspace] table (and
+# their keys), keep everything else, and make the copy a workspace of its own.
 awk '
-    /^\[\[(bench|example)\]\]/ { skip = 1; next }
+    /^\[\[(bench|example)\]\]/ || /^\[workspace\]/ { skip = 1; next }
     /^\[/ { skip = 0 }
     !skip { print }
+    END { print ""; print "[workspace]" }
 ' "$src/Cargo.toml" > "$dest/Cargo.toml.new"
 mv "$dest/Cargo.toml.new" "$dest/Cargo.toml"

@@ -4,15 +4,18 @@
 //! probe (ops per thread), and writes an SVG bar chart of the ratios.
 //!
 //! ```text
-//! cargo bench --benches                        # or with CARGO_TARGET_DIR=...
-//! cargo run --release --example bench_report   # same CARGO_TARGET_DIR
-//! cargo run --release --example bench_report -- --out report.md --svg docs/bench-ratios.svg
+//! # from the repository root (workspace member `benches/`)
+//! CARGO_TARGET_DIR=target/bench cargo bench -p noclobber-benches
+//! CARGO_TARGET_DIR=target/bench cargo run --release -p noclobber-benches --bin bench_report
+//! CARGO_TARGET_DIR=target/bench cargo run --release -p noclobber-benches --bin bench_report -- --out report.md --svg docs/bench-ratios.svg
 //! ```
 //!
 //! Options: `--criterion-dir DIR` (default: `$CRITERION_HOME`, else
-//! `$CARGO_TARGET_DIR/criterion`, else `target/criterion` of this package),
-//! `--out FILE` (also write the markdown there), `--svg FILE` (default
-//! `docs/bench-ratios.svg` of this package; `--no-svg` to skip), `--no-probe`,
+//! `$CARGO_TARGET_DIR/criterion`, a relative `CARGO_TARGET_DIR` taken from the
+//! repository root as the benches do, else `target/criterion` of the
+//! repository), `--out FILE` (also write the markdown there), `--svg FILE`
+//! (default `docs/bench-ratios.svg` of the repository; `--no-svg` to skip),
+//! `--no-probe`,
 //! `--probe-ms N` (per round, 3 rounds per case; default 200).
 //!
 //! Numbers: criterion's **median** time per iteration. In these benches one
@@ -766,17 +769,18 @@ fn criterion_dir(arg: Option<String>) -> PathBuf {
         return PathBuf::from(h);
     }
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        let t = PathBuf::from(t);
-        let t = if t.is_relative() {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(t)
-        } else {
-            t
-        };
-        return t.join("criterion");
+        // Relative: from the repository root, as `common::config()` tells
+        // criterion (cargo resolves it from where it was started).
+        return repo_root().join(t).join("criterion");
     }
+    repo_root().join("target").join("criterion")
+}
+
+/// The repository root: the workspace root, parent of this crate (`benches/`).
+fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("criterion")
+        .parent()
+        .expect("benches/ has a parent")
 }
 
 // ---------------------------------------------------------------------- SVG
@@ -945,7 +949,7 @@ fn main() {
     let dir = criterion_dir(dir);
     let rows = load_rows(&dir);
     if rows.is_empty() {
-        eprintln!("no criterion results under {} (run `cargo bench --benches` first, with the same CARGO_TARGET_DIR)", dir.display());
+        eprintln!("no criterion results under {} (run `cargo bench -p noclobber-benches` first, with the same CARGO_TARGET_DIR)", dir.display());
         std::process::exit(1);
     }
     let oldest = rows.iter().map(|r| r.modified).min().unwrap();
@@ -1148,10 +1152,8 @@ fn main() {
         eprintln!("wrote {out}");
     }
     if !no_svg {
-        let path = svg_path.map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench-ratios.svg"),
-            PathBuf::from,
-        );
+        let path =
+            svg_path.map_or_else(|| repo_root().join("docs/bench-ratios.svg"), PathBuf::from);
         if let Some(p) = path.parent() {
             let _ = fs::create_dir_all(p);
         }

@@ -13,7 +13,7 @@
 //! * So criterion's "time" is **ns per operation per thread** (`elapsed / iters`),
 //!   i.e. the latency of one op while `threads - 1` other threads do the same, and
 //!   its throughput line (`Throughput::Elements(threads)`) is the aggregate rate
-//!   `threads * iters / elapsed`. `examples/bench_report.rs` prints both.
+//!   `threads * iters / elapsed`. `bench_report` (`benches/src/bin/`) prints both.
 //! * Optional background **writer** thread (reads-under-write scenarios): it is
 //!   switched on before the readers are released, runs its write in a loop while
 //!   they work (back to back, or paced at about one write per microsecond, see
@@ -45,6 +45,7 @@ pub type Words4 = [u64; 4];
 /// Command-line flags (`--warm-up-time`, `--measurement-time`, `--sample-size`,
 /// `--nresamples`, ...) still override these (`configure_from_args` runs after).
 pub fn config() -> Criterion {
+    set_criterion_home();
     Criterion::default()
         .sample_size(50)
         .nresamples(20_000)
@@ -52,6 +53,29 @@ pub fn config() -> Criterion {
         .measurement_time(Duration::from_secs(3))
         // Shared 2-vCPU VMs are noisy; do not flag 5 % wobbles as changes.
         .noise_threshold(0.05)
+}
+
+/// Cargo runs a bench with the bench crate's directory (`benches/`) as its
+/// working directory, but resolves a relative `CARGO_TARGET_DIR` against the
+/// directory it was started from (the repository root, in every documented
+/// command). Criterion would resolve it against `benches/` and write its results
+/// to `benches/target/...`; point it (through `CRITERION_HOME`, which it reads
+/// first) at `<root>/$CARGO_TARGET_DIR/criterion`, where the report generator
+/// `bench_report` looks. Called before any criterion code and before any thread
+/// is spawned, so nothing reads the environment concurrently.
+fn set_criterion_home() {
+    if std::env::var_os("CRITERION_HOME").is_some() {
+        return;
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        let target = std::path::PathBuf::from(target);
+        if target.is_relative() {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("benches/ has a parent");
+            std::env::set_var("CRITERION_HOME", root.join(target).join("criterion"));
+        }
+    }
 }
 
 /// `available_parallelism()`, at least 1.
