@@ -562,6 +562,34 @@ mod tests {
         run::<5>();
     }
 
+    /// `open` and `attach` validate a file a live writer may be publishing
+    /// into: that must never look corrupt, whatever the writer's progress.
+    /// (Without the Acquire stamp loads of S4, Miri's weak-memory model may
+    /// pair a newer stamp with a stale head and report a false `Corrupt`.)
+    #[test]
+    fn a_live_writer_never_looks_corrupt() {
+        let p = publisher::<2>(0);
+        let n = if cfg!(miri) { 60 } else { 100_000 };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for v in 1..=n {
+                    p.store(v, &Buf::of([v; 2]));
+                }
+            });
+            let mut last = 0;
+            while last < n {
+                let v = p.validate().expect("a live writer looked corrupt");
+                assert!(v >= last);
+                match p.try_read_versioned() {
+                    Ok(got) => assert_eq!(got.value, [got.version; 2]),
+                    Err(e) => assert_eq!(e, ReadError::Lapped),
+                }
+                last = v;
+                std::thread::yield_now();
+            }
+        });
+    }
+
     #[test]
     fn states_no_writer_leaves_are_refused() {
         let p = publisher::<3>(4); // head 4 in slot 1; slot 2 holds 2, slot 0 holds 3

@@ -1,4 +1,5 @@
-//! `noclobber::Publisher<[u64; 4], 4>`:
+//! `noclobber::Publisher<[u64; 4], 4>` and the single-writer
+//! `noclobber::SoloPublisher<[u64; 4], 2>` (`noclobber_solo`):
 //! * `publisher_read_4x64`: `read` against `arc-swap` `load` + copy of the
 //!   array, std and parking_lot `RwLock` read + copy, and `noclobber::SeqLock`
 //!   (reference), 1..=N reader threads;
@@ -7,7 +8,8 @@
 //!   back (parameter = reader threads, readers + writer <= N);
 //! * `publish_4x64`: the cost of one publication, 1..=N writer threads:
 //!   `publish` against `ArcSwap::store(Arc::new(..))`, `RwLock` write and
-//!   `SeqLock::write` (reference).
+//!   `SeqLock::write` (reference); `noclobber_solo` at 1 thread only (it has
+//!   one writer by construction).
 //!
 //! Time = ns per op per thread. See `benches/common/mod.rs`.
 
@@ -23,11 +25,21 @@ use common::{
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_utils::CachePadded;
-use noclobber::{Publisher, SeqLock};
+use std::sync::Mutex;
+
+use noclobber::{Publisher, SeqLock, SoloPublisher, SoloWriter};
 
 const INIT: Words4 = [1, 2, 3, 4];
 /// Slots: 4 leaves room for two stalled writers (see `Publisher` docs).
 type Pub = Publisher<Words4, 4>;
+/// Two slots: enough for a single writer never to block readers.
+type Solo = SoloPublisher<Words4, 2>;
+
+/// Hands the one writer to the one thread that asks for it (once per
+/// benchmark, outside the timed loop).
+fn take_writer(slot: &Mutex<Option<SoloWriter<Words4, 2>>>) -> SoloWriter<Words4, 2> {
+    slot.lock().unwrap().take().expect("one writer thread")
+}
 
 macro_rules! impls {
     ($one:ident) => {
@@ -96,6 +108,27 @@ fn read_scenario(c: &mut Criterion, group: &str, writer: Writer) {
             }};
         }
         impls!(one);
+        // The single writer is owned by the writer closure; each reader
+        // thread clones its own reader outside the timed loop.
+        let (mut w, r) = Solo::channel(INIT);
+        let r = &r;
+        let mut i = 0u64;
+        bench_mode(
+            &mut g,
+            "noclobber_solo",
+            t,
+            writer,
+            move |_| {
+                let r = r.clone();
+                move || {
+                    black_box(r.read());
+                }
+            },
+            move || {
+                i += 1;
+                black_box(w.publish([i; 4]));
+            },
+        );
     }
     g.finish();
 }
@@ -129,6 +162,18 @@ fn publish(c: &mut Criterion) {
             }};
         }
         impls!(one);
+        if t == 1 {
+            let (w, _r) = Solo::channel(INIT);
+            let slot = Mutex::new(Some(w));
+            bench(&mut g, "noclobber_solo", t, |_| {
+                let mut w = take_writer(&slot);
+                let mut i = 0u64;
+                move || {
+                    i += 1;
+                    black_box(w.publish([i; 4]));
+                }
+            });
+        }
     }
     g.finish();
 }

@@ -416,6 +416,46 @@ const TARGETS: &[Target] = &[
         text: ">= 3x RwLock read",
     },
     Target {
+        group: "publisher_read_4x64",
+        threads: None,
+        noclobber: "noclobber_solo",
+        baseline: "arc_swap_load_copy",
+        min_ratio: 2.0,
+        text: "single writer: >= 2x arc-swap load + copy",
+    },
+    Target {
+        group: "publisher_read_4x64",
+        threads: None,
+        noclobber: "noclobber_solo",
+        baseline: "std_rwlock",
+        min_ratio: 3.0,
+        text: "single writer: >= 3x RwLock read",
+    },
+    Target {
+        group: "publisher_read_4x64",
+        threads: None,
+        noclobber: "noclobber_solo",
+        baseline: "noclobber_seqlock",
+        min_ratio: 1.0 / 1.3,
+        text: "single writer: within 1.3x of SeqLock::read",
+    },
+    Target {
+        group: "publisher_read_4x64_busy_writer",
+        threads: None,
+        noclobber: "noclobber_solo",
+        baseline: "arc_swap_load_copy",
+        min_ratio: 5.0,
+        text: "single writer, busy writer: >= 5x arc-swap",
+    },
+    Target {
+        group: "publish_4x64",
+        threads: Some(1),
+        noclobber: "noclobber_solo",
+        baseline: "noclobber_publisher",
+        min_ratio: 2.0,
+        text: "single-writer publish >= 2x Publisher::publish",
+    },
+    Target {
         group: "versioned_update_u64",
         threads: Some(1),
         noclobber: "noclobber_versioned",
@@ -1058,7 +1098,12 @@ fn main() {
     let mut verdicts = Vec::new();
     for ((_, group, threads), rs) in &by_key {
         for nc in rs.iter().filter(|r| r.is_noclobber()) {
-            for base in rs.iter().filter(|r| !r.is_noclobber()) {
+            // Peers, and the noclobber rows a target compares against (the
+            // single-writer publisher against the seqlock and `Publisher`).
+            let against = |r: &&&Row| {
+                !r.is_noclobber() || target_for(group, *threads, &nc.imp, &r.imp).is_some()
+            };
+            for base in rs.iter().filter(against) {
                 let ratio = base.ns / nc.ns;
                 let target = target_for(group, *threads, &nc.imp, &base.imp);
                 let tcell = match target {
