@@ -69,7 +69,7 @@ use core::mem::{align_of, offset_of, size_of};
 use core::ops::Deref;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytemuck::Pod;
 use memmap2::{MmapOptions, MmapRaw};
@@ -83,85 +83,244 @@ const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 const LAYOUT_VERSION: u64 = 1;
 
 /// Why a shared mapping could not be created or opened.
+///
+/// Every variant names the file, and its `Display` says what was expected and
+/// what was found:
+///
+/// ```
+/// use noclobber::shm::{Error, SharedPublisher, SharedSeqLock};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-err", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _lock = SharedSeqLock::<[u64; 3]>::create(&path, [0; 3])?;
+/// let err = SharedPublisher::<[u64; 3], 4>::open(&path).unwrap_err();
+/// assert!(matches!(err, Error::TooSmall { .. } | Error::LayoutMismatch { .. }));
+/// let text = err.to_string();
+/// assert!(text.contains(&path.display().to_string()), "{text}");
+/// assert!(text.contains("Publisher<[u64; 3], 4>"), "{text}");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Creating, opening, sizing or mapping the file failed. `create` reports
     /// [`io::ErrorKind::AlreadyExists`] if the file exists.
-    Io(io::Error),
+    #[non_exhaustive]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed: `"create"`, `"open"`, `"size"`, `"stat"` or `"map"`.
+        op: &'static str,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The file is shorter than the layout needs: another layout, or a file
     /// whose creator has not sized it yet.
+    #[non_exhaustive]
     TooSmall {
+        /// The file.
+        path: PathBuf,
         /// Length of the file.
         len: u64,
         /// Length this layout needs.
         expected: u64,
+        /// The object asked for, as [`core::any::type_name`] spells it, e.g.
+        /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
+        object: &'static str,
     },
     /// The header's magic is not written yet: the creator is still
     /// initialising the file, or died before it finished (then remove the file).
-    Uninitialized,
+    #[non_exhaustive]
+    Uninitialized {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file does not start with the magic number: not a shared `noclobber`
     /// object.
-    NotShared,
+    #[non_exhaustive]
+    NotShared {
+        /// The file.
+        path: PathBuf,
+        /// The first 8 bytes of the file, as a little-endian `u64` (the magic is
+        /// `b"noclobbr"`).
+        found: u64,
+    },
     /// The file was created by a version of this crate with another layout.
+    #[non_exhaustive]
     LayoutVersion {
+        /// The file.
+        path: PathBuf,
         /// Version in the file.
         found: u64,
         /// Version this build writes.
         expected: u64,
     },
     /// The file holds another object: another kind, `T`, slot count, or a build
-    /// with another layout.
+    /// with another layout. The file records only a hash of its object's
+    /// layout, so the error names what was expected in full and what was found
+    /// by its hash and its size.
+    #[non_exhaustive]
     LayoutMismatch {
-        /// Hash in the file.
-        found: u64,
-        /// Hash of the requested type.
-        expected: u64,
+        /// The file.
+        path: PathBuf,
+        /// The object asked for, as [`core::any::type_name`] spells it, e.g.
+        /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
+        expected: &'static str,
+        /// `size_of::<T>()` of the expected value type.
+        value_size: usize,
+        /// Length of the file for the expected object.
+        expected_len: u64,
+        /// Length of the file found.
+        found_len: u64,
+        /// Layout hash of the expected object.
+        expected_hash: u64,
+        /// Layout hash in the file.
+        found_hash: u64,
     },
     /// The mapping is not aligned for the object (never expected: mappings are
     /// page-aligned).
-    Misaligned,
+    #[non_exhaustive]
+    Misaligned {
+        /// The file.
+        path: PathBuf,
+        /// Alignment the object needs.
+        align: usize,
+    },
     /// 128-bit atomics are not lock-free on this CPU: a [`Publisher`] would fall
     /// back to process-local locks, which do not work across processes.
-    NotLockFree,
+    #[non_exhaustive]
+    NotLockFree {
+        /// The file.
+        path: PathBuf,
+        /// The object asked for, as [`core::any::type_name`] spells it.
+        object: &'static str,
+    },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// The file the error is about.
+    ///
+    /// ```
+    /// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+    /// assert_eq!(err.path(), std::path::Path::new("/nonexistent/noclobber"));
+    /// ```
+    #[must_use]
+    pub fn path(&self) -> &Path {
         match self {
-            Error::Io(e) => write!(f, "shared mapping I/O error: {e}"),
-            Error::TooSmall { len, expected } => {
-                write!(f, "shared mapping file is {len} bytes, the layout needs {expected}")
-            }
-            Error::Uninitialized => f.write_str("shared mapping file is not initialised (yet)"),
-            Error::NotShared => f.write_str("file is not a noclobber shared mapping (bad magic)"),
-            Error::LayoutVersion { found, expected } => {
-                write!(f, "shared mapping has layout version {found}, expected {expected}")
-            }
-            Error::LayoutMismatch { found, expected } => write!(
-                f,
-                "shared mapping holds another type or layout (hash {found:#018x}, expected {expected:#018x})"
-            ),
-            Error::Misaligned => f.write_str("shared mapping is not aligned for the object"),
-            Error::NotLockFree => {
-                f.write_str("128-bit atomics are not lock-free here; a Publisher cannot be shared")
-            }
+            Error::Io { path, .. }
+            | Error::TooSmall { path, .. }
+            | Error::Uninitialized { path }
+            | Error::NotShared { path, .. }
+            | Error::LayoutVersion { path, .. }
+            | Error::LayoutMismatch { path, .. }
+            | Error::Misaligned { path, .. }
+            | Error::NotLockFree { path, .. } => path,
         }
     }
 }
 
+/// ```
+/// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot open /nonexistent/noclobber: No such file or directory (os error 2)"
+/// );
+/// ```
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, op, source } => {
+                write!(f, "cannot {op} {}: {source}", path.display())
+            }
+            Error::TooSmall {
+                path,
+                len,
+                expected,
+                object,
+            } => write!(
+                f,
+                "{}: file is {len} bytes, a shared {object} needs {expected} \
+                 (another object, or its creator has not sized it yet)",
+                path.display()
+            ),
+            Error::Uninitialized { path } => write!(
+                f,
+                "{}: shared mapping is not initialised (yet): its creator is still \
+                 initialising it, or died before it finished",
+                path.display()
+            ),
+            Error::NotShared { path, found } => write!(
+                f,
+                "{}: not a noclobber shared mapping: starts with {:?}, expected {:?}",
+                path.display(),
+                String::from_utf8_lossy(&found.to_le_bytes()),
+                String::from_utf8_lossy(&MAGIC.to_le_bytes()),
+            ),
+            Error::LayoutVersion {
+                path,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{}: shared mapping has layout version {found}, this build of noclobber \
+                 expects {expected}",
+                path.display()
+            ),
+            Error::LayoutMismatch {
+                path,
+                expected,
+                value_size,
+                expected_len,
+                found_len,
+                expected_hash,
+                found_hash,
+            } => write!(
+                f,
+                "{}: holds another object than the expected {expected} (T of {value_size} \
+                 bytes, file of {expected_len} bytes): found a file of {found_len} bytes \
+                 with layout hash {found_hash:#018x}, expected {expected_hash:#018x} \
+                 (another kind, T, slot count or build)",
+                path.display()
+            ),
+            Error::Misaligned { path, align } => write!(
+                f,
+                "{}: shared mapping is not aligned to {align} bytes for the object",
+                path.display()
+            ),
+            Error::NotLockFree { path, object } => write!(
+                f,
+                "{}: 128-bit atomics are not lock-free on this CPU, so a {object} \
+                 cannot be shared between processes",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// [`Error::Io`]'s source is the operating system's error.
+///
+/// ```
+/// use std::error::Error as _;
+/// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+/// let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// ```
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
+            Error::Io { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
+/// [`Error::Io`] for `op` on `path`.
+fn io_error<'p>(path: &'p Path, op: &'static str) -> impl FnOnce(io::Error) -> Error + 'p {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
     }
 }
 
@@ -180,8 +339,9 @@ unsafe trait InShm {
     /// The object's own layout numbers.
     const SHAPE: &'static [usize];
     /// Refuses an object this build cannot share: a shape that must not
-    /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`.
-    fn check_supported() -> Result<(), Error>;
+    /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`
+    /// for the file at `path`.
+    fn check_supported(path: &Path) -> Result<(), Error>;
     fn init_in_place(&self, value: Self::Value);
 }
 
@@ -199,14 +359,17 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
     const KIND: &'static str = "Publisher";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_supported() -> Result<(), Error> {
+    fn check_supported(path: &Path) -> Result<(), Error> {
         // `create` and `open` both call this: a `SharedPublisher` with fewer
         // than 2 slots fails to compile like `Publisher::new` does.
         let () = Publisher::<T, SLOTS>::AT_LEAST_TWO_SLOTS;
         if Publisher::<T, SLOTS>::is_lock_free() {
             Ok(())
         } else {
-            Err(Error::NotLockFree)
+            Err(Error::NotLockFree {
+                path: path.to_path_buf(),
+                object: type_name::<Self>(),
+            })
         }
     }
 
@@ -223,7 +386,7 @@ unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     const KIND: &'static str = "SeqLock";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_supported() -> Result<(), Error> {
+    fn check_supported(_: &Path) -> Result<(), Error> {
         // 64-bit atomics are lock-free wherever core provides them.
         Ok(())
     }
@@ -270,30 +433,49 @@ impl<O: InShm> Region<O> {
         header.magic.store(MAGIC, Ordering::Release);
     }
 
-    /// Whether `init` has published a region of this very layout.
-    fn check(&self) -> Result<(), Error> {
+    /// Whether `init` has published a region of this very layout, in the
+    /// file at `path` (named in the error) of `len` bytes.
+    fn check(&self, path: &Path, len: u64) -> Result<(), Error> {
         let header = &self.header;
+        let path = || path.to_path_buf();
         // Acquire: pairs with the creator's Release store of the magic in
         // `init`; without it the fields below and the object may be read
         // before the magic (checked by Miri in the `tests` below).
         match header.magic.load(Ordering::Acquire) {
             MAGIC => {}
-            0 => return Err(Error::Uninitialized),
-            _ => return Err(Error::NotShared),
+            0 => return Err(Error::Uninitialized { path: path() }),
+            found => {
+                return Err(Error::NotShared {
+                    path: path(),
+                    found,
+                })
+            }
         }
         // Relaxed (both): written before the magic, made visible by the Acquire
         // above, and never written again.
         let found = header.layout_version.load(Ordering::Relaxed);
         if found != LAYOUT_VERSION {
             let expected = LAYOUT_VERSION;
-            return Err(Error::LayoutVersion { found, expected });
+            return Err(Error::LayoutVersion {
+                path: path(),
+                found,
+                expected,
+            });
         }
-        let (found, expected) = (
+        let (found_hash, expected_hash) = (
             header.layout_hash.load(Ordering::Relaxed),
             layout_hash::<O>(),
         );
-        if found != expected {
-            return Err(Error::LayoutMismatch { found, expected });
+        if found_hash != expected_hash {
+            return Err(Error::LayoutMismatch {
+                path: path(),
+                expected: type_name::<O>(),
+                value_size: size_of::<O::Value>(),
+                expected_len: size_of::<Self>() as u64,
+                found_len: len,
+                expected_hash,
+                found_hash,
+            });
         }
         Ok(())
     }
@@ -332,16 +514,19 @@ impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
     fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
-        O::check_supported()?;
+        O::check_supported(path)?;
         // `create_new`: never truncate a file other processes may have mapped.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(path)?;
+            .open(path)
+            .map_err(io_error(path, "create"))?;
         // The new bytes read as zeroes: a valid (not yet meaningful) object.
-        let sized = file.set_len(Self::LEN as u64).map_err(Error::from);
-        let this = match sized.and_then(|()| Self::map(&file)) {
+        let sized = file
+            .set_len(Self::LEN as u64)
+            .map_err(io_error(path, "size"));
+        let this = match sized.and_then(|()| Self::map(&file, path)) {
             Ok(this) => this,
             Err(e) => {
                 // Never initialised (openers were refused): do not leave it behind.
@@ -354,27 +539,39 @@ impl<O: InShm> Mapping<O> {
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
-        O::check_supported()?;
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        let len = file.metadata()?.len();
+        O::check_supported(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_error(path, "open"))?;
+        let len = file.metadata().map_err(io_error(path, "stat"))?.len();
         if len < Self::LEN as u64 {
             return Err(Error::TooSmall {
+                path: path.to_path_buf(),
                 len,
                 expected: Self::LEN as u64,
+                object: type_name::<O>(),
             });
         }
-        let this = Self::map(&file)?;
-        this.region().check()?;
+        let this = Self::map(&file, path)?;
+        this.region().check(path, len)?;
         Ok(this)
     }
 
-    /// Maps the first `LEN` bytes of `file`, which is at least that long.
-    fn map(file: &File) -> Result<Self, Error> {
+    /// Maps the first `LEN` bytes of `file` (at `path`), which is at least that long.
+    fn map(file: &File, path: &Path) -> Result<Self, Error> {
         // A shared, read-write mapping. Writable even for pure readers: a
         // 128-bit atomic load may be a `cmpxchg16b`, which writes.
-        let map = MmapOptions::new().len(Self::LEN).map_raw(file)?;
+        let map = MmapOptions::new()
+            .len(Self::LEN)
+            .map_raw(file)
+            .map_err(io_error(path, "map"))?;
         if !map.as_ptr().cast::<Region<O>>().is_aligned() {
-            return Err(Error::Misaligned);
+            return Err(Error::Misaligned {
+                path: path.to_path_buf(),
+                align: align_of::<Region<O>>(),
+            });
         }
         Ok(Mapping {
             map,
@@ -515,6 +712,9 @@ mod tests {
     use core::cell::UnsafeCell;
     use core::fmt::Debug;
 
+    /// The file name the errors of `Region::check` carry here.
+    const PATH: &str = "/test/region";
+
     /// Plain memory the creator writes before `init` and an opener reads after
     /// `check` succeeded: a data race unless the magic carries Release/Acquire.
     struct Plain(UnsafeCell<u64>);
@@ -540,7 +740,10 @@ mod tests {
             let region = zeroed::<O>();
             // A reference, so the closures capture the `Sync` wrapper, not its field.
             let plain = &Plain(UnsafeCell::new(0));
-            assert!(matches!(region.check(), Err(Error::Uninitialized)));
+            assert!(matches!(
+                region.check(Path::new(PATH), 0),
+                Err(Error::Uninitialized { .. })
+            ));
             std::thread::scope(|s| {
                 s.spawn(|| {
                     // SAFETY: see `Plain`; nobody reads it before `check` is Ok.
@@ -549,9 +752,9 @@ mod tests {
                 });
                 s.spawn(|| {
                     loop {
-                        match region.check() {
+                        match region.check(Path::new(PATH), 0) {
                             Ok(()) => break,
-                            Err(Error::Uninitialized) => std::thread::yield_now(),
+                            Err(Error::Uninitialized { .. }) => std::thread::yield_now(),
                             Err(e) => panic!("opener saw a half-published header: {e}"),
                         }
                     }
@@ -577,14 +780,26 @@ mod tests {
     #[test]
     fn check_refuses_foreign_and_unfinished_headers() {
         let region = zeroed::<SeqLock<u64>>();
-        assert!(matches!(region.check(), Err(Error::Uninitialized)));
+        assert!(matches!(
+            region.check(Path::new(PATH), 0),
+            Err(Error::Uninitialized { .. })
+        ));
         region.header.magic.store(1, Ordering::Relaxed);
-        assert!(matches!(region.check(), Err(Error::NotShared)));
+        assert!(matches!(
+            region.check(Path::new(PATH), 0),
+            Err(Error::NotShared { found: 1, .. })
+        ));
         region.init(5);
-        assert!(region.check().is_ok());
+        assert!(region.check(Path::new(PATH), 0).is_ok());
         region.header.layout_hash.fetch_add(1, Ordering::Relaxed);
-        assert!(matches!(region.check(), Err(Error::LayoutMismatch { .. })));
+        assert!(matches!(
+            region.check(Path::new(PATH), 0),
+            Err(Error::LayoutMismatch { .. })
+        ));
         region.header.layout_version.fetch_add(1, Ordering::Relaxed);
-        assert!(matches!(region.check(), Err(Error::LayoutVersion { .. })));
+        assert!(matches!(
+            region.check(Path::new(PATH), 0),
+            Err(Error::LayoutVersion { .. })
+        ));
     }
 }

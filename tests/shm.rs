@@ -550,26 +550,63 @@ fn open_refuses_bad_files() {
     let file = TempPath::new("checks");
     let path = &file.0;
     assert!(
-        matches!(Pub::open(path), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound)
+        matches!(Pub::open(path), Err(Error::Io { source, op: "open", .. }) if source.kind() == std::io::ErrorKind::NotFound)
+    );
+    let text = Pub::open(path).unwrap_err().to_string();
+    assert!(
+        text.starts_with(&format!("cannot open {}: ", path.display())),
+        "{text}"
     );
 
     std::fs::write(path, [0u8; 10]).unwrap();
     let err = Pub::open(path).unwrap_err();
     assert!(matches!(err, Error::TooSmall { len: 10, .. }), "{err}");
+    let text = err.to_string();
+    for part in [
+        &path.display().to_string(),
+        "file is 10 bytes",
+        "Publisher<",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in: {text}");
+    }
     assert!(
-        matches!(Pub::create(path, [0; W]), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists)
+        matches!(Pub::create(path, [0; W]), Err(Error::Io { source, op: "create", .. }) if source.kind() == std::io::ErrorKind::AlreadyExists)
     );
 
     std::fs::write(path, vec![0u8; 1 << 16]).unwrap();
-    assert!(matches!(Pub::open(path), Err(Error::Uninitialized)));
+    assert!(matches!(Pub::open(path), Err(Error::Uninitialized { .. })));
     std::fs::write(path, vec![0xa5u8; 1 << 16]).unwrap();
-    assert!(matches!(Seq::open(path), Err(Error::NotShared)));
+    let err = Seq::open(path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotShared {
+                found: 0xa5a5_a5a5_a5a5_a5a5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.path(), path.as_path());
 
     std::fs::remove_file(path).unwrap();
     let p = Pub::create(path, [3; W]).unwrap();
     // Another slot count, kind, or `T` of the same size: refused.
     let err = SharedPublisher::<Value, 2>::open(path).unwrap_err();
     assert!(matches!(err, Error::LayoutMismatch { .. }), "{err}");
+    // The message names the file, the object expected (kind, T, slot count),
+    // T's size and both file lengths.
+    let text = err.to_string();
+    let expected_len = std::fs::metadata(path).unwrap().len();
+    let value_size = std::mem::size_of::<Value>();
+    for part in [
+        path.display().to_string(),
+        format!("Publisher<{}, 2>", std::any::type_name::<Value>()),
+        format!("T of {value_size} bytes"),
+        format!("found a file of {expected_len} bytes"),
+    ] {
+        assert!(text.contains(&part), "{part:?} missing in: {text}");
+    }
     assert!(matches!(
         SharedPublisher::<[i64; W], 3>::open(path),
         Err(Error::LayoutMismatch { .. })
