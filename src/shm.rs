@@ -220,6 +220,29 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The same error about the file at `path` of `len` bytes, for errors made
+    /// where the file is not known (`InShm::check_supported`, `Region::check`).
+    fn in_file(mut self, file: &Path, len: u64) -> Self {
+        match &mut self {
+            Error::Io { path, .. }
+            | Error::TooSmall { path, .. }
+            | Error::Uninitialized { path }
+            | Error::NotShared { path, .. }
+            | Error::LayoutVersion { path, .. }
+            | Error::Misaligned { path, .. }
+            | Error::NotLockFree { path, .. } => *path = file.to_path_buf(),
+            Error::LayoutMismatch {
+                path, found_len, ..
+            } => {
+                *path = file.to_path_buf();
+                *found_len = len;
+            }
+        }
+        self
+    }
+}
+
 /// ```
 /// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
 /// assert_eq!(
@@ -340,8 +363,8 @@ unsafe trait InShm {
     const SHAPE: &'static [usize];
     /// Refuses an object this build cannot share: a shape that must not
     /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`
-    /// for the file at `path`.
-    fn check_supported(path: &Path) -> Result<(), Error>;
+    /// (with an empty path, which the caller fills in: `Error::in_file`).
+    fn check_supported() -> Result<(), Error>;
     fn init_in_place(&self, value: Self::Value);
 }
 
@@ -359,7 +382,7 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
     const KIND: &'static str = "Publisher";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_supported(path: &Path) -> Result<(), Error> {
+    fn check_supported() -> Result<(), Error> {
         // `create` and `open` both call this: a `SharedPublisher` with fewer
         // than 2 slots fails to compile like `Publisher::new` does.
         let () = Publisher::<T, SLOTS>::AT_LEAST_TWO_SLOTS;
@@ -367,7 +390,7 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
             Ok(())
         } else {
             Err(Error::NotLockFree {
-                path: path.to_path_buf(),
+                path: PathBuf::new(),
                 object: type_name::<Self>(),
             })
         }
@@ -386,7 +409,7 @@ unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     const KIND: &'static str = "SeqLock";
     const SHAPE: &'static [usize] = &Self::LAYOUT;
 
-    fn check_supported(_: &Path) -> Result<(), Error> {
+    fn check_supported() -> Result<(), Error> {
         // 64-bit atomics are lock-free wherever core provides them.
         Ok(())
     }
@@ -433,11 +456,12 @@ impl<O: InShm> Region<O> {
         header.magic.store(MAGIC, Ordering::Release);
     }
 
-    /// Whether `init` has published a region of this very layout, in the
-    /// file at `path` (named in the error) of `len` bytes.
-    fn check(&self, path: &Path, len: u64) -> Result<(), Error> {
+    /// Whether `init` has published a region of this very layout. The errors
+    /// have an empty path and found length, which the caller fills in
+    /// (`Error::in_file`).
+    fn check(&self) -> Result<(), Error> {
         let header = &self.header;
-        let path = || path.to_path_buf();
+        let path = PathBuf::new;
         // Acquire: pairs with the creator's Release store of the magic in
         // `init`; without it the fields below and the object may be read
         // before the magic (checked by Miri in the `tests` below).
@@ -472,7 +496,7 @@ impl<O: InShm> Region<O> {
                 expected: type_name::<O>(),
                 value_size: size_of::<O::Value>(),
                 expected_len: size_of::<Self>() as u64,
-                found_len: len,
+                found_len: 0,
                 expected_hash,
                 found_hash,
             });
@@ -514,7 +538,7 @@ impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
     fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
-        O::check_supported(path)?;
+        O::check_supported().map_err(|e| e.in_file(path, 0))?;
         // `create_new`: never truncate a file other processes may have mapped.
         let file = OpenOptions::new()
             .read(true)
@@ -539,7 +563,7 @@ impl<O: InShm> Mapping<O> {
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
-        O::check_supported(path)?;
+        O::check_supported().map_err(|e| e.in_file(path, 0))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -555,7 +579,7 @@ impl<O: InShm> Mapping<O> {
             });
         }
         let this = Self::map(&file, path)?;
-        this.region().check(path, len)?;
+        this.region().check().map_err(|e| e.in_file(path, len))?;
         Ok(this)
     }
 
@@ -712,9 +736,6 @@ mod tests {
     use core::cell::UnsafeCell;
     use core::fmt::Debug;
 
-    /// The file name the errors of `Region::check` carry here.
-    const PATH: &str = "/test/region";
-
     /// Plain memory the creator writes before `init` and an opener reads after
     /// `check` succeeded: a data race unless the magic carries Release/Acquire.
     struct Plain(UnsafeCell<u64>);
@@ -740,10 +761,7 @@ mod tests {
             let region = zeroed::<O>();
             // A reference, so the closures capture the `Sync` wrapper, not its field.
             let plain = &Plain(UnsafeCell::new(0));
-            assert!(matches!(
-                region.check(Path::new(PATH), 0),
-                Err(Error::Uninitialized { .. })
-            ));
+            assert!(matches!(region.check(), Err(Error::Uninitialized { .. })));
             std::thread::scope(|s| {
                 s.spawn(|| {
                     // SAFETY: see `Plain`; nobody reads it before `check` is Ok.
@@ -752,7 +770,7 @@ mod tests {
                 });
                 s.spawn(|| {
                     loop {
-                        match region.check(Path::new(PATH), 0) {
+                        match region.check() {
                             Ok(()) => break,
                             Err(Error::Uninitialized { .. }) => std::thread::yield_now(),
                             Err(e) => panic!("opener saw a half-published header: {e}"),
@@ -780,26 +798,17 @@ mod tests {
     #[test]
     fn check_refuses_foreign_and_unfinished_headers() {
         let region = zeroed::<SeqLock<u64>>();
-        assert!(matches!(
-            region.check(Path::new(PATH), 0),
-            Err(Error::Uninitialized { .. })
-        ));
+        assert!(matches!(region.check(), Err(Error::Uninitialized { .. })));
         region.header.magic.store(1, Ordering::Relaxed);
         assert!(matches!(
-            region.check(Path::new(PATH), 0),
+            region.check(),
             Err(Error::NotShared { found: 1, .. })
         ));
         region.init(5);
-        assert!(region.check(Path::new(PATH), 0).is_ok());
+        assert!(region.check().is_ok());
         region.header.layout_hash.fetch_add(1, Ordering::Relaxed);
-        assert!(matches!(
-            region.check(Path::new(PATH), 0),
-            Err(Error::LayoutMismatch { .. })
-        ));
+        assert!(matches!(region.check(), Err(Error::LayoutMismatch { .. })));
         region.header.layout_version.fetch_add(1, Ordering::Relaxed);
-        assert!(matches!(
-            region.check(Path::new(PATH), 0),
-            Err(Error::LayoutVersion { .. })
-        ));
+        assert!(matches!(region.check(), Err(Error::LayoutVersion { .. })));
     }
 }
