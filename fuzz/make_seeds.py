@@ -80,7 +80,8 @@ VC_INPUT = ["Unit", "U8", "U64", "Bytes9", "Arr3", "Abc", "Arr8"]
 VC_TYPE = {"Unit": "()", "U8": "u8", "U64": "u64", "Bytes9": "[u8; 9]", "Arr3": "[u64; 3]",
            "Abc": "Abc", "Arr8": "[u64; 8]"}
 VC_INIT = ["New", "Default", "From"]
-VC_OP = ["Load", "Version", "CompareExchange", "Update", "TryUpdate", "Store", "Debug"]
+VC_OP = ["Load", "Version", "CompareExchange", "Update", "TryUpdate", "Store", "Debug", "Swap",
+         "FetchUpdate"]
 
 
 def versioned_cell(variant, init):
@@ -99,6 +100,11 @@ def versioned_cell(variant, init):
         op("Store", t(15)),
         op("Version"),
         op("Debug"),
+        op("Swap", t(16)),
+        op("FetchUpdate", u64(10) + u8(0)),
+        op("FetchUpdate", u64(11) + u8(1)),
+        op("FetchUpdate", u64(12) + u8(3)),
+        op("Swap", t(17)),
     ]
     # Go round the 8-slot ring of the large-T path twice.
     ops += [op("Store", t(100 + i)) for i in range(16)] + [op("Load")]

@@ -9,6 +9,11 @@ use crossbeam_utils::CachePadded;
 use crate::sync::{thread_token, AtomicI64, AtomicUsize, Ordering};
 
 /// Upper bound for [`ShardedCounter::with_shards`].
+///
+/// ```
+/// let c = noclobber::ShardedCounter::with_shards(usize::MAX);
+/// assert_eq!(c.shards(), noclobber::MAX_SHARDS);
+/// ```
 pub const MAX_SHARDS: usize = 1 << 16;
 
 /// A counter that many threads increment at nearly the speed of an
@@ -65,6 +70,22 @@ struct Owned {
 impl ShardedCounter {
     /// A counter with twice as many shards as the machine has hardware threads
     /// (rounded up to a power of two).
+    ///
+    /// Not a `const fn`: the shards are a boxed slice sized at run time (and a
+    /// `const fn` cannot allocate). For a `static` counter use a
+    /// `std::sync::LazyLock`:
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use noclobber::ShardedCounter;
+    ///
+    /// static REQUESTS: LazyLock<ShardedCounter> = LazyLock::new(ShardedCounter::new);
+    ///
+    /// REQUESTS.inc();
+    /// assert_eq!(REQUESTS.sum(), 1);
+    /// assert!(REQUESTS.shards().is_power_of_two());
+    /// ```
+    #[must_use]
     pub fn new() -> Self {
         let threads = std::thread::available_parallelism().map_or(4, usize::from);
         Self::with_shards(threads.saturating_mul(2))
@@ -78,6 +99,7 @@ impl ShardedCounter {
     /// assert_eq!(c.shards(), 4);
     /// assert_eq!(noclobber::ShardedCounter::with_shards(0).shards(), 1);
     /// ```
+    #[must_use]
     pub fn with_shards(shards: usize) -> Self {
         let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         ShardedCounter {
@@ -86,11 +108,23 @@ impl ShardedCounter {
     }
 
     /// The number of shards.
+    ///
+    /// ```
+    /// assert_eq!(noclobber::ShardedCounter::with_shards(8).shards(), 8);
+    /// ```
+    #[must_use]
     pub fn shards(&self) -> usize {
         self.shards.len()
     }
 
     /// Adds `delta` (wrapping on overflow).
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.add(10);
+    /// c.add(-3);
+    /// assert_eq!(c.sum(), 7);
+    /// ```
     #[inline]
     pub fn add(&self, delta: i64) {
         self.shard_of_this_thread().add(delta);
@@ -116,6 +150,7 @@ impl ShardedCounter {
     /// assert_eq!(hits.sum(), 2000);
     /// ```
     #[inline]
+    #[must_use]
     pub fn local(&self) -> LocalCounter<'_> {
         LocalCounter {
             cell: self.shard_of_this_thread(),
@@ -147,12 +182,25 @@ impl ShardedCounter {
     }
 
     /// Adds 1.
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.inc();
+    /// c.inc();
+    /// assert_eq!(c.sum(), 2);
+    /// ```
     #[inline]
     pub fn inc(&self) {
         self.add(1);
     }
 
     /// Subtracts 1.
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.dec();
+    /// assert_eq!(c.sum(), -1);
+    /// ```
     #[inline]
     pub fn dec(&self) {
         self.add(-1);
@@ -160,6 +208,16 @@ impl ShardedCounter {
 
     /// The sum of all shards (see the type's docs for what it means while adds
     /// run concurrently).
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::with_shards(4);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| c.add(2));
+    ///     s.spawn(|| c.add(3));
+    /// });
+    /// assert_eq!(c.sum(), 5);
+    /// ```
+    #[must_use]
     pub fn sum(&self) -> i64 {
         self.shards.iter().fold(0i64, |sum, shard| {
             // Acquire: pairs with the Release of the `take` that stored it, so the
@@ -184,6 +242,7 @@ impl ShardedCounter {
     /// c.add(-2);
     /// assert_eq!(c.take(), -2);
     /// ```
+    #[must_use = "the count is reset: a discarded `take` loses it"]
     pub fn take(&self) -> i64 {
         self.shards.iter().fold(0i64, |sum, shard| {
             // Relaxed swap: an RMW, so each shared add lands before (counted
@@ -251,6 +310,15 @@ impl Cell<'_> {
 
 /// A [`ShardedCounter`] handle bound to one thread; see
 /// [`ShardedCounter::local`].
+///
+/// ```
+/// let c = noclobber::ShardedCounter::new();
+/// let local = c.local();
+/// local.add(40);
+/// local.inc();
+/// local.inc();
+/// assert_eq!(c.sum(), 42);
+/// ```
 pub struct LocalCounter<'a> {
     cell: Cell<'a>,
     /// The owned-shard path is only correct on the owner thread.
@@ -259,24 +327,48 @@ pub struct LocalCounter<'a> {
 
 impl LocalCounter<'_> {
     /// Adds `delta` (wrapping on overflow).
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.local().add(i64::MAX);
+    /// c.local().add(1);
+    /// assert_eq!(c.sum(), i64::MIN);
+    /// ```
     #[inline]
     pub fn add(&self, delta: i64) {
         self.cell.add(delta);
     }
 
     /// Adds 1.
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.local().inc();
+    /// assert_eq!(c.sum(), 1);
+    /// ```
     #[inline]
     pub fn inc(&self) {
         self.add(1);
     }
 
     /// Subtracts 1.
+    ///
+    /// ```
+    /// let c = noclobber::ShardedCounter::new();
+    /// c.local().dec();
+    /// assert_eq!(c.sum(), -1);
+    /// ```
     #[inline]
     pub fn dec(&self) {
         self.add(-1);
     }
 }
 
+/// ```
+/// let c = noclobber::ShardedCounter::new();
+/// let local = c.local();
+/// assert!(format!("{local:?}").starts_with("LocalCounter { owns_shard: "));
+/// ```
 impl fmt::Debug for LocalCounter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let owned = matches!(self.cell, Cell::Owned(_));
@@ -286,12 +378,23 @@ impl fmt::Debug for LocalCounter<'_> {
     }
 }
 
+/// `ShardedCounter::new()`.
+///
+/// ```
+/// let c = noclobber::ShardedCounter::default();
+/// assert_eq!(c.sum(), 0);
+/// ```
 impl Default for ShardedCounter {
     fn default() -> Self {
         Self::new()
     }
 }
 
+/// ```
+/// let c = noclobber::ShardedCounter::with_shards(2);
+/// c.add(3);
+/// assert_eq!(format!("{c:?}"), "ShardedCounter { sum: 3, shards: 2 }");
+/// ```
 impl fmt::Debug for ShardedCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShardedCounter")

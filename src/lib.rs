@@ -21,6 +21,61 @@
 //! let _ = noclobber::SeqLock::new(Padded { a: 1, b: 2 });
 //! ```
 //!
+//! # Deriving the bounds for your own types
+//!
+//! The derives come from [`bytemuck`], which noclobber re-exports, so you need
+//! no `bytemuck` dependency of your own. The derive macros name the crate they
+//! implement for as `::bytemuck`; through the re-export, tell them where it is
+//! with `#[bytemuck(crate = "noclobber::bytemuck")]` (without it the derive
+//! fails with `E0433: cannot find bytemuck in the crate root`, unless your
+//! crate depends on `bytemuck` itself).
+//!
+//! **Derive `Pod` and `Zeroable` if the type may ever be shared between
+//! processes**, and not `NoUninit`: the in-process types need `NoUninit`, which
+//! every `Pod` type is, while [`shm`](crate#features)'s `SharedPublisher` and
+//! `SharedSeqLock` need `Pod` (any bytes another process leaves in the file must
+//! be a valid `T`). Deriving `NoUninit` *and* `Pod` conflicts (`E0119`), so
+//! derive `Pod` + `Zeroable` once and use the type everywhere:
+//!
+//! ```
+//! use noclobber::bytemuck::{Pod, Zeroable};
+//! use noclobber::{Publisher, SeqLock};
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+//! #[bytemuck(crate = "noclobber::bytemuck")]
+//! #[repr(C)]
+//! struct Quote {
+//!     bid: u64,
+//!     ask: u64,
+//!     size: [u32; 2],
+//! }
+//!
+//! let q = Quote { bid: 100, ask: 101, size: [5, 7] };
+//! // In process ...
+//! let latest: Publisher<Quote, 3> = Publisher::new(q);
+//! let lock = SeqLock::new(q);
+//! assert_eq!((latest.read(), lock.read()), (q, q));
+//! // ... and, with the `shm` feature, between processes:
+//! // `noclobber::shm::SharedPublisher::<Quote, 3>::create(path, q)`.
+//! ```
+//!
+//! A type with a field that is not `Pod` (a `bool`, a `char`, an enum) can
+//! still be `NoUninit` for the in-process types:
+//!
+//! ```
+//! #[derive(Clone, Copy, noclobber::bytemuck::NoUninit)]
+//! #[bytemuck(crate = "noclobber::bytemuck")]
+//! #[repr(C)]
+//! struct Flags {
+//!     ready: bool,
+//!     level: u8,
+//! }
+//!
+//! let flags = noclobber::VersionedCell::new(Flags { ready: false, level: 0 });
+//! flags.update(|f| Flags { ready: true, ..f });
+//! assert!(flags.load().value.ready);
+//! ```
+//!
 //! # Soundness
 //!
 //! No payload byte is ever read or written with a plain or volatile access while
@@ -63,8 +118,24 @@ pub use seqlock::SeqLock;
 pub use solo::{SoloPublisher, SoloReader, SoloWriter};
 pub use versioned::VersionedCell;
 
-/// Re-exported so users can `#[derive(noclobber::bytemuck::NoUninit)]` without
-/// naming the dependency themselves.
+/// Re-exported so users can derive the bounds without a `bytemuck`
+/// dependency of their own: `#[derive(noclobber::bytemuck::Pod,
+/// noclobber::bytemuck::Zeroable)]` (or `NoUninit`) together with
+/// `#[bytemuck(crate = "noclobber::bytemuck")]`, see [the crate
+/// docs](crate#deriving-the-bounds-for-your-own-types).
+///
+/// ```
+/// #[derive(Clone, Copy, noclobber::bytemuck::Pod, noclobber::bytemuck::Zeroable)]
+/// #[bytemuck(crate = "noclobber::bytemuck")]
+/// #[repr(C)]
+/// struct Point {
+///     x: i32,
+///     y: i32,
+/// }
+///
+/// let p = noclobber::SeqLock::new(Point { x: 1, y: 2 });
+/// assert_eq!(p.read().y, 2);
+/// ```
 pub use bytemuck;
 
 /// Why a bounded read returned without a value.
@@ -119,6 +190,33 @@ pub struct Versioned<T> {
     pub value: T,
     /// The number of writes that produced it.
     pub version: u64,
+}
+
+/// `(value, version)`.
+///
+/// ```
+/// let v = noclobber::Versioned::from(("x", 3));
+/// assert_eq!((v.value, v.version), ("x", 3));
+/// ```
+impl<T> From<(T, u64)> for Versioned<T> {
+    #[inline]
+    fn from((value, version): (T, u64)) -> Self {
+        Versioned { value, version }
+    }
+}
+
+/// `(value, version)`.
+///
+/// ```
+/// let cell = noclobber::VersionedCell::new(8u8);
+/// let (value, version) = cell.load().into();
+/// assert_eq!((value, version), (8, 0));
+/// ```
+impl<T> From<Versioned<T>> for (T, u64) {
+    #[inline]
+    fn from(v: Versioned<T>) -> Self {
+        (v.value, v.version)
+    }
 }
 
 #[cfg(not(noclobber_loom))]

@@ -72,6 +72,20 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
 
     /// A publisher whose first published value (version 0) is `value`.
+    ///
+    /// Not a `const fn` in this release: for a `static`, wrap it in a
+    /// `std::sync::LazyLock` (or use a [`SeqLock`](crate::SeqLock), whose `new`
+    /// is `const`).
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<[u8; 3], 2> = noclobber::Publisher::new([1, 2, 3]);
+    /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: [1, 2, 3], version: 0 });
+    ///
+    /// static SHARED: std::sync::LazyLock<noclobber::Publisher<u64, 3>> =
+    ///     std::sync::LazyLock::new(|| noclobber::Publisher::new(0));
+    /// assert_eq!(SHARED.publish(1), 1);
+    /// ```
+    #[must_use]
     pub fn new(value: T) -> Self {
         let () = Self::AT_LEAST_TWO_SLOTS;
         // Ticket 1 is the initial value, in slot 1; the other slots hold claim 0,
@@ -123,24 +137,53 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     /// Copies the latest published value. Never waits for a writer.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<[u64; 2], 3> = noclobber::Publisher::new([0, 0]);
+    /// p.publish([1, 2]);
+    /// assert_eq!(p.read(), [1, 2]);
+    /// ```
     #[inline]
+    #[must_use]
     pub fn read(&self) -> T {
         self.ring().read().value
     }
 
     /// Copies the latest published value with its version.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<i32, 2> = noclobber::Publisher::new(-1);
+    /// p.publish(7);
+    /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: 7, version: 1 });
+    /// ```
     #[inline]
+    #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
         self.ring().read().into()
     }
 
     /// The version of the latest publication.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(0);
+    /// p.publish(1);
+    /// p.publish(2);
+    /// assert_eq!(p.version(), 2);
+    /// ```
     #[inline]
+    #[must_use]
     pub fn version(&self) -> u64 {
         self.ring().head().0
     }
 
     /// Consumes the publisher and returns the latest value.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u16, 2> = noclobber::Publisher::new(1);
+    /// p.publish(2);
+    /// assert_eq!(p.into_inner(), 2);
+    /// ```
+    #[must_use]
     pub fn into_inner(self) -> T {
         self.read()
     }
@@ -154,6 +197,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// # #[cfg(target_arch = "x86_64")]
     /// assert!(noclobber::Publisher::<u64, 2>::is_lock_free());
     /// ```
+    #[must_use]
     pub fn is_lock_free() -> bool {
         AtomicU128::is_lock_free()
     }
@@ -194,12 +238,32 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 }
 
+/// ```
+/// let p: noclobber::Publisher<[u32; 2], 2> = Default::default();
+/// assert_eq!(p.read_versioned(), noclobber::Versioned { value: [0, 0], version: 0 });
+/// ```
 impl<T: NoUninit + Default, const SLOTS: usize> Default for Publisher<T, SLOTS> {
     fn default() -> Self {
         Self::new(T::default())
     }
 }
 
+/// `Publisher::new(value)`.
+///
+/// ```
+/// let p: noclobber::Publisher<u64, 3> = 42.into();
+/// assert_eq!(p.read_versioned(), noclobber::Versioned { value: 42, version: 0 });
+/// ```
+impl<T: NoUninit, const SLOTS: usize> From<T> for Publisher<T, SLOTS> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+/// ```
+/// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(9);
+/// assert_eq!(format!("{p:?}"), "Publisher { value: 9, version: 0, slots: 2 }");
+/// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Versioned { value, version } = self.read_versioned();

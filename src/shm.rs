@@ -69,7 +69,7 @@ use core::mem::{align_of, offset_of, size_of};
 use core::ops::Deref;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytemuck::Pod;
 use memmap2::{MmapOptions, MmapRaw};
@@ -84,95 +84,300 @@ const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 const LAYOUT_VERSION: u64 = 1;
 
 /// Why a shared mapping could not be created or opened.
+///
+/// Every variant names the file, and its `Display` says what was expected and
+/// what was found:
+///
+/// ```
+/// use noclobber::shm::{Error, SharedPublisher, SharedSeqLock};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-err", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _lock = SharedSeqLock::<[u64; 3]>::create(&path, [0; 3])?;
+/// let err = SharedPublisher::<[u64; 3], 4>::open(&path).unwrap_err();
+/// assert!(matches!(err, Error::TooSmall { .. } | Error::LayoutMismatch { .. }));
+/// let text = err.to_string();
+/// assert!(text.contains(&path.display().to_string()), "{text}");
+/// assert!(text.contains("Publisher<[u64; 3], 4>"), "{text}");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Creating, opening, sizing or mapping the file failed. `create` reports
     /// [`io::ErrorKind::AlreadyExists`] if the file exists.
-    Io(io::Error),
+    #[non_exhaustive]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed: `"create"`, `"open"`, `"size"`, `"stat"`, `"map"` or
+        /// `"lock"`.
+        op: &'static str,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The file is shorter than the layout needs: another layout, or a file
     /// whose creator has not sized it yet.
+    #[non_exhaustive]
     TooSmall {
+        /// The file.
+        path: PathBuf,
         /// Length of the file.
         len: u64,
         /// Length this layout needs.
         expected: u64,
+        /// The object asked for, as [`core::any::type_name`] spells it, e.g.
+        /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
+        object: &'static str,
     },
     /// The header's magic is not written yet: the creator is still
     /// initialising the file, or died before it finished (then remove the file).
-    Uninitialized,
+    #[non_exhaustive]
+    Uninitialized {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file does not start with the magic number: not a shared `noclobber`
     /// object.
-    NotShared,
+    #[non_exhaustive]
+    NotShared {
+        /// The file.
+        path: PathBuf,
+        /// The first 8 bytes of the file, as a little-endian `u64` (the magic is
+        /// `b"noclobbr"`).
+        found: u64,
+    },
     /// The file was created by a version of this crate with another layout.
+    #[non_exhaustive]
     LayoutVersion {
+        /// The file.
+        path: PathBuf,
         /// Version in the file.
         found: u64,
         /// Version this build writes.
         expected: u64,
     },
     /// The file holds another object: another kind, `T`, slot count, or a build
-    /// with another layout.
+    /// with another layout. The file records only a hash of its object's
+    /// layout, so the error names what was expected in full and what was found
+    /// by its hash and its size.
+    #[non_exhaustive]
     LayoutMismatch {
-        /// Hash in the file.
-        found: u64,
-        /// Hash of the requested type.
-        expected: u64,
+        /// The file.
+        path: PathBuf,
+        /// The object asked for, as [`core::any::type_name`] spells it, e.g.
+        /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
+        expected: &'static str,
+        /// `size_of::<T>()` of the expected value type.
+        value_size: usize,
+        /// Length of the file for the expected object.
+        expected_len: u64,
+        /// Length of the file found.
+        found_len: u64,
+        /// Layout hash of the expected object.
+        expected_hash: u64,
+        /// Layout hash in the file.
+        found_hash: u64,
     },
     /// The mapping is not aligned for the object (never expected: mappings are
     /// page-aligned).
-    Misaligned,
+    #[non_exhaustive]
+    Misaligned {
+        /// The file.
+        path: PathBuf,
+        /// Alignment the object needs.
+        align: usize,
+    },
     /// 128-bit atomics are not lock-free on this CPU: a [`Publisher`] would fall
     /// back to process-local locks, which do not work across processes.
-    NotLockFree,
+    #[non_exhaustive]
+    NotLockFree {
+        /// The file.
+        path: PathBuf,
+        /// The object asked for, as [`core::any::type_name`] spells it.
+        object: &'static str,
+    },
     /// Another process (or another handle in this one) holds the writer's lock
     /// of a [`SharedSoloWriter`]: a single-writer object has one writer at a time.
-    WriterBusy,
+    #[non_exhaustive]
+    WriterBusy {
+        /// The file.
+        path: PathBuf,
+    },
     /// The header is valid but the object behind it is in a state no writer
     /// leaves it in (a file written by other means, or damaged).
-    Corrupt(String),
+    #[non_exhaustive]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong: which slot holds which stamp.
+        what: String,
+    },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// The file the error is about.
+    ///
+    /// ```
+    /// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+    /// assert_eq!(err.path(), std::path::Path::new("/nonexistent/noclobber"));
+    /// ```
+    #[must_use]
+    pub fn path(&self) -> &Path {
         match self {
-            Error::Io(e) => write!(f, "shared mapping I/O error: {e}"),
-            Error::TooSmall { len, expected } => {
-                write!(f, "shared mapping file is {len} bytes, the layout needs {expected}")
-            }
-            Error::Uninitialized => f.write_str("shared mapping file is not initialised (yet)"),
-            Error::NotShared => f.write_str("file is not a noclobber shared mapping (bad magic)"),
-            Error::LayoutVersion { found, expected } => {
-                write!(f, "shared mapping has layout version {found}, expected {expected}")
-            }
-            Error::LayoutMismatch { found, expected } => write!(
-                f,
-                "shared mapping holds another type or layout (hash {found:#018x}, expected {expected:#018x})"
-            ),
-            Error::Misaligned => f.write_str("shared mapping is not aligned for the object"),
-            Error::NotLockFree => {
-                f.write_str("128-bit atomics are not lock-free here; a Publisher cannot be shared")
-            }
-            Error::WriterBusy => f.write_str(
-                "another writer holds this single-writer shared object (its file lock is taken)",
-            ),
-            Error::Corrupt(what) => write!(f, "shared object is corrupt: {what}"),
+            Error::Io { path, .. }
+            | Error::TooSmall { path, .. }
+            | Error::Uninitialized { path }
+            | Error::NotShared { path, .. }
+            | Error::LayoutVersion { path, .. }
+            | Error::LayoutMismatch { path, .. }
+            | Error::Misaligned { path, .. }
+            | Error::NotLockFree { path, .. }
+            | Error::WriterBusy { path }
+            | Error::Corrupt { path, .. } => path,
         }
     }
 }
 
+impl Error {
+    /// The same error about the file at `path` of `len` bytes, for errors made
+    /// where the file is not known (`InShm::check_supported`, `Region::check`).
+    fn in_file(mut self, file: &Path, len: u64) -> Self {
+        match &mut self {
+            Error::Io { path, .. }
+            | Error::TooSmall { path, .. }
+            | Error::Uninitialized { path }
+            | Error::NotShared { path, .. }
+            | Error::LayoutVersion { path, .. }
+            | Error::Misaligned { path, .. }
+            | Error::NotLockFree { path, .. }
+            | Error::WriterBusy { path }
+            | Error::Corrupt { path, .. } => *path = file.to_path_buf(),
+            Error::LayoutMismatch {
+                path, found_len, ..
+            } => {
+                *path = file.to_path_buf();
+                *found_len = len;
+            }
+        }
+        self
+    }
+}
+
+/// ```
+/// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot open /nonexistent/noclobber: No such file or directory (os error 2)"
+/// );
+/// ```
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, op, source } => {
+                write!(f, "cannot {op} {}: {source}", path.display())
+            }
+            Error::TooSmall {
+                path,
+                len,
+                expected,
+                object,
+            } => write!(
+                f,
+                "{}: file is {len} bytes, a shared {object} needs {expected} \
+                 (another object, or its creator has not sized it yet)",
+                path.display()
+            ),
+            Error::Uninitialized { path } => write!(
+                f,
+                "{}: shared mapping is not initialised (yet): its creator is still \
+                 initialising it, or died before it finished",
+                path.display()
+            ),
+            Error::NotShared { path, found } => write!(
+                f,
+                "{}: not a noclobber shared mapping: starts with {:?}, expected {:?}",
+                path.display(),
+                String::from_utf8_lossy(&found.to_le_bytes()),
+                String::from_utf8_lossy(&MAGIC.to_le_bytes()),
+            ),
+            Error::LayoutVersion {
+                path,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{}: shared mapping has layout version {found}, this build of noclobber \
+                 expects {expected}",
+                path.display()
+            ),
+            Error::LayoutMismatch {
+                path,
+                expected,
+                value_size,
+                expected_len,
+                found_len,
+                expected_hash,
+                found_hash,
+            } => write!(
+                f,
+                "{}: holds another object than the expected {expected} (T of {value_size} \
+                 bytes, file of {expected_len} bytes): found a file of {found_len} bytes \
+                 with layout hash {found_hash:#018x}, expected {expected_hash:#018x} \
+                 (another kind, T, slot count or build)",
+                path.display()
+            ),
+            Error::Misaligned { path, align } => write!(
+                f,
+                "{}: shared mapping is not aligned to {align} bytes for the object",
+                path.display()
+            ),
+            Error::NotLockFree { path, object } => write!(
+                f,
+                "{}: 128-bit atomics are not lock-free on this CPU, so a {object} \
+                 cannot be shared between processes",
+                path.display()
+            ),
+            Error::WriterBusy { path } => write!(
+                f,
+                "{}: another writer holds this single-writer object (its file lock is taken)",
+                path.display()
+            ),
+            Error::Corrupt { path, what } => {
+                write!(
+                    f,
+                    "{}: the shared object is corrupt: {what}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+/// [`Error::Io`]'s source is the operating system's error.
+///
+/// ```
+/// use std::error::Error as _;
+/// let err = noclobber::shm::SharedSeqLock::<u64>::open("/nonexistent/noclobber").unwrap_err();
+/// let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// ```
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
+            Error::Io { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
+/// [`Error::Io`] for `op` on `path`.
+fn io_error<'p>(path: &'p Path, op: &'static str) -> impl FnOnce(io::Error) -> Error + 'p {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
     }
 }
 
@@ -191,7 +396,8 @@ unsafe trait InShm {
     /// The object's own layout numbers.
     const SHAPE: &'static [usize];
     /// Refuses an object this build cannot share: a shape that must not
-    /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`.
+    /// compile (a `Publisher` with fewer than 2 slots), or `Error::NotLockFree`
+    /// (with an empty path, which the caller fills in: `Error::in_file`).
     fn check_supported() -> Result<(), Error>;
     fn init_in_place(&self, value: Self::Value);
 }
@@ -239,7 +445,10 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
         if Publisher::<T, SLOTS>::is_lock_free() {
             Ok(())
         } else {
-            Err(Error::NotLockFree)
+            Err(Error::NotLockFree {
+                path: PathBuf::new(),
+                object: type_name::<Self>(),
+            })
         }
     }
 
@@ -303,30 +512,50 @@ impl<O: InShm> Region<O> {
         header.magic.store(MAGIC, Ordering::Release);
     }
 
-    /// Whether `init` has published a region of this very layout.
+    /// Whether `init` has published a region of this very layout. The errors
+    /// have an empty path and found length, which the caller fills in
+    /// (`Error::in_file`).
     fn check(&self) -> Result<(), Error> {
         let header = &self.header;
+        let path = PathBuf::new;
         // Acquire: pairs with the creator's Release store of the magic in
         // `init`; without it the fields below and the object may be read
         // before the magic (checked by Miri in the `tests` below).
         match header.magic.load(Ordering::Acquire) {
             MAGIC => {}
-            0 => return Err(Error::Uninitialized),
-            _ => return Err(Error::NotShared),
+            0 => return Err(Error::Uninitialized { path: path() }),
+            found => {
+                return Err(Error::NotShared {
+                    path: path(),
+                    found,
+                })
+            }
         }
         // Relaxed (both): written before the magic, made visible by the Acquire
         // above, and never written again.
         let found = header.layout_version.load(Ordering::Relaxed);
         if found != LAYOUT_VERSION {
             let expected = LAYOUT_VERSION;
-            return Err(Error::LayoutVersion { found, expected });
+            return Err(Error::LayoutVersion {
+                path: path(),
+                found,
+                expected,
+            });
         }
-        let (found, expected) = (
+        let (found_hash, expected_hash) = (
             header.layout_hash.load(Ordering::Relaxed),
             layout_hash::<O>(),
         );
-        if found != expected {
-            return Err(Error::LayoutMismatch { found, expected });
+        if found_hash != expected_hash {
+            return Err(Error::LayoutMismatch {
+                path: path(),
+                expected: type_name::<O>(),
+                value_size: size_of::<O::Value>(),
+                expected_len: size_of::<Self>() as u64,
+                found_len: 0,
+                expected_hash,
+                found_hash,
+            });
         }
         Ok(())
     }
@@ -376,22 +605,25 @@ impl<O: InShm> Mapping<O> {
         value: O::Value,
         before_init: impl FnOnce(&File) -> Result<(), Error>,
     ) -> Result<(Self, File), Error> {
-        O::check_supported()?;
+        O::check_supported().map_err(|e| e.in_file(path, 0))?;
         // `create_new`: never truncate a file other processes may have mapped.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(path)?;
+            .open(path)
+            .map_err(io_error(path, "create"))?;
         // The new bytes read as zeroes: a valid (not yet meaningful) object.
-        let sized = file.set_len(Self::LEN as u64).map_err(Error::from);
-        let mapped = sized.and_then(|()| Self::map(&file, true));
+        let sized = file
+            .set_len(Self::LEN as u64)
+            .map_err(io_error(path, "size"));
+        let mapped = sized.and_then(|()| Self::map(&file, path, true));
         let this = match mapped.and_then(|this| before_init(&file).map(|()| this)) {
             Ok(this) => this,
             Err(e) => {
                 // Never initialised (openers were refused): do not leave it behind.
                 let _ = std::fs::remove_file(path);
-                return Err(e);
+                return Err(e.in_file(path, 0));
             }
         };
         this.region().init(value);
@@ -404,32 +636,43 @@ impl<O: InShm> Mapping<O> {
 
     /// `open`, mapping the file read-only unless `writable`; returns the file too.
     fn open_with(path: &Path, writable: bool) -> Result<(Self, File), Error> {
-        O::check_supported()?;
-        let file = OpenOptions::new().read(true).write(writable).open(path)?;
-        let len = file.metadata()?.len();
+        O::check_supported().map_err(|e| e.in_file(path, 0))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .map_err(io_error(path, "open"))?;
+        let len = file.metadata().map_err(io_error(path, "stat"))?.len();
         if len < Self::LEN as u64 {
             return Err(Error::TooSmall {
+                path: path.to_path_buf(),
                 len,
                 expected: Self::LEN as u64,
+                object: type_name::<O>(),
             });
         }
-        let this = Self::map(&file, writable)?;
-        this.region().check()?;
+        let this = Self::map(&file, path, writable)?;
+        this.region().check().map_err(|e| e.in_file(path, len))?;
         Ok((this, file))
     }
 
-    /// Maps the first `LEN` bytes of `file`, which is at least that long.
-    fn map(file: &File, writable: bool) -> Result<Self, Error> {
+    /// Maps the first `LEN` bytes of `file` (at `path`), which is at least
+    /// that long; read-only unless `writable`.
+    fn map(file: &File, path: &Path, writable: bool) -> Result<Self, Error> {
         // A shared mapping. Read-write for every kind whose readers may store:
         // a 128-bit atomic load may be a `cmpxchg16b`, which writes.
         let options = MmapOptions::new().len(Self::LEN).clone();
         let map = if writable {
-            options.map_raw(file)?
+            options.map_raw(file)
         } else {
-            options.map_raw_read_only(file)?
-        };
+            options.map_raw_read_only(file)
+        }
+        .map_err(io_error(path, "map"))?;
         if !map.as_ptr().cast::<Region<O>>().is_aligned() {
-            return Err(Error::Misaligned);
+            return Err(Error::Misaligned {
+                path: path.to_path_buf(),
+                align: align_of::<Region<O>>(),
+            });
         }
         Ok(Mapping {
             map,
@@ -587,7 +830,7 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
 /// assert_eq!(writer.publish([1, 2, 3, 4]), 1);
 /// assert_eq!(reader.read(), [1, 2, 3, 4]);
 /// // One writer at a time: a second one is refused while the first lives.
-/// assert!(matches!(SharedSoloWriter::<[u64; 4], 2>::attach(&path), Err(Error::WriterBusy)));
+/// assert!(matches!(SharedSoloWriter::<[u64; 4], 2>::attach(&path), Err(Error::WriterBusy { .. })));
 /// drop(writer);
 /// let mut next = SharedSoloWriter::<[u64; 4], 2>::attach(&path)?;
 /// assert_eq!(next.publish([5; 4]), 2); // the versions go on
@@ -607,8 +850,11 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     ///
     /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists).
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
-        let (map, lock) = Mapping::create_with(path.as_ref(), initial, |file| {
-            try_lock(file)?.then_some(()).ok_or(Error::WriterBusy)
+        let path = path.as_ref();
+        let (map, lock) = Mapping::create_with(path, initial, |file| {
+            try_lock(file, path)?
+                .then_some(())
+                .ok_or_else(|| busy(path))
         })?;
         Ok(SharedSoloWriter {
             map,
@@ -636,16 +882,16 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
 
     fn attach_until(path: &Path, deadline: Option<std::time::Instant>) -> Result<Self, Error> {
         let (map, file) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path, true)?;
-        while !try_lock(&file)? {
+        while !try_lock(&file, path)? {
             match deadline {
                 Some(d) if std::time::Instant::now() < d => {
                     std::thread::sleep(std::time::Duration::from_millis(1))
                 }
-                _ => return Err(Error::WriterBusy),
+                _ => return Err(busy(path)),
             }
         }
         // With the lock held the head is ours: no other writer moves it.
-        let version = map.region().object.validate().map_err(Error::Corrupt)?;
+        let version = map.region().object.validate().map_err(corrupt(path))?;
         Ok(SharedSoloWriter {
             map,
             _lock: file,
@@ -665,13 +911,26 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     }
 }
 
-/// `Ok(true)` if the exclusive lock of `file` was taken, `Ok(false)` if
-/// another open file description holds it.
-fn try_lock(file: &File) -> Result<bool, Error> {
+/// `Ok(true)` if the exclusive lock of `file` (at `path`) was taken,
+/// `Ok(false)` if another open file description holds it.
+fn try_lock(file: &File, path: &Path) -> Result<bool, Error> {
     match file.try_lock() {
         Ok(()) => Ok(true),
         Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io(e)),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(path, "lock")(e)),
+    }
+}
+
+fn busy(path: &Path) -> Error {
+    Error::WriterBusy {
+        path: path.to_path_buf(),
+    }
+}
+
+fn corrupt(path: &Path) -> impl FnOnce(String) -> Error + '_ {
+    move |what| Error::Corrupt {
+        path: path.to_path_buf(),
+        what,
     }
 }
 
@@ -717,7 +976,10 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// header is inconsistent.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let (map, _) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path.as_ref(), false)?;
-        map.region().object.validate().map_err(Error::Corrupt)?;
+        map.region()
+            .object
+            .validate()
+            .map_err(corrupt(path.as_ref()))?;
         Ok(SharedSoloReader(map))
     }
 }
@@ -770,7 +1032,7 @@ mod tests {
             let region = zeroed::<O>();
             // A reference, so the closures capture the `Sync` wrapper, not its field.
             let plain = &Plain(UnsafeCell::new(0));
-            assert!(matches!(region.check(), Err(Error::Uninitialized)));
+            assert!(matches!(region.check(), Err(Error::Uninitialized { .. })));
             std::thread::scope(|s| {
                 s.spawn(|| {
                     // SAFETY: see `Plain`; nobody reads it before `check` is Ok.
@@ -781,7 +1043,7 @@ mod tests {
                     loop {
                         match region.check() {
                             Ok(()) => break,
-                            Err(Error::Uninitialized) => std::thread::yield_now(),
+                            Err(Error::Uninitialized { .. }) => std::thread::yield_now(),
                             Err(e) => panic!("opener saw a half-published header: {e}"),
                         }
                     }
@@ -812,9 +1074,12 @@ mod tests {
     #[test]
     fn check_refuses_foreign_and_unfinished_headers() {
         let region = zeroed::<SeqLock<u64>>();
-        assert!(matches!(region.check(), Err(Error::Uninitialized)));
+        assert!(matches!(region.check(), Err(Error::Uninitialized { .. })));
         region.header.magic.store(1, Ordering::Relaxed);
-        assert!(matches!(region.check(), Err(Error::NotShared)));
+        assert!(matches!(
+            region.check(),
+            Err(Error::NotShared { found: 1, .. })
+        ));
         region.init(5);
         assert!(region.check().is_ok());
         region.header.layout_hash.fetch_add(1, Ordering::Relaxed);

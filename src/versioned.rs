@@ -74,10 +74,15 @@ impl<T: NoUninit> VersionedCell<T> {
 
     /// A cell holding `value` at version 0.
     ///
+    /// Not a `const fn`: a `T` larger than 8 bytes lives in a boxed ring, and a
+    /// `const fn` cannot allocate. For a `static` cell of a `T` of at most 8
+    /// bytes use [`const_new`](Self::const_new).
+    ///
     /// ```
     /// let cell = noclobber::VersionedCell::new([1u32, 2, 3]);
     /// assert_eq!(cell.load().version, 0);
     /// ```
+    #[must_use]
     pub fn new(value: T) -> Self {
         if Self::SMALL {
             return VersionedCell {
@@ -95,6 +100,54 @@ impl<T: NoUninit> VersionedCell<T> {
                 slots,
             })),
         }
+    }
+
+    /// A cell holding `value` at version 0, in a `const` context: `T` must be
+    /// at most 8 bytes (value and version share one 128-bit word, nothing is
+    /// allocated). A larger `T` fails to compile; use [`new`](Self::new) for it.
+    ///
+    /// Built with `--cfg noclobber_loom` (the crate's loom models), this is an
+    /// ordinary `fn`: loom's atomics cannot be created in a `const` context.
+    ///
+    /// ```
+    /// use noclobber::VersionedCell;
+    ///
+    /// static NEXT_ID: VersionedCell<u64> = VersionedCell::const_new(1);
+    ///
+    /// let id = NEXT_ID.update(|id| id + 1).value - 1;
+    /// assert_eq!((id, NEXT_ID.version()), (1, 1));
+    /// ```
+    ///
+    /// ```compile_fail
+    /// // 16 bytes: needs the boxed ring of `new`.
+    /// static BIG: noclobber::VersionedCell<[u64; 2]> = noclobber::VersionedCell::const_new([0; 2]);
+    /// ```
+    #[cfg(not(noclobber_loom))]
+    #[must_use]
+    pub const fn const_new(value: T) -> Self {
+        const {
+            assert!(
+                Self::SMALL,
+                "VersionedCell::const_new needs a T of at most 8 bytes; use new"
+            )
+        };
+        VersionedCell {
+            head: AtomicU128::new(pack(0, const_bits(value))),
+            large: None,
+        }
+    }
+
+    /// Under loom: the same as [`new`](Self::new) for a small `T`, not `const`.
+    #[cfg(noclobber_loom)]
+    #[must_use]
+    pub fn const_new(value: T) -> Self {
+        const {
+            assert!(
+                Self::SMALL,
+                "VersionedCell::const_new needs a T of at most 8 bytes; use new"
+            )
+        };
+        Self::new(value)
     }
 
     #[inline]
@@ -115,6 +168,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// assert_eq!((now.value, now.version), (9, 1));
     /// ```
     #[inline]
+    #[must_use]
     pub fn load(&self) -> Versioned<T> {
         match self.ring() {
             // Acquire: pairs with the Release of the CAS that stored this word;
@@ -133,6 +187,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// assert_eq!(cell.version(), 1);
     /// ```
     #[inline]
+    #[must_use]
     pub fn version(&self) -> u64 {
         // Acquire: as in `load`.
         unpack(self.head.load(Ordering::Acquire)).0
@@ -213,13 +268,63 @@ impl<T: NoUninit> VersionedCell<T> {
         &self,
         mut f: impl FnMut(T) -> Option<T>,
     ) -> Result<Versioned<T>, Versioned<T>> {
+        self.modify(|snap| f(snap.value)).map(|(_, new)| new)
+    }
+
+    /// Like [`try_update`](Self::try_update), but returns what was there
+    /// *before*, as `std`'s `AtomicU64::fetch_update` and crossbeam's
+    /// `AtomicCell::fetch_update` do: `Ok(previous)` if `f` returned `Some` and
+    /// its result was written (as version `previous.version + 1`), or
+    /// `Err(current)`, the snapshot `f` declined. `f` may run several times.
+    ///
+    /// ```
+    /// let stock = noclobber::VersionedCell::new(2u32);
+    /// let take_one = |n: u32| n.checked_sub(1);
+    /// let before = stock.fetch_update(take_one).unwrap();
+    /// assert_eq!((before.value, before.version), (2, 0));
+    /// assert_eq!(stock.load(), noclobber::Versioned { value: 1, version: 1 });
+    /// stock.fetch_update(take_one).unwrap();
+    /// assert_eq!(stock.fetch_update(take_one), Err(noclobber::Versioned { value: 0, version: 2 }));
+    /// ```
+    pub fn fetch_update(
+        &self,
+        mut f: impl FnMut(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        self.modify(|snap| f(snap.value))
+            .map(|(previous, _)| previous)
+    }
+
+    /// Writes `value` unconditionally and returns the value it replaced, with
+    /// that value's version (the new value's version is one more), like
+    /// crossbeam's `AtomicCell::swap`.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new(1u8);
+    /// let old = cell.swap(2);
+    /// assert_eq!((old.value, old.version), (1, 0));
+    /// assert_eq!(cell.swap(3), noclobber::Versioned { value: 2, version: 1 });
+    /// assert_eq!(cell.load(), noclobber::Versioned { value: 3, version: 2 });
+    /// ```
+    pub fn swap(&self, value: T) -> Versioned<T> {
+        match self.modify(|_| Some(value)) {
+            Ok((previous, _)) => previous,
+            Err(_) => unreachable!("the closure always returns Some"),
+        }
+    }
+
+    /// The read-modify-write loop behind `try_update`, `fetch_update` and
+    /// `swap`: `Ok((previous, committed))`, or `Err(current)` when `f` declines.
+    fn modify(
+        &self,
+        mut f: impl FnMut(Versioned<T>) -> Option<T>,
+    ) -> Result<(Versioned<T>, Versioned<T>), Versioned<T>> {
         let Some(ring) = self.ring() else {
             let spin = Spin::new();
             // Acquire: the closure sees the data published with this value.
             let mut current = self.head.load(Ordering::Acquire);
             loop {
                 let snap = from_head(current);
-                let Some(new) = f(snap.value) else {
+                let Some(new) = f(snap) else {
                     return Err(snap);
                 };
                 let next = pack(snap.version.wrapping_add(1), to_bits(new));
@@ -232,15 +337,28 @@ impl<T: NoUninit> VersionedCell<T> {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return Ok(from_head(next)),
+                    Ok(_) => return Ok((snap, from_head(next))),
                     Err(actual) => current = actual,
                 }
                 spin.spin();
             }
         };
-        ring.update(|snap| f(snap.value))
-            .map(Into::into)
-            .map_err(Into::into)
+        // The snapshot of the last call of `f` is what the committed value
+        // replaced: the commit succeeds only if the head still names it.
+        let mut previous = None;
+        ring.update(|snap| {
+            let snap = Versioned {
+                value: snap.value,
+                version: snap.version,
+            };
+            previous = Some(snap);
+            f(snap)
+        })
+        .map(|new| {
+            let previous = previous.expect("`f` ran before the commit");
+            (previous, new.into())
+        })
+        .map_err(Into::into)
     }
 
     /// Writes `value` unconditionally; returns the new version.
@@ -257,6 +375,13 @@ impl<T: NoUninit> VersionedCell<T> {
     }
 
     /// Consumes the cell and returns the value.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new([1u64, 2]);
+    /// cell.store([3, 4]);
+    /// assert_eq!(cell.into_inner(), [3, 4]);
+    /// ```
+    #[must_use]
     pub fn into_inner(self) -> T {
         self.load().value
     }
@@ -269,6 +394,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// # #[cfg(target_arch = "x86_64")]
     /// assert!(noclobber::VersionedCell::<u64>::is_lock_free());
     /// ```
+    #[must_use]
     pub fn is_lock_free() -> bool {
         AtomicU128::is_lock_free()
     }
@@ -281,6 +407,21 @@ fn to_bits<T: NoUninit>(value: T) -> u64 {
         0
     } else {
         Buf::of(value).word(0)
+    }
+}
+
+/// [`to_bits`] in a `const` context, for a `T` of at most 8 bytes (checked by
+/// the caller): the same bytes, `T` at offset 0, zeroes after it.
+#[cfg(not(noclobber_loom))]
+const fn const_bits<T: NoUninit>(value: T) -> u64 {
+    let mut word = core::mem::MaybeUninit::<u64>::zeroed();
+    // SAFETY: `size_of::<T>() <= 8` (the caller's const assertion), so the
+    // unaligned write of `T` at offset 0 stays inside the zeroed `u64`. `T:
+    // NoUninit` has no padding, so after it all 8 bytes are initialised: `T`'s
+    // bytes followed by zeroes, exactly the word `Buf::of(value).word(0)` holds.
+    unsafe {
+        word.as_mut_ptr().cast::<T>().write_unaligned(value);
+        word.assume_init()
     }
 }
 
@@ -297,18 +438,30 @@ fn from_head<T: NoUninit>(head: u128) -> Versioned<T> {
     Versioned { value, version }
 }
 
+/// ```
+/// let cell: noclobber::VersionedCell<[u32; 3]> = Default::default();
+/// assert_eq!(cell.load(), noclobber::Versioned { value: [0; 3], version: 0 });
+/// ```
 impl<T: NoUninit + Default> Default for VersionedCell<T> {
     fn default() -> Self {
         Self::new(T::default())
     }
 }
 
+/// ```
+/// let cell = noclobber::VersionedCell::from(5i16);
+/// assert_eq!(cell.load().value, 5);
+/// ```
 impl<T: NoUninit> From<T> for VersionedCell<T> {
     fn from(value: T) -> Self {
         Self::new(value)
     }
 }
 
+/// ```
+/// let cell = noclobber::VersionedCell::new(7u8);
+/// assert_eq!(format!("{cell:?}"), "VersionedCell { value: 7, version: 0 }");
+/// ```
 impl<T: NoUninit + fmt::Debug> fmt::Debug for VersionedCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Versioned { value, version } = self.load();

@@ -1,7 +1,8 @@
 //! Linearizability and happens-before checks with real threads.
 //!
 //! * `linearizable_*`: short runs (2-4 threads, at most 50 operations each) record
-//!   histories of `VersionedCell` (`u64` and `[u64; 3]`), `Publisher<[u64; 2], 2 | 3>`
+//!   histories of `VersionedCell` (`u64` and `[u64; 3]`, including `swap` and
+//!   `fetch_update`), `Publisher<[u64; 2], 2 | 3>`
 //!   and `SeqLock<[u64; 2]>`, with call and return timestamps from one shared
 //!   ticker, and a Wing-Gong search (with Lowe's memoisation) checks each history
 //!   against the sequential spec: a `(value, version)` pair whose version goes up
@@ -46,14 +47,34 @@ enum Call {
     Store(u64),
     /// `compare_exchange` / `publish_if`.
     Cas(u64, u64),
+    /// `VersionedCell::swap(x)`: returns the replaced value and version.
+    Swap(u64),
+    /// `VersionedCell::fetch_update(|x| (x < limit).then(|| x + d))`.
+    FetchAddBelow { d: u64, limit: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ret {
-    Snap { value: u64, version: u64 },
+    Snap {
+        value: u64,
+        version: u64,
+    },
     Version(u64),
     CasOk(u64),
-    CasErr { value: u64, version: u64 },
+    CasErr {
+        value: u64,
+        version: u64,
+    },
+    /// What a `swap` or a successful `fetch_update` replaced.
+    Prev {
+        value: u64,
+        version: u64,
+    },
+    /// The snapshot a `fetch_update` closure declined.
+    Declined {
+        value: u64,
+        version: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +121,27 @@ fn step(s: State, call: Call) -> (Ret, State) {
         Call::Cas(expected, x) if expected == s.version => (Ret::CasOk(s.version + 1), next(x)),
         Call::Cas(..) => (
             Ret::CasErr {
+                value: s.value,
+                version: s.version,
+            },
+            s,
+        ),
+        Call::Swap(x) => (
+            Ret::Prev {
+                value: s.value,
+                version: s.version,
+            },
+            next(x),
+        ),
+        Call::FetchAddBelow { d, limit } if s.value < limit => (
+            Ret::Prev {
+                value: s.value,
+                version: s.version,
+            },
+            next(s.value.wrapping_add(d)),
+        ),
+        Call::FetchAddBelow { .. } => (
+            Ret::Declined {
                 value: s.value,
                 version: s.version,
             },
@@ -209,6 +251,8 @@ trait Subject: Sync {
     const CAN_CAS: bool;
     /// Only thread 0 writes (`SoloPublisher`); the others only load.
     const SINGLE_WRITER: bool = false;
+    /// `swap` and `fetch_update` (`VersionedCell` only).
+    const CAN_SWAP: bool = false;
     fn new(value: u64) -> Self;
     fn load(&self) -> (u64, u64);
     /// `pause`: yield inside the update closure, i.e. in the middle of the
@@ -216,6 +260,19 @@ trait Subject: Sync {
     fn add(&self, d: u64, pause: bool) -> (u64, u64);
     fn store(&self, x: u64) -> u64;
     fn cas(&self, expected: u64, x: u64) -> Result<u64, (u64, u64)>;
+    fn swap(&self, _x: u64) -> (u64, u64) {
+        unreachable!()
+    }
+    /// `fetch_update` adding `d` while the value is below `limit`; `pause` as
+    /// for `add`.
+    fn fetch_add_below(
+        &self,
+        _d: u64,
+        _limit: u64,
+        _pause: bool,
+    ) -> Result<(u64, u64), (u64, u64)> {
+        unreachable!()
+    }
 }
 
 fn pair(v: Versioned<u64>) -> (u64, u64) {
@@ -260,6 +317,18 @@ impl Subject for VersionedCell<u64> {
     fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
         self.compare_exchange(e, x).map_err(pair)
     }
+    const CAN_SWAP: bool = true;
+    fn swap(&self, x: u64) -> (u64, u64) {
+        pair(VersionedCell::swap(self, x))
+    }
+    fn fetch_add_below(&self, d: u64, limit: u64, pause: bool) -> Result<(u64, u64), (u64, u64)> {
+        self.fetch_update(|x| {
+            maybe_yield(pause);
+            (x < limit).then(|| x.wrapping_add(d))
+        })
+        .map(pair)
+        .map_err(pair)
+    }
 }
 
 fn vpair3(v: Versioned<[u64; 3]>) -> (u64, u64) {
@@ -287,6 +356,19 @@ impl Subject for VersionedCell<[u64; 3]> {
     }
     fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
         self.compare_exchange(e, enc3(x)).map_err(vpair3)
+    }
+    const CAN_SWAP: bool = true;
+    fn swap(&self, x: u64) -> (u64, u64) {
+        vpair3(VersionedCell::swap(self, enc3(x)))
+    }
+    fn fetch_add_below(&self, d: u64, limit: u64, pause: bool) -> Result<(u64, u64), (u64, u64)> {
+        self.fetch_update(|x| {
+            maybe_yield(pause);
+            let x = dec3(x);
+            (x < limit).then(|| enc3(x.wrapping_add(d)))
+        })
+        .map(vpair3)
+        .map_err(vpair3)
     }
 }
 
@@ -445,6 +527,16 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                                 seen_version
                             };
                             Call::Cas(e, fresh)
+                        } else if r < 88 && S::CAN_SWAP {
+                            Call::Swap(fresh)
+                        } else if r < 96 && S::CAN_SWAP {
+                            // Below 2^32 only adds have run; a fresh value
+                            // (thread in the high bits) or MAX makes it decline.
+                            let limit = [1 << 32, 1500, u64::MAX][(rng.next() % 3) as usize];
+                            Call::FetchAddBelow {
+                                d: rng.next() % 1000 + 1,
+                                limit,
+                            }
                         } else {
                             Call::Store(fresh)
                         };
@@ -473,12 +565,25 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                                 Ok(v) => Ret::CasOk(v),
                                 Err((value, version)) => Ret::CasErr { value, version },
                             },
+                            Call::Swap(x) => {
+                                let (value, version) = subject.swap(x);
+                                Ret::Prev { value, version }
+                            }
+                            Call::FetchAddBelow { d, limit } => {
+                                match subject.fetch_add_below(d, limit, pause_inside) {
+                                    Ok((value, version)) => Ret::Prev { value, version },
+                                    Err((value, version)) => Ret::Declined { value, version },
+                                }
+                            }
                         };
                         maybe_yield(pause_after);
                         let t_ret = tick();
                         seen_version = match ret {
-                            Ret::Snap { version, .. } | Ret::CasErr { version, .. } => version,
+                            Ret::Snap { version, .. }
+                            | Ret::CasErr { version, .. }
+                            | Ret::Declined { version, .. } => version,
                             Ret::Version(v) | Ret::CasOk(v) => v,
+                            Ret::Prev { version, .. } => version + 1,
                         };
                         out.push(Op {
                             thread: t,

@@ -6,7 +6,7 @@
 //! missed by loom 0.7 (a writer that loads the sequence before its Release store
 //! hides the stale read from loom's exploration; `version_message_passing`
 //! passes although it should fail), and Miri catches it instead (see
-//! WEAKENING-REPORT.md).
+//! docs/WEAKENING-REPORT.md).
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_seqlock`.

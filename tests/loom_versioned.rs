@@ -306,3 +306,95 @@ fn small_message_passing() {
 fn large_message_passing() {
     model(3, message_passing::<[u64; 2]>);
 }
+
+// ---------------------------------------------------------------------------
+// swap: every value is handed on exactly once. Two swappers and an updater
+// race; each returns what it replaced, so the replaced values plus the final
+// value are the initial one and each value written, once each, and the
+// replaced versions are 0, 1, 2.
+
+fn swap_hands_each_value_on_once<T: Val>() {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let swappers: Vec<_> = [10u64, 20]
+        .into_iter()
+        .map(|x| {
+            let cell = cell.clone();
+            thread::spawn(move || {
+                let old = cell.swap(T::of(x));
+                (old.value.num(), old.version)
+            })
+        })
+        .collect();
+    // A third write that is not a swap: it adds 1 to whatever it replaced.
+    let bumped = cell.update(|x| T::of(x.num() + 1));
+    let mut replaced: Vec<(u64, u64)> = swappers.into_iter().map(|h| h.join().unwrap()).collect();
+    let last = cell.load();
+    assert_eq!(last.version, 3);
+    let mut values: Vec<u64> = replaced.iter().map(|r| r.0).collect();
+    values.push(last.value.num());
+    // The updater replaced `bumped - 1` (and its result may be replaced by a swap).
+    values.push(bumped.value.num() - 1);
+    values.sort_unstable();
+    let mut written = vec![0, 10, 20, bumped.value.num()];
+    written.sort_unstable();
+    assert_eq!(values, written, "a value was handed on twice or never");
+    replaced.push((bumped.value.num() - 1, bumped.version - 1));
+    replaced.sort_unstable_by_key(|r| r.1);
+    assert_eq!(
+        replaced.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [0, 1, 2],
+        "replaced versions: {replaced:?}"
+    );
+}
+
+#[test]
+fn small_swap_hands_each_value_on_once() {
+    model(3, swap_hands_each_value_on_once::<u64>);
+}
+
+#[test]
+fn large_swap_hands_each_value_on_once() {
+    model(3, swap_hands_each_value_on_once::<[u64; 2]>);
+}
+
+// ---------------------------------------------------------------------------
+// fetch_update: with a limit of one increment, exactly one of two racing
+// calls succeeds and returns version 0; the other declines and sees the
+// winner's write. A reader meanwhile sees an untorn, consistent value.
+
+fn fetch_update_one_winner<T: Val>() {
+    let cell = Arc::new(VersionedCell::new(T::of(0)));
+    let racer = {
+        let cell = cell.clone();
+        thread::spawn(move || cell.fetch_update(|x| (x.num() < 1).then(|| incr(x))))
+    };
+    let reader = {
+        let cell = cell.clone();
+        thread::spawn(move || consistent(&cell.load()))
+    };
+    let mine = cell.fetch_update(|x| (x.num() < 1).then(|| incr(x)));
+    let theirs = racer.join().unwrap();
+    reader.join().unwrap();
+    let (won, lost) = match (mine, theirs) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        other => panic!("not exactly one winner: {other:?}"),
+    };
+    assert_eq!((won.value.num(), won.version), (0, 0), "previous value");
+    assert_eq!(
+        (lost.value.num(), lost.version),
+        (1, 1),
+        "declined snapshot"
+    );
+    let last = cell.load();
+    assert_eq!((last.value.num(), last.version), (1, 1));
+}
+
+#[test]
+fn small_fetch_update_one_winner() {
+    model(3, fetch_update_one_winner::<u64>);
+}
+
+#[test]
+fn large_fetch_update_one_winner() {
+    model(3, fetch_update_one_winner::<[u64; 2]>);
+}

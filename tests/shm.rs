@@ -565,26 +565,63 @@ fn open_refuses_bad_files() {
     let file = TempPath::new("checks");
     let path = &file.0;
     assert!(
-        matches!(Pub::open(path), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound)
+        matches!(Pub::open(path), Err(Error::Io { source, op: "open", .. }) if source.kind() == std::io::ErrorKind::NotFound)
+    );
+    let text = Pub::open(path).unwrap_err().to_string();
+    assert!(
+        text.starts_with(&format!("cannot open {}: ", path.display())),
+        "{text}"
     );
 
     std::fs::write(path, [0u8; 10]).unwrap();
     let err = Pub::open(path).unwrap_err();
     assert!(matches!(err, Error::TooSmall { len: 10, .. }), "{err}");
+    let text = err.to_string();
+    for part in [
+        &path.display().to_string(),
+        "file is 10 bytes",
+        "Publisher<",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in: {text}");
+    }
     assert!(
-        matches!(Pub::create(path, [0; W]), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists)
+        matches!(Pub::create(path, [0; W]), Err(Error::Io { source, op: "create", .. }) if source.kind() == std::io::ErrorKind::AlreadyExists)
     );
 
     std::fs::write(path, vec![0u8; 1 << 16]).unwrap();
-    assert!(matches!(Pub::open(path), Err(Error::Uninitialized)));
+    assert!(matches!(Pub::open(path), Err(Error::Uninitialized { .. })));
     std::fs::write(path, vec![0xa5u8; 1 << 16]).unwrap();
-    assert!(matches!(Seq::open(path), Err(Error::NotShared)));
+    let err = Seq::open(path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotShared {
+                found: 0xa5a5_a5a5_a5a5_a5a5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.path(), path.as_path());
 
     std::fs::remove_file(path).unwrap();
     let p = Pub::create(path, [3; W]).unwrap();
     // Another slot count, kind, or `T` of the same size: refused.
     let err = SharedPublisher::<Value, 2>::open(path).unwrap_err();
     assert!(matches!(err, Error::LayoutMismatch { .. }), "{err}");
+    // The message names the file, the object expected (kind, T, slot count),
+    // T's size and both file lengths.
+    let text = err.to_string();
+    let expected_len = std::fs::metadata(path).unwrap().len();
+    let value_size = std::mem::size_of::<Value>();
+    for part in [
+        path.display().to_string(),
+        format!("Publisher<{}, 2>", std::any::type_name::<Value>()),
+        format!("T of {value_size} bytes"),
+        format!("found a file of {expected_len} bytes"),
+    ] {
+        assert!(text.contains(&part), "{part:?} missing in: {text}");
+    }
     assert!(matches!(
         SharedPublisher::<[i64; W], 3>::open(path),
         Err(Error::LayoutMismatch { .. })
@@ -643,7 +680,10 @@ fn solo_readers_ignore_stopped_writer() {
             assert_eq!(v, frozen, "the value changed while the writer was stopped");
             v
         });
-        assert!(matches!(SoloW::attach(&file.0), Err(Error::WriterBusy)));
+        assert!(matches!(
+            SoloW::attach(&file.0),
+            Err(Error::WriterBusy { .. })
+        ));
         child.signal(libc::SIGCONT);
         wait_until("the writer to resume", Duration::from_secs(10), || {
             r.version() > frozen.version
@@ -718,14 +758,14 @@ fn solo_one_writer_and_checked_files() {
     let path = &file.0;
     let mut w = SoloW::create(path, [1; W]).unwrap();
     assert!(
-        matches!(SoloW::create(path, [1; W]), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists)
+        matches!(SoloW::create(path, [1; W]), Err(Error::Io { source: e, .. }) if e.kind() == std::io::ErrorKind::AlreadyExists)
     );
     // One writer at a time, in this process too; a timeout is honoured.
-    assert!(matches!(SoloW::attach(path), Err(Error::WriterBusy)));
+    assert!(matches!(SoloW::attach(path), Err(Error::WriterBusy { .. })));
     let t = Instant::now();
     assert!(matches!(
         SoloW::attach_timeout(path, Duration::from_millis(30)),
-        Err(Error::WriterBusy)
+        Err(Error::WriterBusy { .. })
     ));
     assert!(t.elapsed() >= Duration::from_millis(30));
     assert_eq!(w.publish([2; W]), 1);
@@ -772,9 +812,9 @@ fn solo_one_writer_and_checked_files() {
     f.write_all_at(&999u64.to_ne_bytes(), 128 + 128 + 128)
         .unwrap();
     assert!(
-        matches!(SoloR::open(path), Err(Error::Corrupt(ref what)) if what.contains("stamp 999"))
+        matches!(SoloR::open(path), Err(Error::Corrupt { ref what, .. }) if what.contains("stamp 999"))
     );
-    assert!(matches!(SoloW::attach(path), Err(Error::Corrupt(_))));
+    assert!(matches!(SoloW::attach(path), Err(Error::Corrupt { .. })));
     // A reader that opened before the damage gets `Corrupt` from the bounded
     // reads, at once and within its timeout, instead of spinning.
     assert_eq!(r.try_read(), Err(noclobber::ReadError::Corrupt));
@@ -782,7 +822,9 @@ fn solo_one_writer_and_checked_files() {
         r.read_timeout(Duration::from_secs(10)),
         Err(noclobber::ReadError::Corrupt)
     );
-    assert!(Error::Corrupt(String::new())
-        .to_string()
-        .contains("corrupt"));
+    let err = SoloR::open(path).unwrap_err().to_string();
+    assert!(
+        err.contains("corrupt") && err.contains(&path.display().to_string()),
+        "{err}"
+    );
 }

@@ -118,6 +118,162 @@ fn versioned_compare_exchange_retry_loops_lose_nothing() {
     }
 }
 
+/// Every `swap` returns what it replaced: over all threads, the replaced
+/// values plus the final one are the initial value and every value swapped in,
+/// each exactly once, and the replaced versions are `0..total`, each once.
+#[test]
+fn versioned_swap_hands_every_value_on_exactly_once() {
+    for threads in THREADS {
+        let small = VersionedCell::new(0u64);
+        let large = VersionedCell::new([0u64; 4]);
+        let start = Barrier::new(threads as usize);
+        let returned: Vec<[Versioned<u64>; 2]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (small, large, start) = (&small, &large, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        let mut got: Vec<[Versioned<u64>; 2]> = Vec::with_capacity(ops() as usize);
+                        for i in 0..ops() {
+                            let x = t * ops() + i + 1;
+                            let a = small.swap(x);
+                            let b = large.swap([x; 4]);
+                            assert!(b.value.iter().all(|&w| w == b.value[0]), "torn: {b:?}");
+                            let b = Versioned {
+                                value: b.value[0],
+                                version: b.version,
+                            };
+                            if let Some([pa, pb]) = got.last() {
+                                // One thread's swaps are ordered: versions go up.
+                                assert!(a.version > pa.version && b.version > pb.version);
+                            }
+                            got.push([a, b]);
+                        }
+                        got
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let total = threads * ops();
+        let large_last = large.load();
+        assert_eq!(large_last.value, [large_last.value[0]; 4], "torn");
+        let last = [
+            small.load(),
+            Versioned {
+                value: large_last.value[0],
+                version: large_last.version,
+            },
+        ];
+        for path in 0..2 {
+            assert_eq!(last[path].version, total);
+            let mut values: Vec<u64> = returned.iter().map(|r| r[path].value).collect();
+            values.push(last[path].value);
+            values.sort_unstable();
+            assert!(
+                values.iter().copied().eq(0..=total),
+                "path {path}: a value was handed on twice or never"
+            );
+            let mut versions: Vec<u64> = returned.iter().map(|r| r[path].version).collect();
+            versions.sort_unstable();
+            assert!(
+                versions.iter().copied().eq(0..total),
+                "path {path}: replaced versions"
+            );
+        }
+    }
+}
+
+/// `fetch_update` with a closure that declines at a limit: exactly `limit`
+/// calls succeed, each returning a distinct previous version (the value equals
+/// its version, as every write adds 1), and every refusal shows the limit.
+#[test]
+fn versioned_fetch_update_counts_each_success_once() {
+    for threads in THREADS {
+        let limit = threads * ops() / 2;
+        let small = VersionedCell::new(0u64);
+        let large = VersionedCell::new([0u64; 3]);
+        let start = Barrier::new(threads as usize);
+        let oks: Vec<[Option<u64>; 2]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let mut got = Vec::new();
+                        for _ in 0..ops() {
+                            let a = match small.fetch_update(|x| (x < limit).then_some(x + 1)) {
+                                Ok(prev) => {
+                                    assert_eq!(prev.value, prev.version);
+                                    Some(prev.version)
+                                }
+                                Err(now) => {
+                                    assert_eq!(
+                                        now,
+                                        Versioned {
+                                            value: limit,
+                                            version: limit
+                                        }
+                                    );
+                                    None
+                                }
+                            };
+                            let b = match large
+                                .fetch_update(|x| (x[0] < limit).then(|| x.map(|w| w + 1)))
+                            {
+                                Ok(prev) => {
+                                    assert_eq!(prev.value, [prev.version; 3], "torn or lost");
+                                    Some(prev.version)
+                                }
+                                Err(now) => {
+                                    assert_eq!(
+                                        now,
+                                        Versioned {
+                                            value: [limit; 3],
+                                            version: limit
+                                        }
+                                    );
+                                    None
+                                }
+                            };
+                            got.push([a, b]);
+                        }
+                        got
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        for path in 0..2 {
+            let mut versions: Vec<u64> = oks.iter().filter_map(|r| r[path]).collect();
+            versions.sort_unstable();
+            assert!(
+                versions.iter().copied().eq(0..limit),
+                "path {path}: previous versions"
+            );
+        }
+        assert_eq!(
+            small.load(),
+            Versioned {
+                value: limit,
+                version: limit
+            }
+        );
+        assert_eq!(
+            large.load(),
+            Versioned {
+                value: [limit; 3],
+                version: limit
+            }
+        );
+    }
+}
+
 #[test]
 fn versioned_large_reads_are_never_torn() {
     for threads in THREADS {

@@ -34,6 +34,11 @@ trait Probe {
     fn cas(&self, expected: u64, new: u64) -> Result<u64, (u64, u64)>;
     fn add(&self, d: u64) -> (u64, u64);
     fn store(&self, x: u64) -> u64;
+    /// `swap`: the replaced `(value, version)`.
+    fn swap(&self, x: u64) -> (u64, u64);
+    /// `fetch_update` adding `d` while the value is below `limit`: the previous
+    /// `(value, version)`, or the declined current one.
+    fn fetch_add_below(&self, d: u64, limit: u64) -> Result<(u64, u64), (u64, u64)>;
 }
 
 macro_rules! probe {
@@ -56,6 +61,21 @@ macro_rules! probe {
             }
             fn store(&self, $x: u64) -> u64 {
                 VersionedCell::store(self, $enc)
+            }
+            fn swap(&self, $x: u64) -> (u64, u64) {
+                let Versioned { value: $v, version } = VersionedCell::swap(self, $enc);
+                ($dec, version)
+            }
+            fn fetch_add_below(&self, d: u64, limit: u64) -> Result<(u64, u64), (u64, u64)> {
+                self.fetch_update(|$v| {
+                    let $x = $dec;
+                    ($x < limit).then(|| {
+                        let $x = $x + d;
+                        $enc
+                    })
+                })
+                .map(|Versioned { value: $v, version }| ($dec, version))
+                .map_err(|Versioned { value: $v, version }| ($dec, version))
             }
         }
     };
@@ -97,6 +117,134 @@ fn update_and_store_bump_version_by_one() {
         assert_eq!(c.add(1), (4, 3));
         assert_eq!(c.load(), (4, 3));
     });
+}
+
+#[test]
+fn swap_returns_the_replaced_value_and_its_version() {
+    each_size(|make| {
+        let c = make(1);
+        assert_eq!(c.swap(2), (1, 0));
+        assert_eq!(c.load(), (2, 1));
+        assert_eq!(c.swap(3), (2, 1));
+        assert_eq!(c.cas(2, 4), Ok(3), "a swap is one write: version + 1");
+        // Through the whole ring (large path) and back.
+        for i in 0..20u64 {
+            assert_eq!(c.swap(100 + i), (if i == 0 { 4 } else { 99 + i }, 3 + i));
+        }
+        assert_eq!(c.load(), (119, 23));
+    });
+}
+
+#[test]
+fn fetch_update_returns_the_previous_value_or_the_declined_one() {
+    each_size(|make| {
+        let c = make(5);
+        assert_eq!(c.fetch_add_below(2, 10), Ok((5, 0)));
+        assert_eq!(c.load(), (7, 1));
+        assert_eq!(c.fetch_add_below(2, 10), Ok((7, 1)));
+        assert_eq!(c.fetch_add_below(2, 10), Ok((9, 2)));
+        // 11 is not below 10: declined, nothing written.
+        assert_eq!(c.fetch_add_below(2, 10), Err((11, 3)));
+        assert_eq!(c.load(), (11, 3));
+        assert_eq!(c.add(0), (11, 4));
+        for i in 0..20u64 {
+            assert_eq!(c.fetch_add_below(1, u64::MAX), Ok((11 + i, 4 + i)));
+        }
+        assert_eq!(c.load(), (31, 24));
+    });
+}
+
+#[test]
+fn fetch_update_retries_with_the_value_it_lost_to() {
+    // The closure runs again with what a racing write left, and the previous
+    // value returned is the one the committed write replaced.
+    for large in [false, true] {
+        let small = VersionedCell::new(0u64);
+        let big = VersionedCell::new([0u64; 3]);
+        let mut calls = Vec::new();
+        let previous = if large {
+            big.fetch_update(|v| {
+                calls.push(v[0]);
+                if calls.len() == 1 {
+                    big.store([50; 3]); // a write in between: the first try fails
+                }
+                Some([v[0] + 1; 3])
+            })
+            .map(|p| (p.value[0], p.version))
+            .ok()
+        } else {
+            small
+                .fetch_update(|v| {
+                    calls.push(v);
+                    if calls.len() == 1 {
+                        small.store(50);
+                    }
+                    Some(v + 1)
+                })
+                .map(|p| (p.value, p.version))
+                .ok()
+        };
+        assert_eq!(calls, [0, 50], "large = {large}");
+        assert_eq!(previous, Some((50, 1)), "large = {large}");
+        let now = if large {
+            let v = big.load();
+            (v.value[0], v.version)
+        } else {
+            let v = small.load();
+            (v.value, v.version)
+        };
+        assert_eq!(now, (51, 2), "large = {large}");
+    }
+}
+
+#[test]
+fn const_new_static_cell() {
+    static NEXT: VersionedCell<u64> = VersionedCell::const_new(10);
+    static UNIT: VersionedCell<()> = VersionedCell::const_new(());
+    static BYTES: VersionedCell<[u8; 8]> = VersionedCell::const_new(*b"noclobbr");
+    assert_eq!(
+        NEXT.swap(11),
+        Versioned {
+            value: 10,
+            version: 0
+        }
+    );
+    assert_eq!(
+        NEXT.load(),
+        Versioned {
+            value: 11,
+            version: 1
+        }
+    );
+    assert_eq!(UNIT.store(()), 1);
+    assert_eq!(BYTES.load().value, *b"noclobbr");
+    // Same state as `new`.
+    for x in [0u64, 1, u64::MAX, 0x0102_0304_0506_0708] {
+        assert_eq!(
+            VersionedCell::const_new(x).load(),
+            VersionedCell::new(x).load()
+        );
+        let (a, b) = (
+            VersionedCell::const_new(x as u8),
+            VersionedCell::new(x as u8),
+        );
+        assert_eq!(a.load(), b.load());
+        assert_eq!(a.swap(1), b.swap(1));
+    }
+}
+
+#[test]
+fn versioned_from_and_into_a_tuple() {
+    let v = Versioned::from(([1u8, 2], 9));
+    assert_eq!(
+        v,
+        Versioned {
+            value: [1, 2],
+            version: 9
+        }
+    );
+    let (value, version): ([u8; 2], u64) = v.into();
+    assert_eq!((value, version), ([1, 2], 9));
 }
 
 #[test]

@@ -2,13 +2,14 @@
 //!
 //! Small `T` (`()`, `u8`, `u64`: one 128-bit word) and large `T` (`[u8; 9]`,
 //! `[u64; 3]`, `Abc`, `[u64; 8]`: the tagged slot ring) are both driven. Every
-//! result is compared with the model: values and versions.
+//! result is compared with the model: values and versions. `swap`,
+//! `fetch_update` and `try_update` are checked against `noclobber_fuzz::Model`.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{Versioned, VersionedCell};
-use noclobber_fuzz::{accepts, mix, Abc, Init, Payload, VersionSel, MAX_OPS};
+use noclobber_fuzz::{accepts, mix, Abc, Init, Model, Payload, VersionSel, MAX_OPS};
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -36,6 +37,8 @@ enum Op<T> {
     TryUpdate { k: u64, modulus: u8 },
     Store(T),
     Debug,
+    Swap(T),
+    FetchUpdate { k: u64, modulus: u8 },
 }
 
 fuzz_target!(|input: Input| match input {
@@ -106,6 +109,25 @@ fn run<T: Payload>(script: Script<T>) {
                     version: model.version + 1,
                 };
                 assert_eq!(cell.store(v), model.version);
+            }
+            Op::Swap(v) => {
+                let mut m = Model::new(model);
+                assert_eq!(cell.swap(v), m.swap(v));
+                model = m.now;
+            }
+            Op::FetchUpdate { k, modulus } => {
+                let mut calls = 0;
+                let got = cell.fetch_update(|old| {
+                    calls += 1;
+                    assert_eq!(old, model.value);
+                    accepts(&old, modulus).then(|| mix(&old, k))
+                });
+                assert!(calls >= 1);
+                let mut m = Model::new(model);
+                let want = m.fetch_update(|old| accepts(&old, modulus).then(|| mix(&old, k)));
+                assert_eq!(got, want);
+                model = m.now;
+                assert_eq!(cell.load(), model);
             }
             Op::Debug => assert_eq!(
                 format!("{cell:?}"),

@@ -45,6 +45,54 @@ impl<T: Payload> Init<T> {
     }
 }
 
+/// The sequential model of a `VersionedCell` / `Publisher`: a value and a
+/// version that goes up by one with every write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Model<T> {
+    pub now: Versioned<T>,
+}
+
+impl<T: Copy> Model<T> {
+    pub fn new(now: Versioned<T>) -> Self {
+        Model { now }
+    }
+
+    /// Writes `value`; returns the new version.
+    pub fn store(&mut self, value: T) -> u64 {
+        self.swap(value).version + 1
+    }
+
+    /// Writes `value`; returns what it replaced (`VersionedCell::swap`).
+    pub fn swap(&mut self, value: T) -> Versioned<T> {
+        let previous = self.now;
+        self.now = Versioned {
+            value,
+            version: previous.version + 1,
+        };
+        previous
+    }
+
+    /// `VersionedCell::fetch_update`: `Ok(previous)` after writing `f`'s
+    /// value, or `Err(current)` if `f` declines.
+    pub fn fetch_update(
+        &mut self,
+        f: impl FnOnce(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        match f(self.now.value) {
+            Some(value) => Ok(self.swap(value)),
+            None => Err(self.now),
+        }
+    }
+
+    /// `VersionedCell::try_update`: `Ok(committed)` or `Err(current)`.
+    pub fn try_update(
+        &mut self,
+        f: impl FnOnce(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        self.fetch_update(f).map(|_| self.now)
+    }
+}
+
 /// A value type the fuzz targets can store: plain data, comparable, and
 /// constructible from a 64-bit seed.
 pub trait Payload:
