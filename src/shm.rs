@@ -905,7 +905,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
         solo::publish(&self.map.region().object, &mut self.version, value)
     }
 
-    /// Publishes `f(current)`. See [`SoloWriter::update`](crate::SoloWriter::update).
+    /// Publishes `f(current)`. See [`SoloWriter::update`](crate::SoloWriter::update);
+    /// panics if the file was damaged after `attach` checked it.
     pub fn update(&mut self, f: impl FnOnce(T) -> T) -> Versioned<T> {
         solo::update(&self.map.region().object, &mut self.version, f)
     }

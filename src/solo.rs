@@ -20,14 +20,15 @@
 //!   naming a half-written slot, and a reader is only ever sent back by a newer
 //!   publication: it retries only after the head moved.
 //! * **S3 (seqlock per slot).** Writer: stamp `odd` (Release, S4), `fence(Release)`,
-//!   words `Relaxed`, stamp `even` (Release, S4), head (Release). Reader: head
+//!   words `Relaxed`, stamp `even` (`Relaxed`), head (Release). Reader: head
 //!   (Acquire), stamp (Acquire, must be `even(head)`), words `Relaxed`,
 //!   `fence(Acquire)`, stamp again; a copy is whole if the stamp did not move.
 //!   The head's Release/Acquire makes the words of version `v` visible; the
 //!   fence pair makes a word of a newer writer pass imply the stamp moved (DESIGN
 //!   §1, Boehm's seqlock recipe).
-//! * **S4 (diagnosis).** Stamps are stored with Release after the head store
-//!   that precedes them, and loaded with Acquire. A stamp other than `even(v)`
+//! * **S4 (diagnosis).** Stamps are stored after the head store that precedes
+//!   them with release semantics (the odd one with Release, the even one after
+//!   the writer's Release fence), and loaded with Acquire. A stamp other than `even(v)`
 //!   in the head's slot can come from the writer only once it moved the head
 //!   past `v`; so a reader that then finds the head still at `v` knows no writer
 //!   made that stamp: the object is corrupt (possible only in a shared file
@@ -174,9 +175,12 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
             // before readers' copies by the head's Release store below (S3).
             slot.words.at(i).store(buf.word(i), Ordering::Relaxed);
         }
-        // Release (S4): as for the odd stamp. Readers find this stamp through
-        // the head, whose Release store below already publishes it (S3).
-        slot.stamp.store(even(version), Ordering::Release);
+        // Relaxed: readers find this stamp through the head, whose Release
+        // store below publishes it (S3); and a reader that acquires it early
+        // (S4) synchronises with the Release fence above, which already orders
+        // the previous head store before it. (`scripts/weaken-orderings` found
+        // the Release here redundant.)
+        slot.stamp.store(even(version), Ordering::Relaxed);
         // Release (S3): publishes the words and the stamp to every reader that
         // loads this head with Acquire.
         self.head.store(version, Ordering::Release);
@@ -205,7 +209,9 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
                 // copy, with the fences of S3 around it, so no store of the
                 // one writer (S1) overlapped the copy: the words are those it
                 // stored from `Buf::of` of one valid `T` for `version`, before
-                // the head store we acquired.
+                // the head store we acquired. (A shared file written by other
+                // means could hold any words; the shm handles require
+                // `T: Pod`, for which any words are a valid value.)
                 let value = unsafe { buf.assume_value() };
                 return Ok(Versioned { value, version });
             }
@@ -457,7 +463,8 @@ impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
 
     /// Publishes `f(current)`: no other write can come between the read and
     /// the write, since there is no other writer. If `f` panics nothing is
-    /// published.
+    /// published. Panics like [`read`](SoloPublisher::read) on a corrupt
+    /// shared object (never in process).
     ///
     /// ```
     /// let (mut w, r) = noclobber::SoloPublisher::<u64, 2>::channel(10);
