@@ -103,6 +103,12 @@ impl<T: NoUninit> SeqLock<T> {
     }
 
     /// Like [`try_read`](Self::try_read), with the version read.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(5u16);
+    /// lock.write(6);
+    /// assert_eq!(lock.try_read_versioned(), Some(noclobber::Versioned { value: 6, version: 1 }));
+    /// ```
     #[inline]
     #[must_use]
     pub fn try_read_versioned(&self) -> Option<Versioned<T>> {

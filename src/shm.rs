@@ -729,6 +729,19 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     ///
     /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists),
     /// [`Error::NotLockFree`].
+    ///
+    /// ```
+    /// use noclobber::shm::SharedPublisher;
+    ///
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pcreate", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedPublisher::<u64, 3>::create(&path, 7)?;
+    /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: 7, version: 0 });
+    /// // Never over an existing file.
+    /// assert!(SharedPublisher::<u64, 3>::create(&path, 8).is_err());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
         Mapping::create(path.as_ref(), initial).map(Self)
     }
@@ -738,11 +751,35 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// Returns immediately: [`Error::TooSmall`] or [`Error::Uninitialized`]
     /// while the creator is still initialising (retry), [`Error::LayoutMismatch`]
     /// for another type, and the other [`Error`]s.
+    ///
+    /// ```
+    /// use noclobber::shm::SharedPublisher;
+    ///
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-popen", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(SharedPublisher::<u64, 3>::open(&path).is_err()); // no file yet
+    /// let writer = SharedPublisher::<u64, 3>::create(&path, 0)?;
+    /// writer.publish(5);
+    /// assert_eq!(SharedPublisher::<u64, 3>::open(&path)?.read(), 5);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         Mapping::open(path.as_ref()).map(Self)
     }
 }
 
+/// The [`Publisher`] in the mapping.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pderef", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let shared = noclobber::shm::SharedPublisher::<u32, 3>::create(&path, 1)?;
+/// let publisher: &noclobber::Publisher<u32, 3> = &shared;
+/// assert_eq!(publisher.publish(2), 1);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send, const SLOTS: usize> Deref for SharedPublisher<T, SLOTS> {
     type Target = Publisher<T, SLOTS>;
 
@@ -752,6 +789,17 @@ impl<T: Pod + Send, const SLOTS: usize> Deref for SharedPublisher<T, SLOTS> {
     }
 }
 
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let shared = noclobber::shm::SharedPublisher::<u8, 2>::create(&path, 4)?;
+/// assert_eq!(
+///     format!("{shared:?}"),
+///     "SharedPublisher(Publisher { value: 4, version: 0, slots: 2 })"
+/// );
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedPublisher<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedPublisher").field(&**self).finish()
@@ -781,17 +829,52 @@ pub struct SharedSeqLock<T>(Mapping<SeqLock<T>>);
 impl<T: Pod + Send> SharedSeqLock<T> {
     /// Creates the file at `path` (it must not exist), holding a seqlock with
     /// `initial` at version 0. Errors as for [`SharedPublisher::create`].
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-screate", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let lock = noclobber::shm::SharedSeqLock::<[u16; 3]>::create(&path, [1, 2, 3])?;
+    /// assert_eq!(lock.read_versioned(), noclobber::Versioned { value: [1, 2, 3], version: 0 });
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
         Mapping::create(path.as_ref(), initial).map(Self)
     }
 
     /// Opens a file made by [`create`](Self::create) with the same `T`; never
     /// waits. Errors as for [`SharedPublisher::open`].
+    ///
+    /// ```
+    /// use noclobber::shm::SharedSeqLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sopen", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let writer = SharedSeqLock::<i64>::create(&path, -1)?;
+    /// let reader = SharedSeqLock::<i64>::open(&path)?;
+    /// writer.write(9);
+    /// assert_eq!(reader.read(), 9);
+    /// // Another `T` is refused.
+    /// assert!(SharedSeqLock::<u32>::open(&path).is_err());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         Mapping::open(path.as_ref()).map(Self)
     }
 }
 
+/// The [`SeqLock`] in the mapping.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sderef", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let shared = noclobber::shm::SharedSeqLock::<u64>::create(&path, 1)?;
+/// let lock: &noclobber::SeqLock<u64> = &shared;
+/// assert_eq!(lock.update(|x| x + 1).value, 2);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send> Deref for SharedSeqLock<T> {
     type Target = SeqLock<T>;
 
@@ -801,6 +884,14 @@ impl<T: Pod + Send> Deref for SharedSeqLock<T> {
     }
 }
 
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let shared = noclobber::shm::SharedSeqLock::<u8>::create(&path, 3)?;
+/// assert_eq!(format!("{shared:?}"), "SharedSeqLock(SeqLock { value: 3, version: 0 })");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedSeqLock").field(&**self).finish()

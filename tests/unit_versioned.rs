@@ -197,6 +197,8 @@ fn fetch_update_retries_with_the_value_it_lost_to() {
     }
 }
 
+// `const_new` is an ordinary fn under loom (loom atomics are not const).
+#[cfg(not(noclobber_loom))]
 #[test]
 fn const_new_static_cell() {
     static NEXT: VersionedCell<u64> = VersionedCell::const_new(10);

@@ -280,7 +280,7 @@ impl Thread {
                     self.adds = self.adds.wrapping_sub(1);
                 }
                 CounterOp::Sum => {
-                    shared.counter.sum();
+                    let _ = shared.counter.sum();
                 }
                 CounterOp::Take => self.takes = self.takes.wrapping_add(shared.counter.take()),
                 CounterOp::LocalAdd(d) => {
