@@ -161,6 +161,12 @@ pub enum ReadError {
     Corrupt,
 }
 
+/// ```
+/// assert_eq!(
+///     noclobber::ReadError::Lapped.to_string(),
+///     "lapped by a newer publication during the copy"
+/// );
+/// ```
 impl core::fmt::Display for ReadError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -173,6 +179,10 @@ impl core::fmt::Display for ReadError {
     }
 }
 
+/// ```
+/// let e: Box<dyn std::error::Error> = Box::new(noclobber::ReadError::Corrupt);
+/// assert!(e.to_string().contains("corrupt"));
+/// ```
 #[cfg(feature = "std")]
 impl std::error::Error for ReadError {}
 

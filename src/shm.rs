@@ -940,6 +940,19 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     /// whose version 0 is `initial`, and becomes its writer.
     ///
     /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists).
+    ///
+    /// ```
+    /// use noclobber::shm::{Error, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-create", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = SharedSoloWriter::<u64, 2>::create(&path, 1)?;
+    /// assert_eq!(w.read_versioned().version, 0);
+    /// // The file exists now: a second `create` is refused.
+    /// let again = SharedSoloWriter::<u64, 2>::create(&path, 1);
+    /// assert!(matches!(again, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
         let path = path.as_ref();
         let (map, lock) = Mapping::create_with(path, initial, |file| {
@@ -957,6 +970,20 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     /// Becomes the writer of an existing file, without waiting:
     /// [`Error::WriterBusy`] while another writer holds it, the errors of
     /// [`SharedSoloReader::open`] otherwise. Continues the versions.
+    ///
+    /// ```
+    /// use noclobber::shm::{Error, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-attach", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut first = SharedSoloWriter::<u64, 2>::create(&path, 0)?;
+    /// first.publish(1);
+    /// assert!(matches!(SharedSoloWriter::<u64, 2>::attach(&path), Err(Error::WriterBusy { .. })));
+    /// drop(first); // or the first writer's process exits or is killed
+    /// let mut next = SharedSoloWriter::<u64, 2>::attach(&path)?;
+    /// assert_eq!(next.publish(2), 2);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attach(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::attach_until(path.as_ref(), None)
     }
@@ -964,6 +991,26 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     /// [`attach`](Self::attach), waiting up to `timeout` for the current writer
     /// to go away (it exits, is killed, or drops its handle); then
     /// [`Error::WriterBusy`]. Polls the lock every millisecond.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use noclobber::shm::{Error, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-attach-timeout", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = SharedSoloWriter::<u64, 2>::create(&path, 0)?;
+    /// let waited = SharedSoloWriter::<u64, 2>::attach_timeout(&path, Duration::from_millis(5));
+    /// assert!(matches!(waited, Err(Error::WriterBusy { .. })));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         std::thread::sleep(Duration::from_millis(20));
+    ///         drop(first);
+    ///     });
+    ///     // Waits for the first writer to go away.
+    ///     SharedSoloWriter::<u64, 2>::attach_timeout(&path, Duration::from_secs(10)).unwrap();
+    /// });
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attach_timeout(
         path: impl AsRef<Path>,
         timeout: std::time::Duration,
@@ -991,6 +1038,16 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     }
 
     /// Publishes `value`; returns its version. See [`SoloWriter::publish`](crate::SoloWriter::publish).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-publish", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = noclobber::shm::SharedSoloWriter::<[u8; 4], 2>::create(&path, [0; 4])?;
+    /// assert_eq!(w.publish([1, 2, 3, 4]), 1);
+    /// assert_eq!(w.read(), [1, 2, 3, 4]);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn publish(&mut self, value: T) -> u64 {
         solo::publish(&self.map.region().object, &mut self.version, value)
@@ -998,6 +1055,15 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
 
     /// Publishes `f(current)`. See [`SoloWriter::update`](crate::SoloWriter::update);
     /// panics if the file was damaged after `attach` checked it.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-update", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = noclobber::shm::SharedSoloWriter::<u64, 2>::create(&path, 20)?;
+    /// assert_eq!(w.update(|x| x + 1).value, 21);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update(&mut self, f: impl FnOnce(T) -> T) -> Versioned<T> {
         solo::update(&self.map.region().object, &mut self.version, f)
     }
@@ -1026,6 +1092,17 @@ fn corrupt(path: &Path) -> impl FnOnce(String) -> Error + '_ {
     }
 }
 
+/// The read methods of [`SoloPublisher`], on the writer.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-wderef", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = noclobber::shm::SharedSoloWriter::<u64, 2>::create(&path, 5)?;
+/// let publisher: &noclobber::SoloPublisher<u64, 2> = &w;
+/// assert_eq!(publisher.read(), 5);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloWriter<T, SLOTS> {
     type Target = SoloPublisher<T, SLOTS>;
 
@@ -1035,6 +1112,14 @@ impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloWriter<T, SLOTS> {
     }
 }
 
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-wdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = noclobber::shm::SharedSoloWriter::<u8, 2>::create(&path, 5)?;
+/// assert_eq!(format!("{w:?}"), "SharedSoloWriter(SoloPublisher { value: 5, version: 0, slots: 2 })");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWriter<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedSoloWriter").field(&**self).finish()
@@ -1066,6 +1151,19 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// `SLOTS`, read-only. Never waits: besides the errors of
     /// [`SharedPublisher::open`], [`Error::Corrupt`] if the object behind the
     /// header is inconsistent.
+    ///
+    /// ```
+    /// use noclobber::shm::{Error, SharedSoloReader, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-open", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(matches!(SharedSoloReader::<u64, 2>::open(&path), Err(Error::Io { .. })));
+    /// let _w = SharedSoloWriter::<u64, 2>::create(&path, 3)?;
+    /// assert_eq!(SharedSoloReader::<u64, 2>::open(&path)?.read(), 3);
+    /// // Another slot count is another layout.
+    /// assert!(SharedSoloReader::<u64, 3>::open(&path).is_err());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let (map, _) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path.as_ref(), false)?;
         map.region()
@@ -1076,6 +1174,18 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     }
 }
 
+/// The read methods of [`SoloPublisher`].
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-rderef", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _w = noclobber::shm::SharedSoloWriter::<u64, 2>::create(&path, 6)?;
+/// let r = noclobber::shm::SharedSoloReader::<u64, 2>::open(&path)?;
+/// let publisher: &noclobber::SoloPublisher<u64, 2> = &r;
+/// assert_eq!(publisher.try_read(), Ok(6));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloReader<T, SLOTS> {
     type Target = SoloPublisher<T, SLOTS>;
 
@@ -1085,6 +1195,15 @@ impl<T: Pod + Send, const SLOTS: usize> Deref for SharedSoloReader<T, SLOTS> {
     }
 }
 
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-rdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _w = noclobber::shm::SharedSoloWriter::<u8, 2>::create(&path, 7)?;
+/// let r = noclobber::shm::SharedSoloReader::<u8, 2>::open(&path)?;
+/// assert_eq!(format!("{r:?}"), "SharedSoloReader(SoloPublisher { value: 7, version: 0, slots: 2 })");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloReader<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedSoloReader").field(&**self).finish()

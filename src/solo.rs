@@ -129,6 +129,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// assert_eq!(w.publish(8), 1);
     /// assert_eq!(r.read(), 8);
     /// ```
+    #[must_use]
     pub fn channel(initial: T) -> (SoloWriter<T, SLOTS>, SoloReader<T, SLOTS>) {
         let shared = Arc::new(Self::new(initial));
         let reader = SoloReader(Arc::clone(&shared));
@@ -239,6 +240,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// assert_eq!(r.read(), [1, 2, 3]);
     /// ```
     #[inline]
+    #[must_use]
     pub fn read(&self) -> T {
         self.read_versioned().value
     }
@@ -251,6 +253,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// assert_eq!(r.read_versioned(), noclobber::Versioned { value: 5, version: 1 });
     /// ```
     #[inline]
+    #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
         let spin = Spin::new();
         loop {
@@ -316,6 +319,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// assert_eq!(r.version(), 1);
     /// ```
     #[inline]
+    #[must_use]
     pub fn version(&self) -> u64 {
         // Acquire (S3): a caller that sees version n also sees its value.
         self.head.load(Ordering::Acquire)
@@ -399,8 +403,13 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     }
 }
 
+/// One attempt at a copy: never blocks, not even on a corrupt object.
+///
+/// ```
+/// let (_w, r) = noclobber::SoloPublisher::<u8, 2>::channel(9);
+/// assert_eq!(format!("{:?}", *r), "SoloPublisher { value: 9, version: 0, slots: 2 }");
+/// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloPublisher<T, SLOTS> {
-    /// One attempt at a copy: never blocks.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("SoloPublisher");
         match self.attempt() {
@@ -415,6 +424,24 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloPublisher<
 /// takes `&mut self`, so two publications can never overlap.
 ///
 /// Dereferences to the [`SoloPublisher`] for reads.
+///
+/// ```
+/// let (mut writer, reader) = noclobber::SoloPublisher::<[u32; 2], 2>::channel([0, 0]);
+/// // The writer moves to the thread that publishes.
+/// std::thread::spawn(move || {
+///     writer.publish([1, 1]);
+///     assert_eq!(writer.read(), [1, 1]); // it reads too
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(reader.read(), [1, 1]);
+/// ```
+///
+/// ```compile_fail
+/// // One writer: it cannot be cloned.
+/// let (w, _r) = noclobber::SoloPublisher::<u64, 2>::channel(0);
+/// let _second = w.clone();
+/// ```
 pub struct SoloWriter<T, const SLOTS: usize> {
     shared: Arc<SoloPublisher<T, SLOTS>>,
     /// The head: only this writer moves it.
@@ -484,11 +511,19 @@ impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
     /// w.publish(4);
     /// assert_eq!(r.read(), 4);
     /// ```
+    #[must_use]
     pub fn reader(&self) -> SoloReader<T, SLOTS> {
         SoloReader(Arc::clone(&self.shared))
     }
 }
 
+/// The read methods, on the writer too.
+///
+/// ```
+/// let (mut w, _r) = noclobber::SoloPublisher::<u8, 2>::channel(1);
+/// w.publish(2);
+/// assert_eq!((w.read(), w.version()), (2, 1));
+/// ```
 impl<T, const SLOTS: usize> Deref for SoloWriter<T, SLOTS> {
     type Target = SoloPublisher<T, SLOTS>;
 
@@ -498,6 +533,10 @@ impl<T, const SLOTS: usize> Deref for SoloWriter<T, SLOTS> {
     }
 }
 
+/// ```
+/// let (w, _r) = noclobber::SoloPublisher::<u8, 2>::channel(3);
+/// assert_eq!(format!("{w:?}"), "SoloWriter(SoloPublisher { value: 3, version: 0, slots: 2 })");
+/// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloWriter<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SoloWriter").field(&*self.shared).finish()
@@ -515,12 +554,27 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloWriter<T, 
 /// ```
 pub struct SoloReader<T, const SLOTS: usize>(Arc<SoloPublisher<T, SLOTS>>);
 
+/// A reference count: no copy of the object.
+///
+/// ```
+/// let (mut w, r) = noclobber::SoloPublisher::<u8, 2>::channel(0);
+/// let r2 = r.clone();
+/// w.publish(5);
+/// assert_eq!(r2.read(), 5);
+/// ```
 impl<T, const SLOTS: usize> Clone for SoloReader<T, SLOTS> {
     fn clone(&self) -> Self {
         SoloReader(Arc::clone(&self.0))
     }
 }
 
+/// The read methods of [`SoloPublisher`].
+///
+/// ```
+/// let (_w, r) = noclobber::SoloPublisher::<u8, 2>::channel(4);
+/// let publisher: &noclobber::SoloPublisher<u8, 2> = &r;
+/// assert_eq!(publisher.read(), 4);
+/// ```
 impl<T, const SLOTS: usize> Deref for SoloReader<T, SLOTS> {
     type Target = SoloPublisher<T, SLOTS>;
 
@@ -530,6 +584,10 @@ impl<T, const SLOTS: usize> Deref for SoloReader<T, SLOTS> {
     }
 }
 
+/// ```
+/// let (_w, r) = noclobber::SoloPublisher::<u8, 2>::channel(3);
+/// assert_eq!(format!("{r:?}"), "SoloReader(SoloPublisher { value: 3, version: 0, slots: 2 })");
+/// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloReader<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SoloReader").field(&*self.0).finish()
