@@ -661,8 +661,10 @@ fn solo_stress<const S: usize>(readers: u64) {
 
 #[test]
 fn solo_two_slots_reads_never_torn() {
-    for readers in [3, 7] {
-        solo_stress::<2>(readers);
+    // 7 readers only natively: under Miri every thread multiplies the run time.
+    let readers: &[u64] = if cfg!(miri) { &[3] } else { &[3, 7] };
+    for &r in readers {
+        solo_stress::<2>(r);
     }
 }
 
