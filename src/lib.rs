@@ -32,9 +32,10 @@
 //!
 //! **Derive `Pod` and `Zeroable` if the type may ever be shared between
 //! processes**, and not `NoUninit`: the in-process types need `NoUninit`, which
-//! every `Pod` type is, while [`shm`](crate#features)'s `SharedPublisher` and
-//! `SharedSeqLock` need `Pod` (any bytes another process leaves in the file must
-//! be a valid `T`). Deriving `NoUninit` *and* `Pod` conflicts (`E0119`), so
+//! every `Pod` type is, while every shared type of [`shm`](crate#features)
+//! (`SharedPublisher`, `SharedSoloWriter` / `SharedSoloReader`, `SharedSeqLock`)
+//! needs `Pod` (any bytes another process leaves in the file must be a valid
+//! `T`). Deriving `NoUninit` *and* `Pod` conflicts (`E0119`), so
 //! derive `Pod` + `Zeroable` once and use the type everywhere:
 //!
 //! ```

@@ -32,6 +32,10 @@ use crate::Versioned;
 /// * **Versions** count publications: the initial value is version 0, each
 ///   publication adds exactly 1.
 ///
+/// With a single writer, prefer [`SoloPublisher`](crate::SoloPublisher): the
+/// same guarantees for readers at about the cost of a `SeqLock` read, since no
+/// word needs a writer's tag when nobody can lap the writer.
+///
 /// `SLOTS < 2` does not compile. The type is `#[repr(C)]` and holds no
 /// pointers, so it can live in memory shared between processes (feature `shm`).
 ///

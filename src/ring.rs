@@ -19,7 +19,11 @@
 //!   accepts a copy only if every word carries the head's ticket, so a copy is
 //!   one writer's whole value.
 //! * **I4 (hand-over).** A claim given back (`release`, Release) and taken again
-//!   (`stage`, Acquire) orders the giver's tagged stores before the taker's.
+//!   (`stage`, Acquire) orders the giver's tagged stores before the taker's. The
+//!   giver may hold a *newer* ticket than the taker (a declined `publish_if`
+//!   after a lost race); without the edge the model lets its stores land after
+//!   the taker's, which would then publish over foreign tags. Loom and Miri do
+//!   not explore such load-buffering outcomes (`scripts/weaken/notes.txt`).
 //!
 //! Per-site comments name the invariant they rely on.
 
@@ -77,9 +81,9 @@ impl<T: NoUninit> Slot<T> {
     fn copy(&self, ticket: u64) -> Option<T> {
         let mut buf = Buf::uninit();
         for i in 0..word_count::<T>() {
-            // Relaxed: each word carries its own tag, so it needs no ordering with
-            // the other words. The Acquire load of the head that named `ticket`
-            // guarantees this load sees that writer's word or a later one.
+            // Relaxed (I2, I3): each word carries its own tag; the Acquire head
+            // load that named `ticket` makes that writer's word (or a newer one)
+            // visible.
             let (tag, data) = unpack(self.words.at(i).load(Ordering::Relaxed));
             if tag != ticket {
                 return None;
@@ -101,9 +105,8 @@ impl<T: NoUninit> Slot<T> {
     fn fill(&self, ticket: u64, buf: &Buf<T>) -> bool {
         for i in 0..word_count::<T>() {
             let word = self.words.at(i);
-            // Relaxed throughout: a tag only grows, which is a property of this
-            // one location's modification order. The value is made visible to
-            // readers by the Release CAS on the head in `Ring::commit`.
+            // Relaxed throughout (I2): a tag only grows, a property of this one
+            // location's modification order; the head CAS publishes (I3).
             let mut current = word.load(Ordering::Relaxed);
             loop {
                 if unpack(current).0 > ticket {
@@ -122,17 +125,9 @@ impl<T: NoUninit> Slot<T> {
 }
 
 /// The tagged slot ring, borrowed from its owner (`Publisher` keeps it inline,
-/// `VersionedCell` boxes it).
-///
-/// * `head` = `(version, ticket)`: the published value is the one written into
-///   slot `ticket % slots.len()` by the holder of `ticket`.
-/// * A writer takes a fresh ticket, claims its slot if the slot's current claim is
-///   older than the head's ticket (so it can never be published again), fills it,
-///   and publishes with a CAS on the head that requires its ticket to be newer.
-/// * Readers load the head, copy the slot, and accept it only if every word is
-///   tagged with the head's ticket; otherwise a newer value exists and they retry.
-///   The slot of the current head is never claimed, so a writer stopped anywhere
-///   never keeps a reader from finding a complete value.
+/// `VersionedCell` boxes it); its invariants are at the top of this file. The
+/// slot of the current head is never claimed (I1), so a writer stopped anywhere
+/// never keeps a reader from finding a complete value.
 pub(crate) struct Ring<'a, T> {
     pub(crate) head: &'a AtomicU128,
     pub(crate) tickets: &'a AtomicU64,
@@ -165,8 +160,7 @@ impl<T: NoUninit> Ring<'_, T> {
     /// The current `(version, ticket)`.
     #[inline]
     pub(crate) fn head(&self) -> (u64, u64) {
-        // Acquire: pairs with the Release of the CAS in `commit` that stored this
-        // head, so that writer's tagged words are visible to a following `copy`.
+        // Acquire (I3): pairs with the Release of the head CAS in `commit`.
         unpack(self.head.load(Ordering::Acquire))
     }
 
@@ -213,16 +207,11 @@ impl<T: NoUninit> Ring<'_, T> {
             let slot = self.slot(ticket);
             // Relaxed: only a hint for the CAS below, which orders what matters.
             let claim = slot.claim.load(Ordering::Relaxed);
-            // `claim < current`: that ticket lost to a newer head and can never
-            // be published (commit needs a ticket newer than the head), so no
-            // reader will be sent to this slot for it. `ticket > current`: ours
-            // can still be published.
-            // Success Acquire: pairs with the Release CAS in `release`. A slot
-            // given back by a writer with a *newer* ticket than ours still holds
-            // that writer's tags; acquiring its release makes our `fill` see them
-            // (and refuse) instead of letting its older stores land after ours.
-            // A claim taken over from a dead ticket needs no ordering: that
-            // ticket is older than ours, and `fill` never lets it overwrite us.
+            // I1: `claim < current` can never be published, so no reader is
+            // sent here for it; `ticket > current`: ours still can be.
+            // Success Acquire (I4): pairs with the Release CAS in `release`. A
+            // claim taken over from a dead, older ticket needs none: `fill`
+            // never lets an older tag overwrite ours (I2).
             if ticket > current
                 && claim < current
                 && slot
@@ -250,12 +239,8 @@ impl<T: NoUninit> Ring<'_, T> {
         // Claim 0 is older than any head, so the slot is free again. The CAS
         // fails only if a newer writer already took the slot over (after the
         // head passed `ticket`), which is just as good.
-        // Success Release: our word stores (tagged `ticket`) happen before the
-        // claim of whoever reuses the slot (Acquire CAS in `stage`). That writer
-        // may hold an *older* ticket; without this edge the model allows our
-        // stores to land after its own and be published under its ticket, and
-        // readers would retry until the next publication. (Loom and Miri do not
-        // explore such load-buffering outcomes; see `scripts/weaken/notes.txt`.)
+        // Success Release (I4): our tagged stores happen before the claim of
+        // whoever reuses the slot (Acquire CAS in `stage`).
         let _ = self.slot(ticket).claim.compare_exchange(
             ticket,
             0,
@@ -269,14 +254,11 @@ impl<T: NoUninit> Ring<'_, T> {
     #[inline]
     pub(crate) fn commit(&self, version: u64, current: u64, ticket: u64) -> bool {
         debug_assert!(ticket > current);
-        // Success AcqRel: Release publishes the words `fill` stored. The Acquire
-        // half is implied by the Acquire load in `head()` that read this same
-        // head value (every publication bumps the version, so a CAS succeeds
-        // only on the value we already acquired); AcqRel costs nothing extra on
-        // x86-64 and keeps the chain of writers obviously ordered.
-        // Failure Relaxed: the head found is dropped; every caller re-reads it
-        // with the Acquire load in `head()` before it touches a slot. A caller
-        // that read the slot named by the returned head would need Acquire.
+        // Success AcqRel: the Release half publishes the words `fill` stored
+        // (I3). The Acquire half is implied by the Acquire load in `head()` of
+        // this same value (versions only grow), and costs nothing on x86-64.
+        // Failure Relaxed: every caller drops the head found and re-reads it
+        // with Acquire in `head()` before touching a slot.
         self.head
             .compare_exchange(
                 pack(version, current),
