@@ -2,7 +2,9 @@
 //!
 //! A naive read-then-write (`load`, then `store(x + 1)`) loses increments whenever
 //! two threads read the same value; every other row must lose none. Every
-//! noclobber primitive has a row.
+//! noclobber primitive that several threads can write has a row;
+//! `SoloPublisher` has none because it cannot race at all: its one writer's
+//! `publish` takes `&mut self`, so T threads cannot share it without a lock.
 //!
 //! ```text
 //! cargo run --release --example lost_update [-- --threads T --ops N]
