@@ -301,13 +301,18 @@ fn negative_adds_three_takers_1_shard() {
 // Loom notifies `join` when the thread's closure returns and runs its
 // thread-local destructors (the exit hook that gives the slot back) after that,
 // so a later thread may find the slot still held and share: both cases are
-// explored. `REUSED` records that some execution took the slot over.
-static REUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+// explored. Each test records in its own flag (the tests run in parallel) that
+// some execution took the slot over.
+use std::sync::atomic::AtomicBool as StdBool;
+static REUSED_AFTER_JOIN: StdBool = StdBool::new(false);
+static REUSED_OVERLAPPING: StdBool = StdBool::new(false);
 
-fn note_reuse(local: &noclobber::LocalCounter<'_>) {
-    if format!("{local:?}") == "LocalCounter { owns_shard: true }" {
-        REUSED.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+fn owns_shard(local: &noclobber::LocalCounter<'_>) -> bool {
+    format!("{local:?}") == "LocalCounter { owns_shard: true }"
+}
+
+fn reused(flag: &StdBool) -> bool {
+    flag.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 // Sequential owners: the second thread starts after the first was joined and
@@ -332,7 +337,9 @@ fn exited_owner_hands_shard_on() {
         let c = c.clone();
         thread::spawn(move || {
             let local = c.local();
-            note_reuse(&local);
+            if owns_shard(&local) {
+                REUSED_AFTER_JOIN.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             local.add(4);
         })
     };
@@ -345,33 +352,37 @@ fn exited_owner_hands_shard_on() {
 
 #[test]
 fn exited_owner_hands_shard_on_1_shard() {
-    REUSED.store(false, std::sync::atomic::Ordering::Relaxed);
     model(3, exited_owner_hands_shard_on);
-    assert!(
-        REUSED.load(std::sync::atomic::Ordering::Relaxed),
-        "no execution reused the shard"
-    );
+    assert!(reused(&REUSED_AFTER_JOIN), "no execution reused the shard");
 }
 
 // Overlapping threads: the second one either shares (the first still holds
-// slot 0) or takes slot 0 over right after the first exited. Without a join in
-// between, only the slot bitmap's Release/Acquire orders the first owner's last
-// store before the new owner's load of the total; without it the new owner
-// overwrites it.
+// slot 0), owns slot 0 because it came first, or takes slot 0 over right after
+// the first exited. Without a join in between, only the slot bitmap's
+// Release/Acquire orders the first owner's last store before the new owner's
+// load of the total; without it the new owner overwrites it. `started` is
+// Relaxed on purpose (it must add no happens-before edge of its own): seeing it
+// set before taking a slot means the first thread already held slot 0, so
+// owning it then is a take-over.
 fn overlapping_owners() {
     let c = Arc::new(ShardedCounter::with_shards(1));
+    let started = Arc::new(loom::sync::atomic::AtomicBool::new(false));
     let first = {
-        let c = c.clone();
+        let (c, started) = (c.clone(), started.clone());
         thread::spawn(move || {
             c.add(1);
+            started.store(true, Ordering::Relaxed);
             c.add(2);
         })
     };
     let second = {
         let c = c.clone();
         thread::spawn(move || {
+            let after_first = started.load(Ordering::Relaxed);
             let local = c.local();
-            note_reuse(&local);
+            if after_first && owns_shard(&local) {
+                REUSED_OVERLAPPING.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             local.add(4);
         })
     };
@@ -385,10 +396,9 @@ fn overlapping_owners() {
 
 #[test]
 fn overlapping_owners_1_shard() {
-    REUSED.store(false, std::sync::atomic::Ordering::Relaxed);
     model(3, overlapping_owners);
     assert!(
-        REUSED.load(std::sync::atomic::Ordering::Relaxed),
-        "no execution reused the shard"
+        reused(&REUSED_OVERLAPPING),
+        "no execution took the shard over"
     );
 }

@@ -535,7 +535,13 @@ fn counter_handles_in_thread_locals_during_churn() {
     struct AddOnDrop(LocalCounter<'static>, u64);
     impl Drop for AddOnDrop {
         fn drop(&mut self) {
-            (0..self.1).for_each(|_| self.0.inc());
+            for i in 0..self.1 {
+                self.0.inc();
+                if i % 64 == 0 {
+                    // Widen the window in which a new owner could race.
+                    std::thread::yield_now();
+                }
+            }
         }
     }
     std::thread_local! {
@@ -548,6 +554,10 @@ fn counter_handles_in_thread_locals_during_churn() {
             s.spawn(move || {
                 for _ in 0..threads {
                     std::thread::spawn(move || {
+                        // Registered before the counter's exit hook, so (std
+                        // runs thread-local destructors in reverse order of
+                        // registration) the handle drops after the hook ran.
+                        HANDLE.with(|_| ());
                         (0..adds).for_each(|_| c.inc());
                         HANDLE.with(|h| *h.borrow_mut() = Some(AddOnDrop(c.local(), adds)));
                     })

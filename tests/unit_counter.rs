@@ -184,6 +184,8 @@ fn a_handle_in_a_thread_local_keeps_the_slot_until_it_drops() {
     let n = if cfg!(miri) { 3 } else { 100 };
     for _ in 0..n {
         std::thread::spawn(move || {
+            // Registered first, so it is destroyed after the exit hook ran.
+            HANDLE.with(|_| ());
             c.inc();
             HANDLE.with(|h| *h.borrow_mut() = Some(AddOnDrop(c.local())));
         })
