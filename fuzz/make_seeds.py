@@ -165,7 +165,8 @@ for variant, init in [("U8x2", "New"), ("U64x3", "Default"), ("Arr3x2", "New"),
 
 # --------------------------------------------------------------- sharded_counter
 SC_INIT = ["New", "Default", "WithShards"]
-SC_OP = ["Basic", "Shards", "Debug", "Elsewhere"]
+SC_OP = ["Basic", "Shards", "Debug", "Elsewhere", "Resident"]
+CMD = ["Run", "Hold", "HeldAdd", "Exit"]
 BASIC = ["Add", "Inc", "Dec", "Sum", "Take", "LocalAdd", "LocalInc", "LocalDec"]
 
 
@@ -179,6 +180,10 @@ def sc_op(name, arg=b""):
 
 def sharded_counter(init_bytes, ops):
     return init_bytes + vec(ops)
+
+
+def resident(which, cmd, arg=b""):
+    return sc_op("Resident", u8(which) + tag(CMD, cmd) + arg)
 
 
 extremes = [basic("Add", delta("Max")), basic("Inc"), basic("Sum"),
@@ -211,6 +216,18 @@ write("sharded_counter", "new-default", sharded_counter(
     [sc_op("Shards"), sc_op("Basic", basic("Inc")), sc_op("Basic", basic("LocalAdd", delta("Max"))),
      sc_op("Elsewhere", vec([basic("Dec"), basic("LocalInc")])),
      sc_op("Debug"), sc_op("Basic", basic("Take"))]))
+# Issue 14: two resident threads on one shard, one keeping a handle; the owner
+# exits and a fresh thread takes the shard (and its count) over.
+write("sharded_counter", "residents-hand-over", sharded_counter(
+    with_shards(tag(SHARD_SEL, "One")),
+    [resident(0, "Run", vec([basic("Inc"), basic("Add", delta("Small", u8(-9)))])),
+     resident(0, "Hold"), resident(0, "HeldAdd", delta("Max")),
+     resident(1, "Run", vec([basic("LocalInc"), basic("Sum"), basic("Take")])),
+     resident(0, "HeldAdd", delta("MinusOne")), resident(0, "Exit"),
+     sc_op("Elsewhere", vec([basic("LocalAdd", delta("One")), basic("Sum")])),
+     resident(1, "HeldAdd", delta("Min")), resident(1, "Exit"),
+     resident(0, "Run", vec([basic("Dec"), basic("Take"), basic("Sum")])),
+     sc_op("Basic", basic("Sum")), sc_op("Debug")]))
 
 # -------------------------------------------------------------------- concurrent
 STEP = ["Once", "Burst"]

@@ -1,12 +1,41 @@
 //! [`ShardedCounter`]: per-thread padded shards summed on read (LongAdder style).
+//!
+//! # Slots: who owns which shard
+//!
+//! Every thread that uses a counter takes a process-wide **slot**: the lowest
+//! free bit of a bitmap (`sync::slot_words`), set with an Acquire `fetch_or`.
+//! A thread holds its slot until it exits: a thread-local destructor clears the
+//! bit with a Release `fetch_and`. So no two live threads ever hold one slot,
+//! and a slot freed by an exited thread is the first one a new thread gets.
+//!
+//! In a counter with `n` shards, the thread with slot `s < n` **owns** shard `s`
+//! (in every counter at once): it is the only thread writing that shard's
+//! `total`, with a Relaxed load and store. Threads with `s >= n` (more live
+//! threads than shards) `fetch_add` into the shard's separate `shared` cell, so
+//! they never touch the owner's cache line on an add. There is no owner word to
+//! check: the fast path is one thread-local load, one bounds check, the load and
+//! the store.
+//!
+//! Hand-over: the exiting owner's last store to `total` is sequenced before its
+//! Release `fetch_and`; the next thread's Acquire `fetch_or` reads that (or a
+//! later) bitmap value, so its first load of `total` sees the last value the
+//! previous owner stored, and the count stays in the shard. A slot is a plain
+//! number whose reuse is the point, not a token compared by CAS, so there is no
+//! ABA: the bitmap bit, not a stale copy of a number, decides who may write.
+//! Slots never wrap (at most `MAX_SHARDS`; a thread finding none shares).
+//!
+//! A `LocalCounter` that writes an owned shard pins the slot: if the thread's
+//! exit hook runs while such a handle lives (a handle kept in another
+//! thread-local), the last handle's drop gives the slot back instead.
 
 use alloc::boxed::Box;
 use core::fmt;
 use core::marker::PhantomData;
+use std::sync::PoisonError;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{thread_token, AtomicI64, AtomicUsize, Ordering};
+use crate::sync::{self, AtomicI64, Mutex, Ordering, ThreadSlot};
 
 /// Upper bound for [`ShardedCounter::with_shards`].
 ///
@@ -16,19 +45,29 @@ use crate::sync::{thread_token, AtomicI64, AtomicUsize, Ordering};
 /// ```
 pub const MAX_SHARDS: usize = 1 << 16;
 
+/// `ThreadSlot::hint` of a thread that shares from now on (no slot, or its slot
+/// already given back at exit). `hint - 1` is then no shard index.
+const SHARING: usize = usize::MAX;
+
 /// A counter that many threads increment at nearly the speed of an
 /// uncontended, unshared increment.
 ///
-/// Each thread is mapped to a shard on its own cache line. The first thread to
-/// use a shard owns it: it updates the shard's total with a plain `Relaxed` load
-/// and store (no locked instruction, no contention). Other threads that map to an
-/// owned shard add into the shard's shared cell with `fetch_add`.
+/// Each thread that uses a counter holds a process-wide slot (the lowest one
+/// free when it first used one) until it exits; with `n` shards, the threads
+/// holding slots `0..n` each **own** one shard, on its own cache line, and
+/// update it with a plain `Relaxed` load and store (no locked instruction, no
+/// contention). When a thread exits, its slot and its shards (with their counts)
+/// pass to the next thread that needs one, so thread churn never wears the
+/// counter out. With more live threads than shards, the others add into the
+/// shards' separate shared cells with `fetch_add`.
 ///
 /// * [`sum`](Self::sum) adds up the shards one by one. It is exact when no
 ///   `add` runs concurrently; during concurrent non-negative adds it lies between
 ///   the adds completed before the call and the adds started before it returns.
-/// * [`take`](Self::take) returns the count and resets it: every add is counted
-///   by exactly one `take` or by the final `sum`, never lost and never twice.
+/// * [`take`](Self::take) returns the count and resets it: every add, of either
+///   sign, is counted by exactly one `take` or by the final `sum`, never lost
+///   and never twice. Concurrent `take`s wait for each other (a lock; `add` and
+///   `sum` never wait).
 /// * Arithmetic wraps on overflow, like `i64::wrapping_add`.
 ///
 /// # Example
@@ -48,22 +87,24 @@ pub const MAX_SHARDS: usize = 1 << 16;
 /// ```
 pub struct ShardedCounter {
     shards: Box<[Shard]>,
+    /// Serialises `take`s: each one moves every shard's `taken` alone.
+    take_lock: Mutex<()>,
 }
 
 #[derive(Default)]
 struct Shard {
     owned: CachePadded<Owned>,
-    /// `fetch_add` target for threads that do not own the shard.
+    /// `fetch_add` target for threads without a slot below the shard count.
     shared: CachePadded<AtomicI64>,
 }
 
 #[derive(Default)]
 struct Owned {
-    /// Thread token of the owner; 0 while nobody owns the shard.
-    owner: AtomicUsize,
-    /// Running total of the owner's adds; written only by the owner.
+    /// Running total of the adds of the slot's holders; written only by the
+    /// thread currently holding the slot, never reset.
     total: AtomicI64,
-    /// How much of `total` has been handed out by `take`.
+    /// How much of `total` has been handed out by `take`; written only under
+    /// `take_lock`.
     taken: AtomicI64,
 }
 
@@ -104,6 +145,7 @@ impl ShardedCounter {
         let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         ShardedCounter {
             shards: (0..n).map(|_| Shard::default()).collect(),
+            take_lock: Mutex::new(()),
         }
     }
 
@@ -127,7 +169,18 @@ impl ShardedCounter {
     /// ```
     #[inline]
     pub fn add(&self, delta: i64) {
-        self.shard_of_this_thread().add(delta);
+        // The fast path spelled out (not through `shard_of_this_thread`), so the
+        // compiler does not merge both paths into one `Cell` and test its tag:
+        // one TLS load, a bounds check, and the owned load + store.
+        match self.shards.get(sync::slot_hint().wrapping_sub(1)) {
+            Some(shard) => Cell::Owned(&shard.owned.total).add(delta),
+            None => self.add_slow(delta),
+        }
+    }
+
+    #[inline(never)]
+    fn add_slow(&self, delta: i64) {
+        self.shard_slow().add(delta);
     }
 
     /// A handle for the calling thread that finds its shard once, so each
@@ -152,32 +205,38 @@ impl ShardedCounter {
     #[inline]
     #[must_use]
     pub fn local(&self) -> LocalCounter<'_> {
+        let cell = self.shard_of_this_thread();
+        if let Cell::Owned(_) = cell {
+            // The handle writes the owned shard: keep the slot until it drops.
+            // (`Owned` implies the state exists: its hint named the slot.)
+            sync::with_slot(|s| s.pins.set(s.pins.get() + 1));
+        }
         LocalCounter {
-            cell: self.shard_of_this_thread(),
+            cell,
             _not_send: PhantomData,
         }
     }
 
-    /// The calling thread's cell: the owned total of its shard if it owns (or
-    /// can claim) the shard, else the shard's shared cell.
-    #[inline]
+    /// The calling thread's cell: the total of the shard it owns (its slot is
+    /// below the shard count), else a shared cell.
+    #[inline(always)]
     fn shard_of_this_thread(&self) -> Cell<'_> {
-        let token = thread_token();
-        let shard = &self.shards[token & (self.shards.len() - 1)];
-        let owned = &shard.owned;
-        // Relaxed: tokens are unique, so `owner == token` can only be our own
-        // earlier CAS, which we see by program order.
-        let owner = owned.owner.load(Ordering::Relaxed);
-        let mine = owner == token
-            || (owner == 0
-                && owned
-                    .owner
-                    .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok());
-        if mine {
-            Cell::Owned(&owned.total)
-        } else {
-            Cell::Shared(&shard.shared)
+        // 0 (no slot yet) and `SHARING` both give no index: the slow path.
+        match self.shards.get(sync::slot_hint().wrapping_sub(1)) {
+            Some(shard) => Cell::Owned(&shard.owned.total),
+            None => self.shard_slow(),
+        }
+    }
+
+    /// Takes a slot on first use; otherwise the shared cell of a thread whose
+    /// slot is not below the shard count.
+    #[inline(never)]
+    fn shard_slow(&self) -> Cell<'_> {
+        let mask = self.shards.len() - 1;
+        match slot_of_this_thread() {
+            Some(slot) if slot <= mask => Cell::Owned(&self.shards[slot].owned.total),
+            Some(slot) => Cell::Shared(&self.shards[slot & mask].shared),
+            None => Cell::Shared(&self.shards[mask].shared),
         }
     }
 
@@ -244,47 +303,105 @@ impl ShardedCounter {
     /// ```
     #[must_use = "the count is reset: a discarded `take` loses it"]
     pub fn take(&self) -> i64 {
+        // Takers one at a time: each `taken` below is read and written by this
+        // take alone (the lock orders it after the previous take's store).
+        let _serial = self
+            .take_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.shards.iter().fold(0i64, |sum, shard| {
             // Relaxed swap: an RMW, so each shared add lands before (counted
             // here) or after (left for later) it, never both.
             let shared = shard.shared.swap(0, Ordering::Relaxed);
+            let owned = &shard.owned;
+            // Relaxed: only takes store `taken`, and the lock makes the last
+            // one happen before this load.
+            let taken = owned.taken.load(Ordering::Relaxed);
+            // Relaxed: one location; coherence alone keeps the totals that
+            // successive (lock-ordered) takes read in modification order, so
+            // each add falls between exactly two of them, whatever its sign.
+            let total = owned.total.load(Ordering::Relaxed);
+            // Release: pairs with the Acquire load in `sum`, so a `sum` that sees
+            // this `taken` also sees a `total` no older than the one read here.
+            owned.taken.store(total, Ordering::Release);
             sum.wrapping_add(shared)
-                .wrapping_add(take_owned(&shard.owned))
+                .wrapping_add(total.wrapping_sub(taken))
         })
     }
 }
 
-/// Moves `taken` up to the owner's current `total` and returns the difference.
-/// The owner's total is never reset (only its owner writes it), so the CAS on
-/// `taken` decides which `take` counts which adds.
-fn take_owned(owned: &Owned) -> i64 {
-    // Acquire (here and on CAS failure): pairs with the Release of the `take`
-    // that stored `taken`, so the `total` it read is visible to our load and we
-    // never move `taken` backwards.
-    let mut taken = owned.taken.load(Ordering::Acquire);
-    loop {
-        // Relaxed: see above; the owner's own stores need no ordering.
-        let total = owned.total.load(Ordering::Relaxed);
-        if total == taken {
-            return 0;
+/// The calling thread's slot, taken on first use; `None` if it has none (all
+/// taken, or already given back at its exit).
+fn slot_of_this_thread() -> Option<usize> {
+    sync::with_slot(|s| match s.hint.get() {
+        0 => {
+            // Never take a slot that could not be given back at exit.
+            let slot = if !s.exited.get() && sync::register_thread_exit() {
+                acquire_slot(s)
+            } else {
+                None
+            };
+            s.hint.set(slot.map_or(SHARING, |slot| slot + 1));
+            slot
         }
-        // Release: see the Acquire above.
-        match owned
-            .taken
-            .compare_exchange_weak(taken, total, Ordering::Release, Ordering::Acquire)
-        {
-            Ok(_) => return total.wrapping_sub(taken),
-            Err(actual) => taken = actual,
+        SHARING => None,
+        hint => Some(hint - 1),
+    })
+    .flatten()
+}
+
+/// Sets the lowest clear bit of the slot bitmap; `None` if all are set.
+fn acquire_slot(s: &ThreadSlot) -> Option<usize> {
+    for (w, word) in sync::slot_words(s).iter().enumerate() {
+        // Relaxed: only a guess at which bit is clear; the RMW decides.
+        let mut bits = word.load(Ordering::Relaxed);
+        while bits != u64::MAX {
+            let bit = 1u64 << (!bits).trailing_zeros();
+            // Acquire: pairs with the Release `fetch_and` in `release_slot` of
+            // the slot's previous holder, so its last stores to the totals of
+            // the shards it owned happen before our first loads of them.
+            let before = word.fetch_or(bit, Ordering::Acquire);
+            if before & bit == 0 {
+                return Some(w * 64 + bit.trailing_zeros() as usize);
+            }
+            bits = before;
         }
+    }
+    None
+}
+
+/// Clears the slot's bit: the next thread to take it owns its shards.
+fn release_slot(s: &ThreadSlot, slot: usize) {
+    let bit = 1u64 << (slot % 64);
+    // Release: pairs with the Acquire `fetch_or` in `acquire_slot` (see there).
+    sync::slot_words(s)[slot / 64].fetch_and(!bit, Ordering::Release);
+}
+
+/// Gives the thread's slot back (at most once) and makes it share from now on.
+fn give_back(s: &ThreadSlot) {
+    let hint = s.hint.replace(SHARING);
+    if hint != 0 && hint != SHARING {
+        release_slot(s, hint - 1);
+    }
+}
+
+/// The calling thread's exit hook (a thread-local destructor, see
+/// `sync::ThreadSlot`): the slot goes back now, or when the last pinning
+/// `LocalCounter` drops.
+pub(crate) fn thread_exit(s: &ThreadSlot) {
+    s.exited.set(true);
+    if s.pins.get() == 0 {
+        give_back(s);
     }
 }
 
 /// Where one thread's adds go.
 #[derive(Clone, Copy)]
 enum Cell<'a> {
-    /// The total of a shard this thread owns: no other thread ever writes it.
+    /// The total of a shard this thread owns (it holds the slot): no other
+    /// thread writes it while the slot is held.
     Owned(&'a AtomicI64),
-    /// The `fetch_add` cell of a shard owned by another thread.
+    /// A shard's `fetch_add` cell.
     Shared(&'a AtomicI64),
 }
 
@@ -293,10 +410,12 @@ impl Cell<'_> {
     fn add(self, delta: i64) {
         match self {
             Cell::Owned(total) => {
-                // Relaxed load + store, no RMW: only the owner thread ever writes
+                // Relaxed load + store, no RMW: only the slot's holder writes
                 // `total` (an `Owned` cell never leaves it: `LocalCounter` is
-                // `!Send`), so nothing can come between the two; readers need
-                // only the single-location coherence of the atomic.
+                // `!Send` and pins the slot), so nothing can come between the
+                // two; the previous holder's stores happen before ours through
+                // the slot bitmap (see `acquire_slot`); readers need only the
+                // single-location coherence of the atomic.
                 let now = total.load(Ordering::Relaxed);
                 total.store(now.wrapping_add(delta), Ordering::Relaxed);
             }
@@ -311,13 +430,23 @@ impl Cell<'_> {
 /// A [`ShardedCounter`] handle bound to one thread; see
 /// [`ShardedCounter::local`].
 ///
+/// A handle that writes the thread's own shard keeps the thread's slot while it
+/// lives: if it outlives the thread's exit hook (say it sits in another
+/// thread-local whose destructor still adds through it), the slot is given back
+/// when the handle drops, so its adds are never raced by the next owner. A handle
+/// that is leaked (`mem::forget`) keeps the slot forever: later threads share
+/// that shard's cell, still exactly.
+///
 /// ```
-/// let c = noclobber::ShardedCounter::new();
-/// let local = c.local();
-/// local.add(40);
-/// local.inc();
-/// local.inc();
-/// assert_eq!(c.sum(), 42);
+/// let c = noclobber::ShardedCounter::with_shards(64);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let local = c.local();
+///         local.add(5);
+///         local.dec();
+///     });
+/// });
+/// assert_eq!(c.sum(), 4);
 /// ```
 pub struct LocalCounter<'a> {
     cell: Cell<'a>,
@@ -364,11 +493,30 @@ impl LocalCounter<'_> {
     }
 }
 
+/// Gives the thread's slot back if the thread has already exited (its exit
+/// hook ran while this handle was alive); otherwise the exit hook will.
+///
 /// ```
 /// let c = noclobber::ShardedCounter::new();
 /// let local = c.local();
-/// assert!(format!("{local:?}").starts_with("LocalCounter { owns_shard: "));
+/// local.inc();
+/// drop(local); // the thread keeps its slot until it exits
+/// c.inc();
+/// assert_eq!(c.sum(), 2);
 /// ```
+impl Drop for LocalCounter<'_> {
+    fn drop(&mut self) {
+        if let Cell::Owned(_) = self.cell {
+            sync::with_slot(|s| {
+                s.pins.set(s.pins.get() - 1);
+                if s.pins.get() == 0 && s.exited.get() {
+                    give_back(s);
+                }
+            });
+        }
+    }
+}
+
 impl fmt::Debug for LocalCounter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let owned = matches!(self.cell, Cell::Owned(_));

@@ -15,9 +15,13 @@ pub(crate) use alloc::sync::Arc;
 pub(crate) use loom::sync::Arc;
 
 #[cfg(all(feature = "std", not(noclobber_loom)))]
-pub(crate) use core::sync::atomic::{AtomicI64, AtomicUsize};
+pub(crate) use core::sync::atomic::AtomicI64;
 #[cfg(all(feature = "std", noclobber_loom))]
-pub(crate) use loom::sync::atomic::{AtomicI64, AtomicUsize};
+pub(crate) use loom::sync::atomic::AtomicI64;
+#[cfg(all(feature = "std", noclobber_loom))]
+pub(crate) use loom::sync::Mutex;
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+pub(crate) use std::sync::Mutex;
 
 #[cfg(noclobber_loom)]
 pub(crate) use self::loom128::AtomicU128;
@@ -109,39 +113,141 @@ mod loom128 {
     }
 }
 
-/// A small integer naming the calling thread, unique for the life of the process
-/// (loom: of the model execution). `ShardedCounter` uses it to pick and own a shard.
-#[cfg(all(feature = "std", not(noclobber_loom)))]
-#[inline]
-pub(crate) fn thread_token() -> usize {
-    use std::cell::Cell;
-    // Starts at 1: token 0 means "no owner" in a shard.
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    std::thread_local! {
-        static TOKEN: Cell<usize> = const { Cell::new(0) };
-    }
-    TOKEN.with(|t| {
-        if t.get() == 0 {
-            // Relaxed: only uniqueness matters, which the RMW guarantees.
-            t.set(NEXT.fetch_add(1, Ordering::Relaxed));
+/// Per-thread state of `ShardedCounter`'s shard slots (see `counter.rs`: what
+/// the fields mean and who changes them). Only the owning thread touches it.
+#[cfg(feature = "std")]
+pub(crate) struct ThreadSlot {
+    /// 0: no slot yet; `s + 1`: the thread holds slot `s`; `usize::MAX`: the
+    /// thread shares from now on (slot given back at exit, or none was free).
+    pub(crate) hint: std::cell::Cell<usize>,
+    /// Live `LocalCounter` handles of this thread that write its owned shard.
+    pub(crate) pins: std::cell::Cell<usize>,
+    /// The thread's exit hook ran (the slot goes back when `pins` reaches 0).
+    pub(crate) exited: std::cell::Cell<bool>,
+    /// loom: this thread's handle on the execution's slot bitmap (see
+    /// `slot_words`).
+    #[cfg(noclobber_loom)]
+    words: std::cell::RefCell<Option<std::sync::Arc<[AtomicU64]>>>,
+}
+
+#[cfg(feature = "std")]
+impl ThreadSlot {
+    const fn new() -> Self {
+        ThreadSlot {
+            hint: std::cell::Cell::new(0),
+            pins: std::cell::Cell::new(0),
+            exited: std::cell::Cell::new(false),
+            #[cfg(noclobber_loom)]
+            words: std::cell::RefCell::new(None),
         }
-        t.get()
-    })
+    }
+}
+
+// std: the state is a `const` thread-local without `Drop`, so reading it is one
+// TLS load (no lazy-init or destructor-state check) and it stays readable while
+// the thread's other thread-local destructors run. A separate zero-sized
+// thread-local with `Drop`, touched once when the thread takes a slot, registers
+// the exit hook.
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+std::thread_local! {
+    static SLOT: ThreadSlot = const { ThreadSlot::new() };
+    static EXIT_HOOK: ExitHook = const { ExitHook };
+}
+
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+struct ExitHook;
+
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        SLOT.with(crate::counter::thread_exit);
+    }
+}
+
+/// The calling thread's `ThreadSlot::hint` (the counter's fast path).
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+#[inline(always)]
+pub(crate) fn slot_hint() -> usize {
+    SLOT.with(|s| s.hint.get())
+}
+
+/// Runs `f` on the calling thread's state; `None` if it is gone (loom only:
+/// during the thread's thread-local destructors).
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+pub(crate) fn with_slot<R>(f: impl FnOnce(&ThreadSlot) -> R) -> Option<R> {
+    Some(SLOT.with(f))
+}
+
+/// Makes sure `counter::thread_exit` runs when the calling thread exits;
+/// `false` if that can no longer be arranged (its destructors already ran).
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+pub(crate) fn register_thread_exit() -> bool {
+    EXIT_HOOK.try_with(|_| ()).is_ok()
+}
+
+/// The slot bitmap: bit `s` set while a live thread holds slot `s`. One bit per
+/// shard of the largest counter (`MAX_SHARDS`): a thread with a higher slot
+/// could never own a shard anyway. (`_s`, the calling thread's state, is only
+/// needed under loom.)
+#[cfg(all(feature = "std", not(noclobber_loom)))]
+pub(crate) fn slot_words(_s: &ThreadSlot) -> &'static [AtomicU64] {
+    static WORDS: [AtomicU64; crate::counter::MAX_SHARDS / 64] =
+        [const { AtomicU64::new(0) }; crate::counter::MAX_SHARDS / 64];
+    &WORDS
+}
+
+// loom: thread-locals are lazily initialised, and a thread's values are all
+// taken out before any of them is dropped, so the state carries the exit hook
+// itself (a `LocalCounter` dropped after it finds no state and leaves the slot
+// held: never the case in the models). Loom runs the hook after `join` has
+// returned (its `JoinHandle` is notified when the closure returns), so the
+// models see a slot given back concurrently with later threads: stricter than
+// std, whose `join` waits for the destructors. The model's main thread runs its
+// hook after loom dropped the lazy statics: each thread keeps its own handle
+// on the bitmap.
+#[cfg(noclobber_loom)]
+struct LoomSlot(ThreadSlot);
+
+#[cfg(noclobber_loom)]
+impl Drop for LoomSlot {
+    fn drop(&mut self) {
+        // After a failed model loom drops the threads outside the model; the
+        // bitmap is gone with the execution then.
+        if !std::thread::panicking() {
+            crate::counter::thread_exit(&self.0);
+        }
+    }
 }
 
 #[cfg(noclobber_loom)]
-pub(crate) fn thread_token() -> usize {
-    use std::cell::Cell;
+loom::thread_local! {
+    static SLOT: LoomSlot = LoomSlot(ThreadSlot::new());
+}
+
+#[cfg(noclobber_loom)]
+pub(crate) fn slot_hint() -> usize {
+    SLOT.try_with(|s| s.0.hint.get()).unwrap_or(usize::MAX)
+}
+
+#[cfg(noclobber_loom)]
+pub(crate) fn with_slot<R>(f: impl FnOnce(&ThreadSlot) -> R) -> Option<R> {
+    SLOT.try_with(|s| f(&s.0)).ok()
+}
+
+#[cfg(noclobber_loom)]
+pub(crate) fn register_thread_exit() -> bool {
+    true // the state's own `Drop` is the hook
+}
+
+/// One word (64 slots) per model execution: loom runs at most 5 threads.
+#[cfg(noclobber_loom)]
+pub(crate) fn slot_words(s: &ThreadSlot) -> std::sync::Arc<[AtomicU64]> {
     loom::lazy_static! {
-        static ref NEXT: AtomicUsize = AtomicUsize::new(1);
+        static ref WORDS: std::sync::Arc<[AtomicU64]> =
+            std::sync::Arc::from(vec![AtomicU64::new(0)]);
     }
-    loom::thread_local! {
-        static TOKEN: Cell<usize> = Cell::new(0);
-    }
-    TOKEN.with(|t| {
-        if t.get() == 0 {
-            t.set(NEXT.fetch_add(1, Ordering::Relaxed));
-        }
-        t.get()
-    })
+    s.words
+        .borrow_mut()
+        .get_or_insert_with(|| WORDS.clone())
+        .clone()
 }

@@ -570,6 +570,164 @@ fn counter_sum_stays_within_bounds_during_adds() {
     assert_eq!(c.sum(), 3 * ops() as i64);
 }
 
+/// Short-lived threads per churning thread (issue 14: shards handed on by
+/// exiting threads) and adds per short-lived thread.
+fn churn() -> (u64, u64) {
+    if cfg!(miri) {
+        (3, 10)
+    } else if cfg!(debug_assertions) {
+        (50, 200)
+    } else {
+        (400, 2_000)
+    }
+}
+
+/// Threads that start, add and exit, 4 at a time on 2 shards (so slots are
+/// taken over all the time, and some threads share), while one thread takes and
+/// another sums. Adds are all positive here: every take and every sum lies in
+/// `0..=total`, and the takes plus the final sum are exact.
+#[test]
+fn counter_thread_churn_with_concurrent_take_and_sum() {
+    let c = ShardedCounter::with_shards(2);
+    let (threads, adds) = churn();
+    let done = AtomicBool::new(false);
+    let total = (4 * threads * adds * 2) as i64;
+    let taken = std::thread::scope(|s| {
+        let churners: Vec<_> = (0..4)
+            .map(|t| {
+                let c = &c;
+                s.spawn(move || {
+                    for i in 0..threads {
+                        std::thread::scope(|s| {
+                            s.spawn(|| {
+                                // Half through the counter, half through a handle.
+                                if (i + t) % 2 == 0 {
+                                    (0..adds).for_each(|_| c.add(2));
+                                } else {
+                                    let local = c.local();
+                                    (0..adds).for_each(|_| local.add(2));
+                                }
+                            });
+                        });
+                    }
+                })
+            })
+            .collect();
+        let taker = s.spawn(|| {
+            let mut taken = 0;
+            while !done.load(Relaxed) {
+                let t = c.take();
+                assert!((0..=total).contains(&t), "take {t} outside 0..={total}");
+                taken += t;
+            }
+            taken
+        });
+        s.spawn(|| {
+            while !done.load(Relaxed) {
+                let sum = c.sum();
+                assert!((0..=total).contains(&sum), "sum {sum} outside 0..={total}");
+            }
+        });
+        churners.into_iter().for_each(|h| h.join().unwrap());
+        done.store(true, Relaxed);
+        taker.join().unwrap()
+    });
+    assert_eq!(taken + c.sum(), total);
+}
+
+/// The same with signed adds (+3, -1, -1 per round: net +1) and two takers:
+/// takes are exact for any mix of signs (issue 14).
+#[test]
+fn counter_thread_churn_signed_adds_two_takers() {
+    let c = ShardedCounter::with_shards(2);
+    let (threads, adds) = churn();
+    let done = AtomicBool::new(false);
+    let taken = std::thread::scope(|s| {
+        let churners: Vec<_> = (0..3)
+            .map(|_| {
+                let c = &c;
+                s.spawn(move || {
+                    for _ in 0..threads {
+                        std::thread::scope(|s| {
+                            s.spawn(|| {
+                                for _ in 0..adds {
+                                    c.add(3);
+                                    c.dec();
+                                    c.dec();
+                                }
+                            });
+                        });
+                    }
+                })
+            })
+            .collect();
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut taken = 0i64;
+                    while !done.load(Relaxed) {
+                        taken += c.take();
+                    }
+                    taken
+                })
+            })
+            .collect();
+        churners.into_iter().for_each(|h| h.join().unwrap());
+        done.store(true, Relaxed);
+        takers.into_iter().map(|h| h.join().unwrap()).sum::<i64>()
+    });
+    assert_eq!(taken + c.take(), (3 * threads * adds) as i64);
+    assert_eq!(c.sum(), 0);
+}
+
+/// Handles kept in a thread-local whose destructor still adds through them,
+/// on one shard with 4 threads churning: the exiting thread's slot must stay
+/// held until the handle is gone, or a new owner of the shard races with it
+/// (a plain load + store on both sides: lost adds).
+#[test]
+fn counter_handles_in_thread_locals_during_churn() {
+    use noclobber::LocalCounter;
+    use std::cell::RefCell;
+
+    static C: std::sync::OnceLock<ShardedCounter> = std::sync::OnceLock::new();
+    struct AddOnDrop(LocalCounter<'static>, u64);
+    impl Drop for AddOnDrop {
+        fn drop(&mut self) {
+            for i in 0..self.1 {
+                self.0.inc();
+                if i % 64 == 0 {
+                    // Widen the window in which a new owner could race.
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+    std::thread_local! {
+        static HANDLE: RefCell<Option<AddOnDrop>> = const { RefCell::new(None) };
+    }
+    let c = C.get_or_init(|| ShardedCounter::with_shards(1));
+    let (threads, adds) = churn();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(move || {
+                for _ in 0..threads {
+                    std::thread::spawn(move || {
+                        // Registered before the counter's exit hook, so (std
+                        // runs thread-local destructors in reverse order of
+                        // registration) the handle drops after the hook ran.
+                        HANDLE.with(|_| ());
+                        (0..adds).for_each(|_| c.inc());
+                        HANDLE.with(|h| *h.borrow_mut() = Some(AddOnDrop(c.local(), adds)));
+                    })
+                    .join()
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(c.take(), (4 * threads * 2 * adds) as i64);
+}
+
 /// Regression: a `publish_if` that staged a slot, lost the commit race and then
 /// found the version changed used to keep its claim on the slot. With 2 slots
 /// that was the only free one, and every writer waited forever.

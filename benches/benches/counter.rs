@@ -4,15 +4,29 @@
 //!
 //! Time = ns per increment per thread; throughput = all threads' increments/s.
 //! See `benches/common/mod.rs` for the harness and `docs/benchmarks.md`.
+//!
+//! Issue 14 (thread lifecycles):
+//!
+//! * `counter_churn`: one iteration is one **round**: `threads` threads start,
+//!   each increments [`CHURN_ADDS`] times, and exits (joined). `noclobber_sharded`
+//!   against `legacy_owner_cas` (the pre-issue-14 algorithm, copied below: shards
+//!   claimed by CAS on an owner word, never given back) and a shared
+//!   `std_atomic_fetch_add`.
+//! * `counter_fresh_thread`: `inc` from a thread started after 10,000 threads
+//!   started, incremented once and exited (`noclobber_after_10k_churn`,
+//!   `legacy_after_10k_churn`), against the same on a counter no thread ever
+//!   churned (`ref_never_churned`). Time = ns per increment.
 
 mod common;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use common::{bench, config, max_threads, thread_counts};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
 use noclobber::ShardedCounter;
 
@@ -77,9 +91,176 @@ fn counter_inc(c: &mut Criterion) {
     g.finish();
 }
 
+/// Increments per thread per round of `counter_churn`: long enough that the
+/// increments, not only the thread start, show (100,000 owned increments take
+/// about 50 us, a thread start and exit about 30 us here).
+const CHURN_ADDS: usize = 100_000;
+
+/// Threads started and exited before `counter_fresh_thread` measures.
+const CHURNED_THREADS: usize = 10_000;
+
+/// Runs `inc` `n` times on each of `threads` new threads, joined (so their
+/// thread-local destructors have run).
+fn churn_round(threads: usize, n: usize, inc: &(dyn Fn() + Sync)) {
+    thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| (0..n).for_each(|_| inc())))
+            .collect();
+        // Explicit joins wait for each thread's exit, destructors included; the
+        // end of the scope alone waits only for the closures.
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+fn counter_churn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_churn");
+    let t = max_threads().min(2);
+    g.throughput(Throughput::Elements((t * CHURN_ADDS) as u64));
+    let mut run = |name: &str, inc: &(dyn Fn() + Sync)| {
+        g.bench_function(BenchmarkId::new(name, t), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    churn_round(t, CHURN_ADDS, inc);
+                }
+                start.elapsed()
+            })
+        });
+    };
+    let ctr = ShardedCounter::new();
+    run("noclobber_sharded", &|| ctr.inc());
+    black_box(ctr.sum());
+    let legacy = legacy::Counter::new();
+    run("legacy_owner_cas", &|| legacy.inc());
+    black_box(legacy.sum());
+    let a = CachePadded::new(AtomicU64::new(0));
+    run("std_atomic_fetch_add", &|| {
+        a.fetch_add(1, Relaxed);
+    });
+    black_box(a.load(Relaxed));
+    g.finish();
+}
+
+/// A thread started now that runs `iters` increments per request and reports
+/// the time they took: the timed thread of `counter_fresh_thread`.
+fn fresh_thread<'s>(
+    s: &'s thread::Scope<'s, '_>,
+    inc: &'s (dyn Fn() + Sync),
+) -> (mpsc::Sender<u64>, mpsc::Receiver<Duration>) {
+    let (go, requests) = mpsc::channel::<u64>();
+    let (report, times) = mpsc::channel();
+    s.spawn(move || {
+        for iters in requests {
+            let start = Instant::now();
+            for _ in 0..iters {
+                inc();
+            }
+            report.send(start.elapsed()).unwrap();
+        }
+    });
+    (go, times)
+}
+
+fn counter_fresh_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_fresh_thread");
+    g.throughput(Throughput::Elements(1));
+    let ctr = ShardedCounter::new();
+    let never = ShardedCounter::new();
+    let legacy = legacy::Counter::new();
+    for _ in 0..CHURNED_THREADS {
+        churn_round(1, 1, &|| {
+            ctr.inc();
+            legacy.inc();
+        });
+    }
+    assert_eq!(ctr.sum(), CHURNED_THREADS as i64);
+    let cases: [(&str, &(dyn Fn() + Sync)); 3] = [
+        ("noclobber_after_10k_churn", &|| ctr.inc()),
+        ("ref_never_churned", &|| never.inc()),
+        ("legacy_after_10k_churn", &|| legacy.inc()),
+    ];
+    for (name, inc) in cases {
+        thread::scope(|s| {
+            let (go, times) = fresh_thread(s, inc);
+            g.bench_function(BenchmarkId::new(name, 1), |b| {
+                b.iter_custom(|iters| {
+                    go.send(iters).unwrap();
+                    times.recv().unwrap()
+                })
+            });
+        });
+    }
+    black_box((ctr.sum(), never.sum(), legacy.sum()));
+    g.finish();
+}
+
+/// The `ShardedCounter` add path before issue 14, for comparison: a per-thread
+/// token from a global counter picks the shard; the first thread on a shard
+/// claims it with a CAS on its owner word (on the same cache line as the total)
+/// and keeps it after it exits, so later threads `fetch_add` the shared cell.
+mod legacy {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+
+    use crossbeam_utils::CachePadded;
+
+    pub struct Counter {
+        shards: Box<[Shard]>,
+    }
+
+    #[derive(Default)]
+    struct Shard {
+        owned: CachePadded<(AtomicUsize, AtomicI64)>,
+        shared: CachePadded<AtomicI64>,
+    }
+
+    fn token() -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        thread_local! {
+            static TOKEN: Cell<usize> = const { Cell::new(0) };
+        }
+        TOKEN.with(|t| {
+            if t.get() == 0 {
+                t.set(NEXT.fetch_add(1, Relaxed));
+            }
+            t.get()
+        })
+    }
+
+    impl Counter {
+        pub fn new() -> Self {
+            let n = (2 * super::max_threads()).next_power_of_two();
+            Counter {
+                shards: (0..n).map(|_| Shard::default()).collect(),
+            }
+        }
+
+        #[inline]
+        pub fn inc(&self) {
+            let token = token();
+            let shard = &self.shards[token & (self.shards.len() - 1)];
+            let (owner, total) = &*shard.owned;
+            let o = owner.load(Relaxed);
+            if o == token || (o == 0 && owner.compare_exchange(0, token, Relaxed, Relaxed).is_ok())
+            {
+                total.store(total.load(Relaxed) + 1, Relaxed);
+            } else {
+                shard.shared.fetch_add(1, Relaxed);
+            }
+        }
+
+        pub fn sum(&self) -> i64 {
+            self.shards
+                .iter()
+                .map(|s| s.owned.1.load(Relaxed) + s.shared.load(Relaxed))
+                .sum()
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = counter_inc
+    targets = counter_inc, counter_churn, counter_fresh_thread
 }
 criterion_main!(benches);
