@@ -402,7 +402,7 @@ unsafe trait InShm {
     fn init_in_place(&self, value: Self::Value);
 }
 
-// SAFETY: `SoloPublisher` is `#[repr(C)]`: a `CachePadded<AtomicU64>` head and
+// SAFETY: `SoloPublisher` is `#[repr(C, align(128))]`: an `AtomicU64` head and
 // slots of an `AtomicU64` stamp plus an `UnsafeCell` of words the crate only
 // accesses as `AtomicU64` (`words::Words::at`), and padding. As for the other
 // kinds, every data byte is inside an `UnsafeCell`, accessed atomically, any bit

@@ -40,7 +40,6 @@ use core::fmt;
 use core::ops::Deref;
 
 use bytemuck::NoUninit;
-use crossbeam_utils::CachePadded;
 
 use crate::sync::{fence, Arc, AtomicU64, Ordering, Spin};
 use crate::words::{word_count, Buf, Words};
@@ -110,10 +109,16 @@ pub(crate) struct SoloSlot<T> {
 /// // A ring needs at least two slots.
 /// let _ = noclobber::SoloPublisher::<u64, 1>::channel(0);
 /// ```
-#[repr(C)]
+// Head and slots are packed, not padded to a cache line each: a read then
+// touches one or two adjacent lines instead of two unrelated ones that a busy
+// writer keeps dirtying. Measured (`publisher_read_4x64_busy_writer`, one run):
+// 15.9 ns per read packed against 53 ns padded, unchanged without a writer
+// or with a paced one; 2, 4 or 8 padded slots made no difference, so it was not
+// lapping. `align(128)` keeps the object off lines shared with other data.
+#[repr(C, align(128))]
 pub struct SoloPublisher<T, const SLOTS: usize> {
-    head: CachePadded<AtomicU64>,
-    slots: [CachePadded<SoloSlot<T>>; SLOTS],
+    head: AtomicU64,
+    slots: [SoloSlot<T>; SLOTS],
 }
 
 impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
@@ -139,14 +144,12 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     fn new(initial: T) -> Self {
         let () = Self::AT_LEAST_TWO_SLOTS;
         // Version 0 in slot 0; the other slots were never written (stamp 0).
-        let slots = core::array::from_fn(|i| {
-            CachePadded::new(SoloSlot {
-                stamp: AtomicU64::new(if i == 0 { even(0) } else { 0 }),
-                words: Words::new(initial),
-            })
+        let slots = core::array::from_fn(|i| SoloSlot {
+            stamp: AtomicU64::new(if i == 0 { even(0) } else { 0 }),
+            words: Words::new(initial),
         });
         SoloPublisher {
-            head: CachePadded::new(AtomicU64::new(0)),
+            head: AtomicU64::new(0),
             slots,
         }
     }
