@@ -623,7 +623,8 @@ impl<O: InShm> Mapping<O> {
             Err(e) => {
                 // Never initialised (openers were refused): do not leave it behind.
                 let _ = std::fs::remove_file(path);
-                return Err(e.in_file(path, 0));
+                // Every error above already names `path`.
+                return Err(e);
             }
         };
         this.region().init(value);

@@ -371,29 +371,27 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// A live writer may move the head meanwhile; then the check is repeated,
     /// and a head that keeps moving is taken as the writer's proof of life.
     pub(crate) fn validate(&self) -> Result<u64, alloc::string::String> {
-        let mut last = Ok(0);
         for _ in 0..4 {
             // Acquire (S3, S4): as in `attempt`.
             let v = self.head.load(Ordering::Acquire);
-            last = self.check_stamps(v).map(|()| v);
+            let checked = self.check_stamps(v);
             // Relaxed (S4): after the Acquire stamp loads, as in `attempt`; an
             // unmoved head means no writer made a stamp outside the set.
             if self.head.load(Ordering::Relaxed) == v {
-                return last;
+                return checked.map(|()| v);
             }
         }
-        last.or_else(|_| Ok(self.version()))
+        Ok(self.version())
     }
 
     fn check_stamps(&self, v: u64) -> Result<(), alloc::string::String> {
-        let slots = SLOTS as u64;
+        let (slots, next) = (SLOTS as u64, v.wrapping_add(1));
         for (i, slot) in (0u64..).zip(&self.slots) {
             // Acquire (S4): see `validate`.
             let stamp = slot.stamp.load(Ordering::Acquire);
             // The latest version `<= v` stored in slot `i`, if any.
             let latest = (i <= v).then(|| v - (v - i) % slots);
             let whole = latest.map_or(stamp == 0, |w| stamp == even(w));
-            let next = v.wrapping_add(1);
             let in_flight = next % slots == i && (stamp == odd(next) || stamp == even(next));
             if !(whole || in_flight) {
                 return Err(alloc::format!(

@@ -784,7 +784,7 @@ fn solo_stress<const S: usize>(readers: u64) {
             let (r, done, start) = (r.clone(), &done, &start);
             s.spawn(move || {
                 start.wait();
-                let (mut last, mut lapped) = (0, 0u64);
+                let mut last = 0;
                 while !done.load(Relaxed) {
                     let v = if k % 2 == 0 {
                         r.read_versioned()
@@ -794,7 +794,6 @@ fn solo_stress<const S: usize>(readers: u64) {
                             Ok(v) => v,
                             Err(ReadError::Lapped) => {
                                 assert!(r.version() > before, "lapped without a publication");
-                                lapped += 1;
                                 continue;
                             }
                             Err(e) => panic!("{e}"),
@@ -804,7 +803,6 @@ fn solo_stress<const S: usize>(readers: u64) {
                     assert!(v.version >= last, "version went back");
                     last = v.version;
                 }
-                lapped
             });
         }
     });
