@@ -97,6 +97,7 @@
 
 extern crate alloc;
 
+mod notify;
 mod publisher;
 mod ring;
 mod seqlock;
@@ -155,7 +156,8 @@ pub enum ReadError {
     /// A newer value was published during the copy; another attempt will find
     /// it. Only a writer that keeps publishing can make this happen again.
     Lapped,
-    /// The timeout passed while every attempt was lapped.
+    /// The timeout passed first: every read attempt was lapped, or (for the
+    /// `wait_newer` methods) no newer version was published.
     TimedOut,
     /// The object is in a state no writer of this crate leaves it in (a shared
     /// file written by other means); retrying cannot help.
@@ -172,7 +174,7 @@ impl core::fmt::Display for ReadError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             ReadError::Lapped => "lapped by a newer publication during the copy",
-            ReadError::TimedOut => "timed out while lapped by newer publications",
+            ReadError::TimedOut => "timed out",
             ReadError::Corrupt => {
                 "the object is corrupt: its head names a slot no writer left that way"
             }
@@ -261,9 +263,10 @@ mod checks {
     const_assert!(words::word_count::<u64>() == 1);
     const_assert!(words::word_count::<[u8; 9]>() == 2);
     const_assert!(words::word_count::<()>() == 0);
-    // The seqlock is its sequence plus the payload words (and the 7-byte
-    // zero tail of `words::Packed`, rounded up to a word).
-    const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 48);
+    // The seqlock is its sequence, the waiter words, and the payload words
+    // (and the 7-byte zero tail of `words::Packed`, rounded up to a word):
+    // one cache line for `[u64; 4]`.
+    const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 56);
     // Publisher slots are cache-line padded so writers do not disturb readers.
     const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);
 }

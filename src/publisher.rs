@@ -6,6 +6,7 @@ use core::fmt;
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
+use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64};
 use crate::Versioned;
@@ -68,6 +69,9 @@ use crate::Versioned;
 pub struct Publisher<T, const SLOTS: usize> {
     head: CachePadded<AtomicU128>,
     tickets: CachePadded<AtomicU64>,
+    /// Readers waiting for a newer version (`notify.rs`); beside the
+    /// writers' `tickets`, away from the head readers load.
+    notify: Notify,
     slots: [CachePadded<Slot<T>>; SLOTS],
 }
 
@@ -98,6 +102,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         Publisher {
             head: CachePadded::new(AtomicU128::new(crate::words::pack(0, 1))),
             tickets: CachePadded::new(AtomicU64::new(1)),
+            notify: Notify::new(),
             slots,
         }
     }
@@ -119,7 +124,10 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// assert_eq!(p.read(), 42);
     /// ```
     pub fn publish(&self, value: T) -> u64 {
-        self.ring().publish(value)
+        let version = self.ring().publish(value);
+        // The head CAS that published is SeqCst (N1, N4 in `notify.rs`).
+        self.notify.wake(Published::BySeqCstRmw);
+        version
     }
 
     /// Publishes `value` only if the published version is still
@@ -135,9 +143,10 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// assert_eq!((now.value, now.version), (10, 1));
     /// ```
     pub fn publish_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
-        self.ring()
-            .compare_exchange(expected_version, value)
-            .map_err(Into::into)
+        let version = self.ring().compare_exchange(expected_version, value)?;
+        // As in `publish`.
+        self.notify.wake(Published::BySeqCstRmw);
+        Ok(version)
     }
 
     /// Copies the latest published value. Never waits for a writer.
@@ -180,6 +189,46 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.ring().head().0
     }
 
+    /// Waits until a version newer than `seen` is published, then reads it;
+    /// [`ReadError::TimedOut`] if none came within `timeout`
+    /// (`Duration::MAX` waits for ever). The waiting thread sleeps (a futex
+    /// on Linux, also across processes) and uses no CPU meanwhile; writers
+    /// pay nothing for it while nobody waits. A writer stopped or killed
+    /// mid-publication never keeps a waiter past its timeout.
+    ///
+    /// Returns at once if the version is already newer than `seen`, so a loop
+    /// that passes the version it got last sees every publication or skips
+    /// forward, never back.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let p: Arc<noclobber::Publisher<u64, 3>> = Arc::new(noclobber::Publisher::new(0));
+    /// let waiter = std::thread::spawn({
+    ///     let p = Arc::clone(&p);
+    ///     move || p.wait_newer(0, Duration::from_secs(10))
+    /// });
+    /// p.publish(9);
+    /// assert_eq!(waiter.join().unwrap().unwrap().value, 9);
+    /// assert_eq!(
+    ///     p.wait_newer(1, Duration::from_millis(1)),
+    ///     Err(noclobber::ReadError::TimedOut)
+    /// );
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn wait_newer(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, crate::ReadError> {
+        let deadline = crate::notify::deadline(timeout);
+        if self.notify.wait_until(deadline, || self.version() > seen) {
+            // The head only moves forward, so the copy is newer than `seen`.
+            Ok(self.read_versioned())
+        } else {
+            Err(crate::ReadError::TimedOut)
+        }
+    }
+
     /// Consumes the publisher and returns the latest value.
     ///
     /// ```
@@ -213,13 +262,14 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
 impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// Size, alignment, slot count, payload words and field offsets, hashed
     /// into the header of a shared mapping.
-    pub(crate) const LAYOUT: [usize; 10] = [
+    pub(crate) const LAYOUT: [usize; 11] = [
         core::mem::size_of::<Self>(),
         core::mem::align_of::<Self>(),
         SLOTS,
         crate::words::word_count::<T>(),
         core::mem::offset_of!(Self, head),
         core::mem::offset_of!(Self, tickets),
+        core::mem::offset_of!(Self, notify),
         core::mem::offset_of!(Self, slots),
         Slot::<T>::LAYOUT[0],
         Slot::<T>::LAYOUT[1],
@@ -238,6 +288,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         // Relaxed (both): published by the caller's Release store.
         let relaxed = crate::sync::Ordering::Relaxed;
         self.tickets.store(1, relaxed);
+        self.notify.init_in_place();
         self.head.store(crate::words::pack(0, 1), relaxed);
     }
 }

@@ -254,16 +254,18 @@ impl<T: NoUninit> Ring<'_, T> {
     #[inline]
     pub(crate) fn commit(&self, version: u64, current: u64, ticket: u64) -> bool {
         debug_assert!(ticket > current);
-        // Success AcqRel: the Release half publishes the words `fill` stored
+        // Success SeqCst: the Release half publishes the words `fill` stored
         // (I3). The Acquire half is implied by the Acquire load in `head()` of
-        // this same value (versions only grow), and costs nothing on x86-64.
+        // this same value (versions only grow). SeqCst makes this the store
+        // half of the waiter Dekker pair (N4 in `notify.rs`); on x86-64 and
+        // AArch64 it is the same instruction as AcqRel.
         // Failure Relaxed: every caller drops the head found and re-reads it
         // with Acquire in `head()` before touching a slot.
         self.head
             .compare_exchange(
                 pack(version, current),
                 pack(version.wrapping_add(1), ticket),
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             )
             .is_ok()

@@ -4,6 +4,7 @@ use core::fmt;
 
 use bytemuck::NoUninit;
 
+use crate::notify::{Notify, Published};
 use crate::sync::{fence, AtomicU64, Ordering, Spin};
 use crate::words::{word_count, Buf, Words};
 use crate::Versioned;
@@ -39,6 +40,8 @@ use crate::Versioned;
 pub struct SeqLock<T> {
     /// Twice the number of completed writes, plus one while a write runs.
     seq: AtomicU64,
+    /// Readers waiting for a newer version (`notify.rs`).
+    notify: Notify,
     words: Words<T>,
 }
 
@@ -62,7 +65,8 @@ impl<T: NoUninit> SeqLock<T> {
     pub const fn new(value: T) -> Self {
         let mut this = core::mem::MaybeUninit::<Self>::zeroed();
         // SAFETY: all zeroes is a valid `SeqLock<T>`: the sequence is an
-        // `AtomicU64` (0: version 0, no write running), and the payload
+        // `AtomicU64` (0: version 0, no write running), `notify` is two
+        // `AtomicU32`s (0: no waiters, what `Notify::new` builds), and the payload
         // `Words<T>` is an `UnsafeCell` of integers and `MaybeUninit` bytes (the
         // shm module relies on the same to map a zeroed file). `Words<T>` holds
         // the value's bytes at its offset 0 followed by zeroes (its word `i` is
@@ -86,6 +90,7 @@ impl<T: NoUninit> SeqLock<T> {
     pub fn new(value: T) -> Self {
         SeqLock {
             seq: AtomicU64::new(0),
+            notify: Notify::new(),
             words: Words::new(value),
         }
     }
@@ -217,6 +222,53 @@ impl<T: NoUninit> SeqLock<T> {
         self.seq.load(Ordering::Acquire) / 2
     }
 
+    /// Waits until a version newer than `seen` is written, then reads it;
+    /// [`ReadError::TimedOut`] if none came within `timeout` (`Duration::MAX`
+    /// waits for ever), or if a writer still held the lock at the deadline.
+    /// The waiting thread sleeps (a futex on Linux, also across processes)
+    /// and uses no CPU meanwhile; writers pay nothing for it while nobody
+    /// waits. A writer stopped or killed mid-write never keeps a waiter past
+    /// its timeout.
+    ///
+    /// Returns at once if the version is already newer than `seen`, so a loop
+    /// that passes the version it got last sees every write or skips forward.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let lock = Arc::new(noclobber::SeqLock::new(0u32));
+    /// let l = Arc::clone(&lock);
+    /// let waiter = std::thread::spawn(move || l.wait_newer(0, Duration::from_secs(10)));
+    /// lock.write(5);
+    /// assert_eq!(waiter.join().unwrap().unwrap().value, 5);
+    /// assert_eq!(
+    ///     lock.wait_newer(1, Duration::from_millis(1)),
+    ///     Err(noclobber::ReadError::TimedOut)
+    /// );
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn wait_newer(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, crate::ReadError> {
+        let deadline = crate::notify::deadline(timeout);
+        // An odd sequence (a write running) counts as the old version: its
+        // end stores the new one and wakes.
+        if self.notify.wait_until(deadline, || self.version() > seen) {
+            let spin = Spin::new();
+            loop {
+                if let Some(v) = self.try_read_versioned() {
+                    return Ok(v);
+                }
+                if crate::notify::passed(deadline) {
+                    break;
+                }
+                spin.snooze();
+            }
+        }
+        Err(crate::ReadError::TimedOut)
+    }
+
     /// Consumes the lock and returns the value.
     ///
     /// ```
@@ -269,11 +321,12 @@ const _: fn(u64) -> Words<u64> = Words::new;
 impl<T: NoUninit> SeqLock<T> {
     /// Size, alignment, payload words and field offsets, hashed into the
     /// header of a shared mapping.
-    pub(crate) const LAYOUT: [usize; 5] = [
+    pub(crate) const LAYOUT: [usize; 6] = [
         core::mem::size_of::<Self>(),
         core::mem::align_of::<Self>(),
         word_count::<T>(),
         core::mem::offset_of!(Self, seq),
+        core::mem::offset_of!(Self, notify),
         core::mem::offset_of!(Self, words),
     ];
 
@@ -286,6 +339,7 @@ impl<T: NoUninit> SeqLock<T> {
             // Relaxed: published by the caller's Release store.
             self.words.at(i).store(buf.word(i), Ordering::Relaxed);
         }
+        self.notify.init_in_place();
         // Relaxed: as above.
         self.seq.store(0, Ordering::Relaxed);
     }
@@ -322,6 +376,8 @@ impl<T: NoUninit> WriteGuard<'_, T> {
         // Release: publishes the words to readers (Acquire load of `seq`) and to
         // the next writer (Acquire CAS).
         self.lock.seq.store(next, Ordering::Release);
+        // Wakes waiting readers, if any (N1 in `notify.rs`).
+        self.lock.notify.wake(Published::ByStore);
         core::mem::forget(self);
         next / 2
     }
@@ -386,6 +442,7 @@ mod tests {
         let constant = SeqLock::new(value);
         let reference = SeqLock {
             seq: AtomicU64::new(0),
+            notify: Notify::new(),
             words: Words::new(value),
         };
         for i in 0..word_count::<T>() {

@@ -81,7 +81,7 @@ use crate::{Publisher, SeqLock, Versioned};
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 /// Bumped whenever the meaning of the header or of an object's fields changes.
-const LAYOUT_VERSION: u64 = 1;
+const LAYOUT_VERSION: u64 = 2;
 
 /// Why a shared mapping could not be created or opened.
 ///
@@ -402,12 +402,12 @@ unsafe trait InShm {
     fn init_in_place(&self, value: Self::Value);
 }
 
-// SAFETY: `SoloPublisher` is `#[repr(C, align(128))]`: an `AtomicU64` head and
-// slots of an `AtomicU64` stamp plus an `UnsafeCell` of words the crate only
-// accesses as `AtomicU64` (`words::Words::at`), and padding. As for the other
-// kinds, every data byte is inside an `UnsafeCell`, accessed atomically, any bit
-// pattern is valid (`T: Pod`), and there are no pointers. Its readers only load,
-// so they may map the file read-only (64-bit atomic loads, lock-free here).
+// SAFETY: `SoloPublisher` is `#[repr(C, align(128))]`: an `AtomicU64` head, the
+// two `AtomicU32` waiter words of `notify::Notify`, and slots of an `AtomicU64`
+// stamp plus an `UnsafeCell` of words the crate only accesses as `AtomicU64`
+// (`words::Words::at`), and padding. As for the other kinds, every data byte is
+// inside an `UnsafeCell`, accessed atomically, any bit pattern is valid
+// (`T: Pod`), and there are no pointers.
 unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for SoloPublisher<T, SLOTS> {
     type Value = T;
     const KIND: &'static str = "SoloPublisher";
@@ -425,7 +425,8 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for SoloPublisher<T, SLOTS>
 }
 
 // SAFETY: `Publisher` is `#[repr(C)]` and consists of `CachePadded<AtomicU128>`
-// (the head), `CachePadded<AtomicU64>` (tickets) and slots of an `AtomicU64`
+// (the head), `CachePadded<AtomicU64>` (tickets), two `AtomicU32` waiter words
+// (`notify::Notify`) and slots of an `AtomicU64`
 // claim plus an `UnsafeCell` of words the crate only accesses as `AtomicU128`
 // (`words::Tagged::at`), and padding. Every data byte is thus inside an
 // `UnsafeCell` (atomics are), so a `&Publisher` does not claim the bytes are
@@ -457,7 +458,8 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
     }
 }
 
-// SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence and an `UnsafeCell`
+// SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence, two `AtomicU32`
+// waiter words (`notify::Notify`) and an `UnsafeCell`
 // of words the crate only accesses as `AtomicU64` (`words::Words::at`). Every bit
 // pattern is valid as above (`T: Pod`), and it holds no pointers.
 unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
@@ -1128,10 +1130,13 @@ impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWr
 }
 
 /// A reader of a [`SoloPublisher`] in a shared file made by
-/// [`SharedSoloWriter::create`]: a read-only mapping (a reader cannot forge
-/// values or damage the file), dereferencing to the publisher's read methods.
-/// Readers never wait for the writer, even one stopped or killed
-/// mid-publication.
+/// [`SharedSoloWriter::create`], dereferencing to the publisher's read methods
+/// and [`wait_newer`](SoloPublisher::wait_newer). Readers never wait for the
+/// writer, even one stopped or killed mid-publication; a reader that waits for
+/// a newer version sleeps on a futex in the file until the writer wakes it.
+///
+/// The mapping is read-write because a waiting reader announces itself in the
+/// object's two waiter words; no reader method stores anything else.
 ///
 /// ```
 /// use noclobber::shm::{SharedSoloReader, SharedSoloWriter};
@@ -1149,7 +1154,7 @@ pub struct SharedSoloReader<T, const SLOTS: usize>(Mapping<SoloPublisher<T, SLOT
 
 impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// Opens a file made by [`SharedSoloWriter::create`] with the same `T` and
-    /// `SLOTS`, read-only. Never waits: besides the errors of
+    /// `SLOTS`. Never waits: besides the errors of
     /// [`SharedPublisher::open`], [`Error::Corrupt`] if the object behind the
     /// header is inconsistent.
     ///
@@ -1166,7 +1171,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let (map, _) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path.as_ref(), false)?;
+        // Writable: `wait_newer` counts waiters in the file (`notify.rs`).
+        let (map, _) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path.as_ref(), true)?;
         map.region()
             .object
             .validate()

@@ -41,6 +41,7 @@ use core::ops::Deref;
 
 use bytemuck::NoUninit;
 
+use crate::notify::{Notify, Published};
 use crate::sync::{fence, Arc, AtomicU64, Ordering, Spin};
 use crate::words::{word_count, Buf, Words};
 use crate::{ReadError, Versioned};
@@ -118,6 +119,8 @@ pub(crate) struct SoloSlot<T> {
 #[repr(C, align(128))]
 pub struct SoloPublisher<T, const SLOTS: usize> {
     head: AtomicU64,
+    /// Readers waiting for a newer version (`notify.rs`).
+    notify: Notify,
     slots: [SoloSlot<T>; SLOTS],
 }
 
@@ -150,6 +153,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         });
         SoloPublisher {
             head: AtomicU64::new(0),
+            notify: Notify::new(),
             slots,
         }
     }
@@ -188,6 +192,8 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         // Release (S3): publishes the words and the stamp to every reader that
         // loads this head with Acquire.
         self.head.store(version, Ordering::Release);
+        // Wakes waiting readers, if any (N1 in `notify.rs`).
+        self.notify.wake(Published::ByStore);
     }
 
     /// One attempt at a consistent copy.
@@ -303,15 +309,58 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// ```
     #[cfg(feature = "std")]
     pub fn read_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
-        let start = std::time::Instant::now();
+        self.read_until(crate::notify::deadline(timeout))
+    }
+
+    #[cfg(feature = "std")]
+    fn read_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, ReadError> {
         let spin = Spin::new();
         loop {
             match self.attempt() {
-                Err(ReadError::Lapped) if start.elapsed() < timeout => spin.spin(),
+                Err(ReadError::Lapped) if !crate::notify::passed(deadline) => spin.spin(),
                 Err(ReadError::Lapped) => return Err(ReadError::TimedOut),
                 done => return done,
             }
         }
+    }
+
+    /// Waits until a version newer than `seen` is published, then reads it;
+    /// [`ReadError::TimedOut`] if none came within `timeout`
+    /// (`Duration::MAX` waits for ever). The waiting thread sleeps (a futex
+    /// on Linux, also across processes) and uses no CPU meanwhile; the writer
+    /// pays nothing for it while nobody waits. A writer stopped or killed
+    /// mid-publication never keeps a waiter past its timeout.
+    ///
+    /// Returns at once if the version is already newer than `seen`, so a loop
+    /// that passes the version it got last sees every publication or skips
+    /// forward, never back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (mut w, r) = noclobber::SoloPublisher::<u64, 2>::channel(0);
+    /// let waiter = std::thread::spawn(move || r.wait_newer(0, Duration::from_secs(10)));
+    /// w.publish(7);
+    /// assert_eq!(waiter.join().unwrap().unwrap().value, 7);
+    /// // Nothing newer than version 1 comes:
+    /// let r = w.reader();
+    /// assert_eq!(
+    ///     r.wait_newer(1, Duration::from_millis(1)),
+    ///     Err(noclobber::ReadError::TimedOut)
+    /// );
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn wait_newer(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, ReadError> {
+        let deadline = crate::notify::deadline(timeout);
+        if !self.notify.wait_until(deadline, || self.version() > seen) {
+            return Err(ReadError::TimedOut);
+        }
+        // The head moved past `seen` and only moves forward, so the copy is
+        // newer too.
+        self.read_until(deadline)
     }
 
     /// The version of the latest publication (0 for the initial value).
@@ -334,12 +383,13 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
 impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     /// Size, alignment, slot count, payload words and field offsets, hashed
     /// into the header of a shared mapping.
-    pub(crate) const LAYOUT: [usize; 8] = [
+    pub(crate) const LAYOUT: [usize; 9] = [
         core::mem::size_of::<Self>(),
         core::mem::align_of::<Self>(),
         SLOTS,
         word_count::<T>(),
         core::mem::offset_of!(Self, head),
+        core::mem::offset_of!(Self, notify),
         core::mem::offset_of!(Self, slots),
         core::mem::size_of::<SoloSlot<T>>(),
         core::mem::offset_of!(SoloSlot<T>, words),
@@ -359,6 +409,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
             let stamp = if i == 0 { even(0) } else { 0 };
             slot.stamp.store(stamp, Ordering::Relaxed);
         }
+        self.notify.init_in_place();
         self.head.store(0, Ordering::Relaxed);
     }
 

@@ -5,9 +5,9 @@
 //! onto loom without touching any algorithm.
 
 #[cfg(not(noclobber_loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(noclobber_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(noclobber_loom))]
 pub(crate) use alloc::sync::Arc;

@@ -6,6 +6,7 @@ use core::fmt;
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
+use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
@@ -62,6 +63,8 @@ pub struct VersionedCell<T> {
     /// Small `T`: `(version, value bits)`. Large `T`: `(version, ticket)`.
     head: AtomicU128,
     large: Option<Box<Large<T>>>,
+    /// Threads waiting for a newer version (`notify.rs`).
+    notify: Notify,
 }
 
 struct Large<T> {
@@ -88,6 +91,7 @@ impl<T: NoUninit> VersionedCell<T> {
             return VersionedCell {
                 head: AtomicU128::new(pack(0, to_bits(value))),
                 large: None,
+                notify: Notify::new(),
             };
         }
         // The initial value is ticket 1 in slot 1; the others hold claim 0,
@@ -99,6 +103,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 tickets: AtomicU64::new(1),
                 slots,
             })),
+            notify: Notify::new(),
         }
     }
 
@@ -134,6 +139,7 @@ impl<T: NoUninit> VersionedCell<T> {
         VersionedCell {
             head: AtomicU128::new(pack(0, const_bits(value))),
             large: None,
+            notify: Notify::new(),
         }
     }
 
@@ -193,6 +199,44 @@ impl<T: NoUninit> VersionedCell<T> {
         unpack(self.head.load(Ordering::Acquire)).0
     }
 
+    /// Waits until a version newer than `seen` is written, then loads it;
+    /// [`ReadError::TimedOut`](crate::ReadError::TimedOut) if none came within
+    /// `timeout` (`Duration::MAX` waits for ever). The waiting thread sleeps
+    /// (a futex on Linux) and uses no CPU meanwhile; writers pay nothing for
+    /// it while nobody waits.
+    ///
+    /// Returns at once if the version is already newer than `seen`, so a loop
+    /// that passes the version it got last sees every write or skips forward.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let cell = Arc::new(noclobber::VersionedCell::new(0u64));
+    /// let waiter = std::thread::spawn({
+    ///     let cell = Arc::clone(&cell);
+    ///     move || cell.wait_newer(0, Duration::from_secs(10))
+    /// });
+    /// cell.update(|x| x + 1);
+    /// assert_eq!(waiter.join().unwrap().unwrap().value, 1);
+    /// assert_eq!(
+    ///     cell.wait_newer(1, Duration::from_millis(1)),
+    ///     Err(noclobber::ReadError::TimedOut)
+    /// );
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn wait_newer(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, crate::ReadError> {
+        let deadline = crate::notify::deadline(timeout);
+        if self.notify.wait_until(deadline, || self.version() > seen) {
+            // The version only moves forward, so the value is newer too.
+            Ok(self.load())
+        } else {
+            Err(crate::ReadError::TimedOut)
+        }
+    }
+
     /// Writes `new` if the version is still `expected_version`.
     ///
     /// Returns `Ok(new_version)` (= `expected_version + 1`) on success, or
@@ -213,23 +257,27 @@ impl<T: NoUninit> VersionedCell<T> {
                     return Err(from_head(current));
                 }
                 let next = pack(expected_version.wrapping_add(1), to_bits(new));
-                // Success AcqRel: Release publishes whatever the caller wrote
+                // Success SeqCst: Release publishes whatever the caller wrote
                 // before this write. Its Acquire half is implied by the Acquire
                 // load above, which read this same word (the version changes
-                // on every write); it costs nothing extra on x86-64.
+                // on every write). SeqCst makes it the store half of the waiter
+                // Dekker pair (N4 in `notify.rs`); on x86-64 and AArch64 the
+                // same instruction as AcqRel.
                 // Failure Acquire: `actual` is returned, and the caller may read
                 // data published with it. The value bits change only with the
                 // version, so a failure means the version moved on and `actual`
                 // is the answer.
                 self.head
-                    .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
-                    .map(|_| expected_version.wrapping_add(1))
-                    .map_err(from_head)
+                    .compare_exchange(current, next, Ordering::SeqCst, Ordering::Acquire)
+                    .map_err(from_head)?;
             }
-            Some(ring) => ring
-                .compare_exchange(expected_version, new)
-                .map_err(Into::into),
+            Some(ring) => {
+                ring.compare_exchange(expected_version, new)?;
+            }
         }
+        // Both paths published with a SeqCst CAS (N1, N4 in `notify.rs`).
+        self.notify.wake(Published::BySeqCstRmw);
+        Ok(expected_version.wrapping_add(1))
     }
 
     /// Applies `f` to the current value until the result is written without a
@@ -328,16 +376,19 @@ impl<T: NoUninit> VersionedCell<T> {
                     return Err(snap);
                 };
                 let next = pack(snap.version.wrapping_add(1), to_bits(new));
-                // AcqRel / Acquire: as in `compare_exchange` (`current` was read
+                // SeqCst / Acquire: as in `compare_exchange` (`current` was read
                 // by the Acquire load or by the Acquire failure of the last try;
                 // the failure value is the next `current` the closure sees).
                 match self.head.compare_exchange_weak(
                     current,
                     next,
-                    Ordering::AcqRel,
+                    Ordering::SeqCst,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return Ok((snap, from_head(next))),
+                    Ok(_) => {
+                        self.notify.wake(Published::BySeqCstRmw);
+                        return Ok((snap, from_head(next)));
+                    }
                     Err(actual) => current = actual,
                 }
                 spin.spin();
@@ -355,6 +406,8 @@ impl<T: NoUninit> VersionedCell<T> {
             f(snap)
         })
         .map(|new| {
+            // The ring's head CAS is SeqCst (N1, N4 in `notify.rs`).
+            self.notify.wake(Published::BySeqCstRmw);
             let previous = previous.expect("`f` ran before the commit");
             (previous, new.into())
         })
@@ -370,7 +423,12 @@ impl<T: NoUninit> VersionedCell<T> {
     pub fn store(&self, value: T) -> u64 {
         match self.ring() {
             None => self.update(|_| value).version,
-            Some(ring) => ring.publish(value),
+            Some(ring) => {
+                let version = ring.publish(value);
+                // As in `modify`.
+                self.notify.wake(Published::BySeqCstRmw);
+                version
+            }
         }
     }
 

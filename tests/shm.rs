@@ -806,11 +806,13 @@ fn solo_one_writer_and_checked_files() {
     // A damaged body behind a valid header: the head's slot stamp (slot 1 holds
     // version 3) overwritten with garbage. The object starts at offset 128
     // (the header, padded to the object's 128-byte alignment), its 8-byte head
-    // first, then the slots, each an 8-byte stamp and the payload words (64
-    // bytes of value plus the crate's 7-byte zero tail, rounded up: 72 bytes).
+    // first, then the two 4-byte waiter words, then the slots, each an 8-byte
+    // stamp and the payload words (64 bytes of value plus the crate's 7-byte
+    // zero tail, rounded up: 72 bytes).
     use std::os::unix::fs::FileExt;
     let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.write_all_at(&999u64.to_ne_bytes(), 128 + 8 + 80).unwrap();
+    f.write_all_at(&999u64.to_ne_bytes(), 128 + 8 + 8 + 80)
+        .unwrap();
     assert!(
         matches!(SoloR::open(path), Err(Error::Corrupt { ref what, .. }) if what.contains("stamp 999"))
     );

@@ -1,0 +1,321 @@
+//! Waiting for a newer version without polling: a waiter count and a futex
+//! word beside each object's version, the same for every primitive, in process
+//! and in a shared file.
+//!
+//! # Protocol
+//!
+//! * **N1 (writer).** After the access that publishes a new version (a store
+//!   or an RMW of the head or sequence), the writer runs its half of a
+//!   store-load barrier ([`Notify::wake`]), then loads `waiters`; only if it is
+//!   not 0 does it bump `epoch` and wake every thread sleeping on it. With
+//!   nobody waiting this is one load of a word beside the head.
+//! * **N2 (waiter).** A waiter announces itself (`waiters += 1`), runs the
+//!   other half of the barrier, and then, until the version is newer than the
+//!   one it has seen: loads `epoch`, checks the version, and sleeps on `epoch`
+//!   for as long as it still holds the loaded value (the kernel compares and
+//!   enqueues atomically). It withdraws (`waiters -= 1`) when it returns.
+//! * **N3 (no lost wake-up).** The two halves form a store-load (Dekker) pair:
+//!   either the writer's `waiters` load sees the announcement, or the waiter's
+//!   check after its barrier sees the publication. In the first case the
+//!   writer bumps `epoch` after the waiter loaded it (the load precedes the
+//!   announcement, which the writer read with Acquire), so the sleep either
+//!   finds `epoch` changed or is woken; a waiter that loads the bumped `epoch`
+//!   (Acquire, the bump is Release) sees the publication in its check.
+//! * **N4 (barriers).** A publication by RMW (the multi-writer head CAS) is
+//!   `SeqCst`, and so is the writer's `waiters` load: with the waiter's
+//!   `SeqCst` fence that is the Dekker pair at no cost (x86-64 `lock cmpxchg`
+//!   and a plain load). A publication by plain store (single writer, seqlock)
+//!   would need a `SeqCst` fence (x86-64 `mfence`, about a third of a
+//!   publication); instead, on Linux, the writer's process registers for
+//!   `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` once, its half is a compiler
+//!   fence, and the waiter's half is that `membarrier` call, which runs a full
+//!   barrier on every CPU running a registered process (an idle or preempted
+//!   writer passed one in its context switch). This is Linux's asymmetric
+//!   fence, the one liburcu and folly use; the waiter pays a few microseconds
+//!   per sleep, the writer nothing. A writer whose registration fails uses the
+//!   `SeqCst` fence; a waiter whose `membarrier` fails sleeps in slices of
+//!   [`FALLBACK_SLICE`] so that a missed wake-up costs at most that long.
+//!   Under loom and Miri both halves are `SeqCst` fences (loom models `SeqCst`
+//!   fences, not `SeqCst` accesses, and neither runs system calls).
+//!
+//! Timeouts bound every sleep: a writer stopped or killed mid-publication never
+//! keeps a waiter past its deadline, since a sleep ends at the deadline and
+//! the waiter then returns what it can check without waiting. Waiting never
+//! touches the payload, so it cannot tear what a read returns.
+
+use crate::sync::{fence, AtomicU32, Ordering};
+
+/// The waiter count and the futex word. `#[repr(C)]`: it lives in shared
+/// files, and `epoch` is the word a shared (not process-private) futex waits on.
+#[repr(C)]
+pub(crate) struct Notify {
+    /// Bumped by a writer that found waiters, before it wakes them.
+    epoch: AtomicU32,
+    /// Announced waiters that have not withdrawn.
+    waiters: AtomicU32,
+    /// loom: the kernel's futex queue (compare-and-sleep under its lock).
+    #[cfg(noclobber_loom)]
+    queue: (loom::sync::Mutex<()>, loom::sync::Condvar),
+}
+
+/// How long a waiter without a working `membarrier` (or without futexes, off
+/// Linux) sleeps before it checks again.
+#[cfg(feature = "std")]
+pub(crate) const FALLBACK_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How the writer's half of the store-load barrier after a publication
+/// (N4) is made: by the publishing access itself, or after a store.
+#[derive(Clone, Copy)]
+pub(crate) enum Published {
+    /// The version moved by a `SeqCst` read-modify-write.
+    BySeqCstRmw,
+    /// The version moved by a store.
+    ByStore,
+}
+
+impl Notify {
+    #[cfg(not(noclobber_loom))]
+    pub(crate) const fn new() -> Self {
+        Notify {
+            epoch: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
+        }
+    }
+
+    #[cfg(noclobber_loom)]
+    pub(crate) fn new() -> Self {
+        Notify {
+            epoch: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
+            queue: Default::default(),
+        }
+    }
+
+    /// Stores the state `new` builds (for [`crate::shm`]: published by the
+    /// caller's Release store).
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn init_in_place(&self) {
+        self.epoch.store(0, Ordering::Relaxed);
+        self.waiters.store(0, Ordering::Relaxed);
+    }
+
+    /// The writer's side (N1), right after the access that published.
+    #[inline]
+    pub(crate) fn wake(&self, how: Published) {
+        writer_barrier(how);
+        // SeqCst (N4): the load half of the Dekker pair; also Acquire (N3), so
+        // an announcement read here happens before the bump below.
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            self.wake_all();
+        }
+    }
+
+    #[cold]
+    fn wake_all(&self) {
+        // Release (N3): a waiter that loads the new epoch with Acquire sees the
+        // publication that preceded it.
+        self.epoch.fetch_add(1, Ordering::Release);
+        futex::wake_all(self);
+    }
+
+    /// Sleeps until `newer()` holds or `deadline` passes; returns whether
+    /// `newer()` held (N2). `newer` must check the version with at least an
+    /// Acquire load of the head or sequence.
+    #[cfg(feature = "std")]
+    pub(crate) fn wait_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+        newer: impl Fn() -> bool,
+    ) -> bool {
+        if newer() {
+            return true;
+        }
+        // SeqCst (N4): the store half of the waiter's Dekker pair.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let sliced = !waiter_barrier();
+        let found = loop {
+            // Acquire (N3): pairs with the Release bump in `wake_all`.
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if newer() {
+                break true;
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => break false,
+                },
+                None => None,
+            };
+            let left = if sliced {
+                Some(left.map_or(FALLBACK_SLICE, |l| l.min(FALLBACK_SLICE)))
+            } else {
+                left
+            };
+            futex::wait(self, epoch, left);
+        };
+        // Relaxed: only a count; a writer that still sees it pays one futex
+        // wake for nobody, never a missed one (N3 holds for every waiter still
+        // announced).
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        found
+    }
+}
+
+/// The writer's half of the barrier (N4).
+#[inline(always)]
+fn writer_barrier(how: Published) {
+    if cfg!(any(noclobber_loom, miri)) {
+        fence(Ordering::SeqCst);
+        return;
+    }
+    match how {
+        // The RMW is SeqCst and the `waiters` load that follows is too.
+        Published::BySeqCstRmw => {}
+        Published::ByStore => {
+            if asymmetric::writer_registered() {
+                core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            } else {
+                fence(Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// The waiter's half of the barrier (N4); `false` if the writer's light half
+/// might not pair with it (the waiter then sleeps in slices).
+#[cfg(feature = "std")]
+fn waiter_barrier() -> bool {
+    fence(Ordering::SeqCst);
+    cfg!(any(noclobber_loom, miri)) || asymmetric::heavy_barrier()
+}
+
+/// `membarrier` on Linux (N4): the writer's registration and the waiter's
+/// barrier.
+///
+/// Why a registration that races with a barrier is harmless: a writer uses the
+/// light half only after its registration returned. A barrier that started
+/// before that may skip the writer's CPU, but the waiter announced itself
+/// before its barrier started, and the writer's `waiters` load comes after its
+/// registration returned, so that load sees the announcement (N3's first case)
+/// whenever the barrier could have missed it.
+#[cfg(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri))))]
+mod asymmetric {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    use rustix::thread::{membarrier, MembarrierCommand};
+
+    const UNKNOWN: u8 = 0;
+    const REGISTERED: u8 = 1;
+    const UNAVAILABLE: u8 = 2;
+
+    /// This process's registration for expedited global barriers.
+    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    #[inline(always)]
+    pub(super) fn writer_registered() -> bool {
+        // Relaxed: a flag set once; the registration it reports is ordered by
+        // the system call itself.
+        match STATE.load(Ordering::Relaxed) {
+            REGISTERED => true,
+            UNAVAILABLE => false,
+            _ => register(),
+        }
+    }
+
+    #[cold]
+    fn register() -> bool {
+        let ok = membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok();
+        STATE.store(if ok { REGISTERED } else { UNAVAILABLE }, Ordering::Relaxed);
+        ok
+    }
+
+    pub(super) fn heavy_barrier() -> bool {
+        membarrier(MembarrierCommand::GlobalExpedited).is_ok()
+    }
+}
+
+/// Elsewhere writers use the `SeqCst` fence, and waiters (which have no shared
+/// futex off Linux) sleep in slices.
+#[cfg(not(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri)))))]
+mod asymmetric {
+    #[inline(always)]
+    pub(super) fn writer_registered() -> bool {
+        false
+    }
+
+    #[cfg(feature = "std")]
+    pub(super) fn heavy_barrier() -> bool {
+        true
+    }
+}
+
+/// Linux: a shared futex on `epoch`, so that waiters in other processes
+/// mapping the same file are woken too.
+#[cfg(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri))))]
+mod futex {
+    use super::Notify;
+    use rustix::thread::futex;
+
+    pub(super) fn wake_all(n: &Notify) {
+        // `Flags::empty()`: shared, not `PRIVATE`. An error (none is
+        // documented for a valid address) leaves waiters to their timeouts.
+        let _ = futex::wake(&n.epoch, futex::Flags::empty(), i32::MAX as u32);
+    }
+
+    pub(super) fn wait(n: &Notify, epoch: u32, timeout: Option<std::time::Duration>) {
+        let timeout = timeout.map(|t| futex::Timespec {
+            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: t.subsec_nanos().into(),
+        });
+        // Returns on a wake, a changed word, the timeout or a signal: the
+        // caller re-checks in every case.
+        let _ = futex::wait(&n.epoch, futex::Flags::empty(), epoch, timeout.as_ref());
+    }
+}
+
+/// loom: the futex's compare-and-sleep, under the queue's lock as in the
+/// kernel. Timeouts are not modelled: a lost wake-up is then a deadlock, which
+/// loom reports.
+#[cfg(noclobber_loom)]
+mod futex {
+    use super::Notify;
+    use crate::sync::Ordering;
+
+    pub(super) fn wake_all(n: &Notify) {
+        let _queue = n.queue.0.lock().unwrap();
+        n.queue.1.notify_all();
+    }
+
+    pub(super) fn wait(n: &Notify, epoch: u32, _timeout: Option<std::time::Duration>) {
+        let queue = n.queue.0.lock().unwrap();
+        // Relaxed: the queue's lock orders it against `wake_all`.
+        if n.epoch.load(Ordering::Relaxed) == epoch {
+            drop(n.queue.1.wait(queue).unwrap());
+        }
+    }
+}
+
+/// Miri and platforms without a shared futex: bounded sleeping.
+#[cfg(not(any(noclobber_loom, all(target_os = "linux", feature = "std", not(miri)))))]
+mod futex {
+    use super::Notify;
+
+    pub(super) fn wake_all(_: &Notify) {}
+
+    #[cfg(feature = "std")]
+    pub(super) fn wait(_: &Notify, _epoch: u32, timeout: Option<std::time::Duration>) {
+        let slice = super::FALLBACK_SLICE;
+        std::thread::sleep(timeout.map_or(slice, |t| t.min(slice)));
+    }
+}
+
+/// The instant `timeout` from now; `None` (never) if it is out of range.
+#[cfg(feature = "std")]
+pub(crate) fn deadline(timeout: std::time::Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(timeout)
+}
+
+/// Whether `deadline` has passed.
+#[cfg(feature = "std")]
+pub(crate) fn passed(deadline: Option<std::time::Instant>) -> bool {
+    deadline.is_some_and(|d| std::time::Instant::now() >= d)
+}
