@@ -1,0 +1,107 @@
+#![cfg(noclobber_loom)]
+//! Loom models of waiting for a newer version (`wait_newer`, `notify.rs`):
+//! the lost-wake-up race between a waiter that checks the version and then
+//! sleeps, and a writer that publishes and then wakes.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_notify`.
+//!
+//! Under loom the futex is a compare-and-sleep under a mutex (as the kernel's
+//! queue lock makes it), sleeps have no timeout, and both halves of the
+//! store-load barrier are `SeqCst` fences. A lost wake-up therefore leaves the
+//! waiter asleep for ever, which loom reports as a deadlock: every model below
+//! fails if the writer wakes before it publishes, or if the waiter does not
+//! check the version again after announcing itself.
+
+use std::time::Duration;
+
+use loom::sync::Arc;
+use loom::thread;
+use noclobber::{Publisher, SeqLock, SoloPublisher, VersionedCell, Versioned};
+
+#[path = "common/loom_model.rs"]
+mod loom_model;
+use loom_model::model;
+
+/// Waits for ever (loom does not model timeouts).
+const FOREVER: Duration = Duration::MAX;
+
+fn check(v: Versioned<[u64; 2]>, newer_than: u64) -> u64 {
+    assert!(v.version > newer_than, "not newer: {v:?}");
+    assert_eq!(v.value, [v.version, !v.version], "torn: {v:?}");
+    v.version
+}
+
+/// One publication by the single writer, one waiter.
+#[test]
+fn solo_waiter_sees_one_publication() {
+    model(3, || {
+        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel([0, !0]);
+        let t = thread::spawn(move || {
+            w.publish([1, !1]);
+        });
+        check(r.wait_newer(0, FOREVER).unwrap(), 0);
+        t.join().unwrap();
+    });
+}
+
+/// Two publications, two waiters: each wakes for a newer version, and one
+/// that waits again after the first publication still sees the second.
+#[test]
+fn solo_two_waiters_two_publications() {
+    model(2, || {
+        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel([0, !0]);
+        let r2 = r.clone();
+        let t = thread::spawn(move || {
+            w.publish([1, !1]);
+            w.publish([2, !2]);
+        });
+        let other = thread::spawn(move || check(r2.wait_newer(0, FOREVER).unwrap(), 0));
+        let mut seen = 0;
+        while seen < 2 {
+            seen = check(r.wait_newer(seen, FOREVER).unwrap(), seen);
+        }
+        other.join().unwrap();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn seqlock_waiter_sees_one_write() {
+    model(3, || {
+        let lock = Arc::new(SeqLock::new([0u64, !0]));
+        let l = Arc::clone(&lock);
+        let t = thread::spawn(move || {
+            l.write([1, !1]);
+        });
+        check(lock.wait_newer(0, FOREVER).unwrap(), 0);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn publisher_waiter_sees_one_publication() {
+    model(2, || {
+        let p = Arc::new(Publisher::<[u64; 2], 2>::new([0, !0]));
+        let q = Arc::clone(&p);
+        let t = thread::spawn(move || {
+            q.publish([1, !1]);
+        });
+        check(p.wait_newer(0, FOREVER).unwrap(), 0);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn versioned_cell_waiter_sees_one_update() {
+    model(3, || {
+        let cell = Arc::new(VersionedCell::new(0u64));
+        let c = Arc::clone(&cell);
+        let t = thread::spawn(move || {
+            c.update(|x| x + 1);
+        });
+        let v = cell.wait_newer(0, FOREVER).unwrap();
+        assert_eq!((v.value, v.version), (1, 1));
+        t.join().unwrap();
+    });
+}
