@@ -161,6 +161,15 @@ impl Notify {
     }
 }
 
+/// Registers the calling process for the light writer half (N4) now, not in
+/// the first publication (registration can take milliseconds). For writers
+/// that publish by store, where they are made.
+pub(crate) fn prepare_store_writer() {
+    if !cfg!(any(noclobber_loom, miri)) {
+        asymmetric::writer_registered();
+    }
+}
+
 /// The writer's half of the barrier (N4).
 #[inline(always)]
 fn writer_barrier(how: Published) {

@@ -963,6 +963,7 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
                 .then_some(())
                 .ok_or_else(|| busy(path))
         })?;
+        crate::notify::prepare_store_writer();
         Ok(SharedSoloWriter {
             map,
             _lock: lock,
@@ -1033,6 +1034,7 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
         }
         // With the lock held the head is ours: no other writer moves it.
         let version = map.region().object.validate().map_err(corrupt(path))?;
+        crate::notify::prepare_store_writer();
         Ok(SharedSoloWriter {
             map,
             _lock: file,

@@ -140,6 +140,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     #[must_use]
     pub fn channel(initial: T) -> (SoloWriter<T, SLOTS>, SoloReader<T, SLOTS>) {
         let shared = Arc::new(Self::new(initial));
+        crate::notify::prepare_store_writer();
         let reader = SoloReader(Arc::clone(&shared));
         (SoloWriter { shared, version: 0 }, reader)
     }

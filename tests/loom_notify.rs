@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use loom::sync::Arc;
 use loom::thread;
-use noclobber::{Publisher, SeqLock, SoloPublisher, VersionedCell, Versioned};
+use noclobber::{Publisher, SeqLock, SoloPublisher, Versioned, VersionedCell};
 
 #[path = "common/loom_model.rs"]
 mod loom_model;

@@ -72,6 +72,17 @@ fn child_role() {
                 assert_eq!(w.publish([n; W]), n);
             }
         }
+        // Publishes `n + 1, ...` with a pause after each, so that waiters
+        // in the parent sleep between publications.
+        "solo-paced-writer" => {
+            let mut w = SoloW::attach_timeout(&path, Duration::from_secs(20)).unwrap();
+            let mut n = w.read()[0];
+            while start.elapsed() < CHILD_LIFETIME {
+                n += 1;
+                assert_eq!(w.publish([n; W]), n);
+                thread::sleep(Duration::from_micros(300));
+            }
+        }
         // Spends about half its time inside writes, half between them.
         "seq-writer" => {
             let s = Seq::open(&path).unwrap();
@@ -829,4 +840,88 @@ fn solo_one_writer_and_checked_files() {
         err.contains("corrupt") && err.contains(&path.display().to_string()),
         "{err}"
     );
+}
+
+/// How long a waiter waits once the writer is gone, and how late past that
+/// it may return (a loaded 2-core machine deschedules threads for tens of
+/// milliseconds).
+const WAIT_AFTER_KILL: Duration = Duration::from_millis(100);
+const WAIT_LATE: Duration = Duration::from_secs(2);
+
+/// Waiting across processes: a reader process's waits follow a writer process
+/// (every version newer than the last, every value whole), and once the writer
+/// is killed (`SIGKILL`, at a random point, possibly mid-publication) or
+/// stopped (`SIGSTOP`) a wait returns `TimedOut` at its timeout; a new writer
+/// process wakes the waiters again.
+#[test]
+fn waiters_follow_a_writer_process_and_time_out_when_it_dies() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("waiters_follow_a_writer_process_and_time_out_when_it_dies");
+    let (file, r) = solo_file("solo-wait");
+    let mut child = Child::spawn("solo-paced-writer", &file.0);
+    let (mut rng, mut seen, mut wakes) = (Rng::new(), 0, 0);
+    let timed_out = |seen: u64| {
+        let t = Instant::now();
+        assert_eq!(
+            r.wait_newer(seen, WAIT_AFTER_KILL),
+            Err(noclobber::ReadError::TimedOut)
+        );
+        let took = t.elapsed();
+        assert!(
+            took >= WAIT_AFTER_KILL && took < WAIT_AFTER_KILL + WAIT_LATE,
+            "{took:?}"
+        );
+    };
+    for cycle in 0..KILL_CYCLES * 2 {
+        let t = Instant::now();
+        let follow_for = rng.millis(5, 30);
+        while t.elapsed() < follow_for || seen == 0 {
+            // A wait that lasts its whole timeout missed its wake-up (its last
+            // check then finds the version): fail.
+            let (t, timeout) = (Instant::now(), Duration::from_secs(5));
+            let v = check(r.wait_newer(seen, timeout).expect("no wake-up"));
+            assert!(t.elapsed() < timeout, "no wake-up after version {seen}");
+            assert!(v.version > seen, "not newer: {} after {seen}", v.version);
+            seen = v.version;
+            wakes += 1;
+        }
+        rng.jitter();
+        if cycle % 2 == 0 {
+            child.stop();
+            timed_out(r.version());
+            child.signal(libc::SIGCONT);
+        } else {
+            child.kill();
+            timed_out(r.version());
+            child = Child::spawn("solo-paced-writer", &file.0);
+        }
+    }
+    println!("{wakes} wake-ups observed across processes, last version {seen}");
+    child.kill();
+}
+
+/// A `SharedSeqLock` writer killed in the middle of a write (the sequence
+/// odd for good) keeps waiters only until their timeout.
+#[test]
+fn seqlock_waiters_time_out_on_a_writer_killed_mid_write() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("seqlock_waiters_time_out_on_a_writer_killed_mid_write");
+    let file = TempPath::new("seq-wait-kill");
+    let s = Seq::create(&file.0, [0; W]).unwrap();
+    let child = Child::spawn("seq-stop-in-write", &file.0);
+    child.wait_stopped();
+    assert_eq!(s.try_read_versioned(), None, "the child stopped mid-write");
+    child.kill();
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(
+            s.wait_newer(0, WAIT_AFTER_KILL),
+            Err(noclobber::ReadError::TimedOut)
+        );
+        let took = t.elapsed();
+        assert!(
+            took >= WAIT_AFTER_KILL && took < WAIT_AFTER_KILL + WAIT_LATE,
+            "{took:?}"
+        );
+    }
 }
