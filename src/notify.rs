@@ -35,8 +35,10 @@
 //!   per sleep, the writer nothing. A writer whose registration fails uses the
 //!   `SeqCst` fence; a waiter whose `membarrier` fails sleeps in slices of
 //!   [`FALLBACK_SLICE`] so that a missed wake-up costs at most that long.
-//!   Under loom and Miri both halves are `SeqCst` fences (loom models `SeqCst`
-//!   fences, not `SeqCst` accesses, and neither runs system calls).
+//!   Under loom both halves are `SeqCst` fences (loom models `SeqCst` fences,
+//!   not `SeqCst` accesses); neither loom nor Miri runs system calls, so
+//!   there the writer takes the fence after a store, and under Miri waiters
+//!   sleep in slices.
 //!
 //! Timeouts bound every sleep: a writer stopped or killed mid-publication never
 //! keeps a waiter past its deadline, since a sleep ends at the deadline and
@@ -173,13 +175,16 @@ pub(crate) fn prepare_store_writer() {
 /// The writer's half of the barrier (N4).
 #[inline(always)]
 fn writer_barrier(how: Published) {
-    if cfg!(any(noclobber_loom, miri)) {
-        fence(Ordering::SeqCst);
-        return;
-    }
     match how {
-        // The RMW is SeqCst and the `waiters` load that follows is too.
-        Published::BySeqCstRmw => {}
+        // The RMW is SeqCst and the `waiters` load that follows is too. Loom
+        // models SeqCst fences but treats SeqCst accesses as AcqRel: the
+        // fence stands in for what the accesses do on hardware.
+        Published::BySeqCstRmw => {
+            if cfg!(noclobber_loom) {
+                fence(Ordering::SeqCst);
+            }
+        }
+        // Under loom and Miri (no system calls) never registered: the fence.
         Published::ByStore => {
             if asymmetric::writer_registered() {
                 core::sync::atomic::compiler_fence(Ordering::SeqCst);
