@@ -1,11 +1,14 @@
-//! A `Publisher` shared by processes: a writer and two readers over one file;
-//! the writer is killed, the readers carry on, a new writer attaches.
+//! A `Publisher` shared by processes: a writer, a reader that polls and a
+//! reader that waits for each new version (`wait_newer`, a futex in the file)
+//! over one file; the writer is killed, the readers carry on (the waiting one
+//! sleeps and times out until a writer is back), a new writer attaches.
 //!
 //! ```text
 //! cargo run --release --features shm --example shared_publisher
 //! ```
 //!
-//! The example re-executes itself with a role: `writer PATH` or `reader NAME PATH`
+//! The example re-executes itself with a role: `writer PATH`, `reader NAME PATH`
+//! or `waiter NAME PATH`
 //! (run those yourself, in other terminals, against a file made by the demo or by
 //! `create PATH`).
 use std::env;
@@ -57,7 +60,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ["writer", path] => writer(Path::new(path)),
         ["reader", name, path] => reader(name, Path::new(path)),
-        _ => Err("usage: shared_publisher [create PATH | writer PATH | reader NAME PATH]".into()),
+        ["waiter", name, path] => waiter(name, Path::new(path)),
+        _ => Err(
+            "usage: shared_publisher [create PATH | writer PATH | reader NAME PATH | waiter NAME PATH]"
+                .into(),
+        ),
     }
 }
 
@@ -75,7 +82,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let mut writer = spawn(&["writer"], &path)?;
     let mut readers = [
         spawn(&["reader", "A"], &path)?,
-        spawn(&["reader", "B"], &path)?,
+        spawn(&["waiter", "B"], &path)?,
     ];
     sleep(Duration::from_millis(1000));
     println!("[demo] SIGKILL writer {}", writer.id());
@@ -146,6 +153,33 @@ fn reader(name: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             (reads, slowest) = (0, Duration::ZERO);
         }
         sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Waits for each version newer than the last one it saw (no polling: the
+/// process sleeps until the writer wakes it), checks each value, prints four
+/// times a second, and says when a wait timed out (no writer publishing).
+fn waiter(name: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let shared = Shared::open(path)?;
+    let (t, mut report) = (Instant::now(), Duration::ZERO);
+    let (mut wakes, mut seen) = (0u64, shared.version());
+    while t.elapsed() < LIFETIME {
+        match shared.wait_newer(seen, Duration::from_millis(250)) {
+            Ok(v) => {
+                assert!(v.value.is_whole() && v.version > seen, "bad value {v:?}");
+                seen = v.version;
+                wakes += 1;
+            }
+            Err(e) => {
+                println!("  [waiter {name}] nothing newer than version {seen} for 250 ms ({e})")
+            }
+        }
+        if t.elapsed() >= report {
+            println!("  [waiter {name}] version {seen:>9}  ({wakes} waits returned a newer value)");
+            report += Duration::from_millis(250);
+            wakes = 0;
+        }
     }
     Ok(())
 }
