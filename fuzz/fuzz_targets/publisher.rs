@@ -39,10 +39,16 @@ enum Init<T> {
 #[derive(Arbitrary, Debug)]
 enum Op<T> {
     Publish(T),
-    PublishIf { expected: VersionSel, value: T },
+    PublishIf {
+        expected: VersionSel,
+        value: T,
+    },
     Read,
     ReadVersioned,
     Version,
+    /// `wait_newer(version - back, timeout 0)`: the model value if that
+    /// version is older, else `TimedOut`.
+    WaitNewer(u8),
     Debug,
 }
 
@@ -103,6 +109,18 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::Read => assert_eq!(publisher.read(), model.value),
             Op::ReadVersioned => assert_eq!(publisher.read_versioned(), model),
             Op::Version => assert_eq!(publisher.version(), model.version),
+            Op::WaitNewer(back) => {
+                let seen = model.version.saturating_sub(u64::from(back % 3));
+                let expected = if seen < model.version {
+                    Ok(model)
+                } else {
+                    Err(noclobber::ReadError::TimedOut)
+                };
+                assert_eq!(
+                    publisher.wait_newer(seen, std::time::Duration::ZERO),
+                    expected
+                );
+            }
             Op::Debug => assert_eq!(
                 format!("{publisher:?}"),
                 format!(

@@ -32,8 +32,13 @@ enum Op<T> {
     TryRead,
     TryReadVersioned,
     Version,
+    /// `wait_newer(version - back, timeout 0)`: the model value if that
+    /// version is older, else `TimedOut`.
+    WaitNewer(u8),
     Write(T),
-    Update { k: u64 },
+    Update {
+        k: u64,
+    },
     Debug,
 }
 
@@ -56,6 +61,15 @@ fn run<T: Payload>(script: Script<T>) {
             Op::TryRead => assert_eq!(lock.try_read(), Some(model.value)),
             Op::TryReadVersioned => assert_eq!(lock.try_read_versioned(), Some(model)),
             Op::Version => assert_eq!(lock.version(), model.version),
+            Op::WaitNewer(back) => {
+                let seen = model.version.saturating_sub(u64::from(back % 3));
+                let expected = if seen < model.version {
+                    Ok(model)
+                } else {
+                    Err(noclobber::ReadError::TimedOut)
+                };
+                assert_eq!(lock.wait_newer(seen, std::time::Duration::ZERO), expected);
+            }
             Op::Write(v) => {
                 model = Versioned {
                     value: v,

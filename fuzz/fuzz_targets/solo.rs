@@ -41,6 +41,9 @@ enum Op<T> {
     TryRead,
     ReadTimeout,
     Version,
+    /// `wait_newer(version - back, timeout 0)`: the model value if that
+    /// version is older, else `TimedOut`.
+    WaitNewer(u8),
     WriterRead,
     NewReader,
     Debug,
@@ -93,6 +96,15 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::TryRead => assert_eq!(reader.try_read_versioned(), Ok(model)),
             Op::ReadTimeout => assert_eq!(reader.read_timeout(Duration::ZERO), Ok(model)),
             Op::Version => assert_eq!(reader.version(), model.version),
+            Op::WaitNewer(back) => {
+                let seen = model.version.saturating_sub(u64::from(back % 3));
+                let expected = if seen < model.version {
+                    Ok(model)
+                } else {
+                    Err(noclobber::ReadError::TimedOut)
+                };
+                assert_eq!(reader.wait_newer(seen, std::time::Duration::ZERO), expected);
+            }
             Op::WriterRead => assert_eq!(writer.read_versioned(), model),
             Op::NewReader => reader = writer.reader(),
             Op::Debug => assert_eq!(

@@ -32,13 +32,27 @@ struct Script<T> {
 enum Op<T> {
     Load,
     Version,
-    CompareExchange { expected: VersionSel, value: T },
-    Update { k: u64 },
-    TryUpdate { k: u64, modulus: u8 },
+    /// `wait_newer(version - back, timeout 0)`: the model value if that
+    /// version is older, else `TimedOut`.
+    WaitNewer(u8),
+    CompareExchange {
+        expected: VersionSel,
+        value: T,
+    },
+    Update {
+        k: u64,
+    },
+    TryUpdate {
+        k: u64,
+        modulus: u8,
+    },
     Store(T),
     Debug,
     Swap(T),
-    FetchUpdate { k: u64, modulus: u8 },
+    FetchUpdate {
+        k: u64,
+        modulus: u8,
+    },
 }
 
 fuzz_target!(|input: Input| match input {
@@ -57,6 +71,15 @@ fn run<T: Payload>(script: Script<T>) {
         match op {
             Op::Load => assert_eq!(cell.load(), model),
             Op::Version => assert_eq!(cell.version(), model.version),
+            Op::WaitNewer(back) => {
+                let seen = model.version.saturating_sub(u64::from(back % 3));
+                let expected = if seen < model.version {
+                    Ok(model)
+                } else {
+                    Err(noclobber::ReadError::TimedOut)
+                };
+                assert_eq!(cell.wait_newer(seen, std::time::Duration::ZERO), expected);
+            }
             Op::CompareExchange { expected, value } => {
                 let expected = expected.pick(model.version);
                 let got = cell.compare_exchange(expected, value);
