@@ -155,6 +155,9 @@ pub use bytemuck;
 pub enum ReadError {
     /// A newer value was published during the copy; another attempt will find
     /// it. Only a writer that keeps publishing can make this happen again.
+    /// From `wait_newer`: a version newer than the one seen exists, but no
+    /// copy of it succeeded before the deadline (lapped again and again, or,
+    /// for a `SeqLock`, a writer held the lock).
     Lapped,
     /// The timeout passed first: every read attempt was lapped, or (for the
     /// `wait_newer` methods) no newer version was published.

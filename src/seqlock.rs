@@ -223,8 +223,10 @@ impl<T: NoUninit> SeqLock<T> {
     }
 
     /// Waits until a version newer than `seen` is written, then reads it;
-    /// [`ReadError::TimedOut`] if none came within `timeout` (`Duration::MAX`
-    /// waits for ever), or if a writer still held the lock at the deadline.
+    /// [`ReadError::TimedOut`](crate::ReadError::TimedOut) if none came within
+    /// `timeout` (`Duration::MAX` waits for ever), and
+    /// [`ReadError::Lapped`](crate::ReadError::Lapped) if one came but a
+    /// writer held the lock from then until the deadline.
     /// The waiting thread sleeps (a futex on Linux, also across processes)
     /// and uses no CPU meanwhile; writers pay nothing for it while nobody
     /// waits. A writer stopped or killed mid-write never keeps a waiter past
@@ -254,19 +256,20 @@ impl<T: NoUninit> SeqLock<T> {
         let deadline = crate::notify::deadline(timeout);
         // An odd sequence (a write running) counts as the old version: its
         // end stores the new one and wakes.
-        if self.notify.wait_until(deadline, || self.version() > seen) {
-            let spin = Spin::new();
-            loop {
-                if let Some(v) = self.try_read_versioned() {
-                    return Ok(v);
-                }
-                if crate::notify::passed(deadline) {
-                    break;
-                }
-                spin.snooze();
-            }
+        if !self.notify.wait_until(deadline, || self.version() > seen) {
+            return Err(crate::ReadError::TimedOut);
         }
-        Err(crate::ReadError::TimedOut)
+        let spin = Spin::new();
+        loop {
+            if let Some(v) = self.try_read_versioned() {
+                return Ok(v);
+            }
+            if crate::notify::passed(deadline) {
+                // A newer version exists, but a writer holds the lock.
+                return Err(crate::ReadError::Lapped);
+            }
+            spin.snooze();
+        }
     }
 
     /// Consumes the lock and returns the value.

@@ -327,7 +327,9 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
 
     /// Waits until a version newer than `seen` is published, then reads it;
     /// [`ReadError::TimedOut`] if none came within `timeout`
-    /// (`Duration::MAX` waits for ever). The waiting thread sleeps (a futex
+    /// (`Duration::MAX` waits for ever), [`ReadError::Lapped`] if newer ones
+    /// came but lapped every copy until the deadline, [`ReadError::Corrupt`]
+    /// as for [`try_read`](Self::try_read). The waiting thread sleeps (a futex
     /// on Linux, also across processes) and uses no CPU meanwhile; the writer
     /// pays nothing for it while nobody waits. A writer stopped or killed
     /// mid-publication never keeps a waiter past its timeout.
@@ -360,8 +362,11 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
             return Err(ReadError::TimedOut);
         }
         // The head moved past `seen` and only moves forward, so the copy is
-        // newer too.
-        self.read_until(deadline)
+        // newer too. Lapped until the deadline: newer versions exist.
+        match self.read_until(deadline) {
+            Err(ReadError::TimedOut) => Err(ReadError::Lapped),
+            done => done,
+        }
     }
 
     /// The version of the latest publication (0 for the initial value).

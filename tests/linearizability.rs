@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use noclobber::{
-    Publisher, SeqLock, SoloPublisher, SoloReader, SoloWriter, Versioned, VersionedCell,
+    Publisher, ReadError, SeqLock, SoloPublisher, SoloReader, SoloWriter, Versioned, VersionedCell,
 };
 
 // ===========================================================================
@@ -51,6 +51,9 @@ enum Call {
     Swap(u64),
     /// `VersionedCell::fetch_update(|x| (x < limit).then(|| x + d))`.
     FetchAddBelow { d: u64, limit: u64 },
+    /// `wait_newer(seen, timeout)` with a timeout of 0 to 100 µs: the value
+    /// if its version is newer than `seen`, else `TimedOut`.
+    WaitNewer(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +78,10 @@ enum Ret {
         value: u64,
         version: u64,
     },
+    /// `wait_newer` found nothing newer within its timeout.
+    TimedOut,
+    /// `wait_newer` found a newer version but could not copy it in time.
+    Lapped,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +99,13 @@ struct Op {
 struct State {
     value: u64,
     version: u64,
+}
+
+/// `wait_newer` may also report `Lapped`: a newer version exists (so it
+/// linearizes where the state's version is newer than the one seen, changing
+/// nothing), but no copy of it succeeded before the deadline.
+fn newer_but_unread(s: State, op: Op) -> bool {
+    matches!((op.call, op.ret), (Call::WaitNewer(seen), Ret::Lapped) if s.version > seen)
 }
 
 fn step(s: State, call: Call) -> (Ret, State) {
@@ -126,6 +140,14 @@ fn step(s: State, call: Call) -> (Ret, State) {
             },
             s,
         ),
+        Call::WaitNewer(seen) if s.version > seen => (
+            Ret::Snap {
+                value: s.value,
+                version: s.version,
+            },
+            s,
+        ),
+        Call::WaitNewer(_) => (Ret::TimedOut, s),
         Call::Swap(x) => (
             Ret::Prev {
                 value: s.value,
@@ -210,7 +232,7 @@ fn linearizable(init: State, ops: &[Op]) -> bool {
         if !is_ret {
             let (ret, after) = step(state, ops[op].call);
             let mut lifted = false;
-            if ret == ops[op].ret {
+            if ret == ops[op].ret || newer_but_unread(state, ops[op]) {
                 done[op / 64] |= 1 << (op % 64);
                 if cache.insert((done.clone(), after)) {
                     stack.push((op, state));
@@ -253,6 +275,8 @@ trait Subject: Sync {
     const SINGLE_WRITER: bool = false;
     /// `swap` and `fetch_update` (`VersionedCell` only).
     const CAN_SWAP: bool = false;
+    /// `wait_newer`.
+    const CAN_WAIT: bool = false;
     fn new(value: u64) -> Self;
     fn load(&self) -> (u64, u64);
     /// `pause`: yield inside the update closure, i.e. in the middle of the
@@ -261,6 +285,10 @@ trait Subject: Sync {
     fn store(&self, x: u64) -> u64;
     fn cas(&self, expected: u64, x: u64) -> Result<u64, (u64, u64)>;
     fn swap(&self, _x: u64) -> (u64, u64) {
+        unreachable!()
+    }
+    /// `Ok(Some(snapshot))`, `Ok(None)` for `TimedOut`, `Err(())` for `Lapped`.
+    fn wait_newer(&self, _seen: u64, _timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
         unreachable!()
     }
     /// `fetch_update` adding `d` while the value is below `limit`; `pause` as
@@ -272,6 +300,18 @@ trait Subject: Sync {
         _pause: bool,
     ) -> Result<(u64, u64), (u64, u64)> {
         unreachable!()
+    }
+}
+
+fn waited<T>(
+    r: Result<Versioned<T>, ReadError>,
+    pair: fn(Versioned<T>) -> (u64, u64),
+) -> Result<Option<(u64, u64)>, ()> {
+    match r {
+        Ok(v) => Ok(Some(pair(v))),
+        Err(ReadError::TimedOut) => Ok(None),
+        Err(ReadError::Lapped) => Err(()),
+        Err(e) => panic!("wait_newer: {e}"),
     }
 }
 
@@ -299,11 +339,15 @@ impl Subject for VersionedCell<u64> {
     const NAME: &'static str = "VersionedCell<u64>";
     const CAN_ADD: bool = true;
     const CAN_CAS: bool = true;
+    const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
         VersionedCell::new(value)
     }
     fn load(&self) -> (u64, u64) {
         pair(VersionedCell::load(self))
+    }
+    fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
+        waited(VersionedCell::wait_newer(self, seen, timeout), pair)
     }
     fn add(&self, d: u64, pause: bool) -> (u64, u64) {
         pair(self.update(|x| {
@@ -339,11 +383,15 @@ impl Subject for VersionedCell<[u64; 3]> {
     const NAME: &'static str = "VersionedCell<[u64; 3]>";
     const CAN_ADD: bool = true;
     const CAN_CAS: bool = true;
+    const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
         VersionedCell::new(enc3(value))
     }
     fn load(&self) -> (u64, u64) {
         vpair3(VersionedCell::load(self))
+    }
+    fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
+        waited(VersionedCell::wait_newer(self, seen, timeout), vpair3)
     }
     fn add(&self, d: u64, pause: bool) -> (u64, u64) {
         vpair3(self.update(|x| {
@@ -384,11 +432,15 @@ impl<const S: usize> Subject for Publisher<[u64; 2], S> {
     };
     const CAN_ADD: bool = false;
     const CAN_CAS: bool = true;
+    const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
         Publisher::new(enc2(value))
     }
     fn load(&self) -> (u64, u64) {
         vpair2(self.read_versioned())
+    }
+    fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
+        waited(Self::wait_newer(self, seen, timeout), vpair2)
     }
     fn add(&self, _: u64, _: bool) -> (u64, u64) {
         unreachable!()
@@ -405,11 +457,15 @@ impl Subject for SeqLock<[u64; 2]> {
     const NAME: &'static str = "SeqLock<[u64; 2]>";
     const CAN_ADD: bool = true;
     const CAN_CAS: bool = false;
+    const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
         SeqLock::new(enc2(value))
     }
     fn load(&self) -> (u64, u64) {
         vpair2(self.read_versioned())
+    }
+    fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
+        waited(Self::wait_newer(self, seen, timeout), vpair2)
     }
     fn add(&self, d: u64, pause: bool) -> (u64, u64) {
         vpair2(self.update(|x| {
@@ -442,12 +498,16 @@ impl<const S: usize> Subject for Solo<S> {
     const CAN_ADD: bool = true;
     const CAN_CAS: bool = false;
     const SINGLE_WRITER: bool = true;
+    const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
         let (w, r) = SoloPublisher::channel(enc2(value));
         Solo(std::sync::Mutex::new(w), r)
     }
     fn load(&self) -> (u64, u64) {
         vpair2(self.1.read_versioned())
+    }
+    fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
+        waited(self.1.wait_newer(seen, timeout), vpair2)
     }
     fn add(&self, d: u64, pause: bool) -> (u64, u64) {
         vpair2(self.0.lock().unwrap().update(|x| {
@@ -515,7 +575,9 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                         let fresh = ((t as u64 + 1) << 48)
                             | ((k as u64) << 32)
                             | (rng.next() & 0xffff_ffff);
-                        let call = if r < 40 || (S::SINGLE_WRITER && t != 0) {
+                        let call = if S::CAN_WAIT && rng.next().is_multiple_of(8) {
+                            Call::WaitNewer(seen_version)
+                        } else if r < 40 || (S::SINGLE_WRITER && t != 0) {
                             Call::Load
                         } else if r < 60 && S::CAN_ADD {
                             Call::Add(rng.next() % 1000 + 1)
@@ -561,6 +623,14 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                                 Ret::Snap { value, version }
                             }
                             Call::Store(x) => Ret::Version(subject.store(x)),
+                            Call::WaitNewer(seen) => {
+                                let timeout = Duration::from_micros(rng.next() % 101);
+                                match subject.wait_newer(seen, timeout) {
+                                    Ok(Some((value, version))) => Ret::Snap { value, version },
+                                    Ok(None) => Ret::TimedOut,
+                                    Err(()) => Ret::Lapped,
+                                }
+                            }
                             Call::Cas(e, x) => match subject.cas(e, x) {
                                 Ok(v) => Ret::CasOk(v),
                                 Err((value, version)) => Ret::CasErr { value, version },
@@ -584,6 +654,7 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                             | Ret::Declined { version, .. } => version,
                             Ret::Version(v) | Ret::CasOk(v) => v,
                             Ret::Prev { version, .. } => version + 1,
+                            Ret::TimedOut | Ret::Lapped => seen_version,
                         };
                         out.push(Op {
                             thread: t,
