@@ -16,11 +16,12 @@
 //!   enqueues atomically). It withdraws (`waiters -= 1`) when it returns.
 //! * **N3 (no lost wake-up).** The two halves form a store-load (Dekker) pair:
 //!   either the writer's `waiters` load sees the announcement, or the waiter's
-//!   check after its barrier sees the publication. In the first case the
-//!   writer bumps `epoch` after the waiter loaded it (the load precedes the
-//!   announcement, which the writer read with Acquire), so the sleep either
-//!   finds `epoch` changed or is woken; a waiter that loads the bumped `epoch`
-//!   (Acquire, the bump is Release) sees the publication in its check.
+//!   checks after its barrier see the publication. In the first case the
+//!   writer bumps `epoch` and then wakes: a waiter that loaded `epoch` before
+//!   the bump finds it changed when it goes to sleep, or is asleep and woken
+//!   (the kernel compares and enqueues under the lock its wake takes); one
+//!   that loaded the bumped `epoch` (Acquire; the bump is Release, after the
+//!   publication) sees the publication in the check that follows.
 //! * **N4 (barriers).** A publication by RMW (the multi-writer head CAS) is
 //!   `SeqCst`, and so is the writer's `waiters` load: with the waiter's
 //!   `SeqCst` fence that is the Dekker pair at no cost (x86-64 `lock cmpxchg`
@@ -105,8 +106,8 @@ impl Notify {
     #[inline]
     pub(crate) fn wake(&self, how: Published) {
         writer_barrier(how);
-        // SeqCst (N4): the load half of the Dekker pair; also Acquire (N3), so
-        // an announcement read here happens before the bump below.
+        // SeqCst (N4): the load half of the writer's Dekker pair, after its
+        // SeqCst RMW or fence.
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.wake_all();
         }
@@ -132,8 +133,11 @@ impl Notify {
         if newer() {
             return true;
         }
-        // SeqCst (N4): the store half of the waiter's Dekker pair.
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // Relaxed: the store half of the waiter's Dekker pair (N4); the SeqCst
+        // fence in `waiter_barrier` right after it orders it against the
+        // writer's half, whether that is a SeqCst fence or a SeqCst RMW and
+        // load (C++20 [atomics.order] p4.2, p4.3).
+        self.waiters.fetch_add(1, Ordering::Relaxed);
         let sliced = !waiter_barrier();
         let found = loop {
             // Acquire (N3): pairs with the Release bump in `wake_all`.
@@ -176,14 +180,10 @@ pub(crate) fn prepare_store_writer() {
 #[inline(always)]
 fn writer_barrier(how: Published) {
     match how {
-        // The RMW is SeqCst and the `waiters` load that follows is too. Loom
-        // models SeqCst fences but treats SeqCst accesses as AcqRel: the
-        // fence stands in for what the accesses do on hardware.
-        Published::BySeqCstRmw => {
-            if cfg!(noclobber_loom) {
-                fence(Ordering::SeqCst);
-            }
-        }
+        // The RMW is SeqCst and the `waiters` load that follows is too. (The
+        // RMW is on a 128-bit head, which loom models as a mutex: its models
+        // check this pairing with a stronger stand-in.)
+        Published::BySeqCstRmw => {}
         // Under loom and Miri (no system calls) never registered: the fence.
         Published::ByStore => {
             if asymmetric::writer_registered() {
