@@ -21,11 +21,12 @@
 //!   publication: it retries only after the head moved.
 //! * **S3 (seqlock per slot).** Writer: stamp `odd` (Release, S4), `fence(Release)`,
 //!   words `Relaxed`, stamp `even` (`Relaxed`), head (Release). Reader: head
-//!   (Acquire), stamp (Acquire, must be `even(head)`), words `Relaxed`,
-//!   `fence(Acquire)`, stamp again; a copy is whole if the stamp did not move.
-//!   The head's Release/Acquire makes the words of version `v` visible; the
-//!   fence pair makes a word of a newer writer pass imply the stamp moved (DESIGN
-//!   §1, Boehm's seqlock recipe).
+//!   (Acquire), words `Relaxed`, `fence(Acquire)`, stamp (Acquire, S4); a copy
+//!   is whole if the stamp is `even(head)`. The head's Release/Acquire makes
+//!   the words of version `v` the oldest the copy can see (so, unlike a plain
+//!   seqlock, no stamp load is needed before the copy); the fence pair makes a
+//!   word of a newer writer imply the stamp moved (DESIGN §1, Boehm's seqlock
+//!   recipe).
 //! * **S4 (diagnosis).** Stamps are stored after the head store that precedes
 //!   them with release semantics (the odd one with Release, the even one after
 //!   the writer's Release fence), and loaded with Acquire. A stamp other than `even(v)`
@@ -72,7 +73,7 @@ pub(crate) struct SoloSlot<T> {
 /// middle of a publication: the writer never touches the slot the head names,
 /// so a read retries only when a newer value was published during its copy
 /// (lock-free, not wait-free: a reader can be lapped again and again only by a
-/// writer that keeps publishing). A read costs one head load, two stamp loads
+/// writer that keeps publishing). A read costs one head load, one stamp load
 /// and the payload's word loads, about what a [`SeqLock`](crate::SeqLock) read
 /// costs. Use the multi-writer [`Publisher`](crate::Publisher) when several
 /// threads must publish.
@@ -204,28 +205,27 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         // words of `version` (or newer ones) are what the loads below see.
         let version = self.head.load(Ordering::Acquire);
         let slot = self.slot(version);
-        // Acquire (S4) on both stamp loads: only for telling a lapped copy
-        // from a corrupt object below; the copy's validity needs Relaxed.
-        let stamp = slot.stamp.load(Ordering::Acquire);
-        if stamp == even(version) {
-            let mut buf = Buf::uninit();
-            for i in 0..word_count::<T>() {
-                // Relaxed: may race with the writer; validated below (S3).
-                buf.set(i, slot.words.at(i).load(Ordering::Relaxed));
-            }
-            // Acquire fence (S3): pairs with the writer's Release fence.
-            fence(Ordering::Acquire);
-            if slot.stamp.load(Ordering::Acquire) == stamp {
-                // SAFETY: the stamp was `even(version)` before and after the
-                // copy, with the fences of S3 around it, so no store of the
-                // one writer (S1) overlapped the copy: the words are those it
-                // stored from `Buf::of` of one valid `T` for `version`, before
-                // the head store we acquired. (A shared file written by other
-                // means could hold any words; the shm handles require
-                // `T: Pod`, for which any words are a valid value.)
-                let value = unsafe { buf.assume_value() };
-                return Ok(Versioned { value, version });
-            }
+        let mut buf = Buf::uninit();
+        for i in 0..word_count::<T>() {
+            // Relaxed: may race with the writer; validated below (S3).
+            buf.set(i, slot.words.at(i).load(Ordering::Relaxed));
+        }
+        // Acquire fence (S3): pairs with the writer's Release fence.
+        fence(Ordering::Acquire);
+        // Acquire (S4): only for telling a lapped copy from a corrupt object
+        // below; the copy's validity needs Relaxed.
+        if slot.stamp.load(Ordering::Acquire) == even(version) {
+            // SAFETY: the head's Acquire load made version `version`'s words
+            // (stored before that head) the oldest the copy can see, and the
+            // stamp after the copy is still `even(version)`: by the fences of
+            // S3 no word of a newer store into this slot was copied (that
+            // writer made the stamp odd before its words). So the words are
+            // the ones the one writer (S1) stored from `Buf::of` of one valid
+            // `T` for `version`. (A shared file written by other means could
+            // hold any words; the shm handles require `T: Pod`, for which any
+            // words are a valid value.)
+            let value = unsafe { buf.assume_value() };
+            return Ok(Versioned { value, version });
         }
         // Relaxed (S4): after an Acquire stamp load that saw a writer's newer
         // stamp, this load sees that writer's earlier head store or later.
