@@ -9,6 +9,10 @@
 //! | several writers, readers that never wait, even for a stopped or killed writer; shared memory | [`Publisher`] |
 //! | a count incremented from many threads | [`ShardedCounter`] |
 //!
+//! All but the counter can also wait for a change instead of polling:
+//! `wait_newer(seen, timeout)` sleeps (on a futex, also across processes)
+//! until a version newer than `seen` is published, and returns it.
+//!
 //! Every value type `T` must be [`bytemuck::NoUninit`]: plain data without
 //! padding bytes (`u64`, arrays, `#[derive(NoUninit)]` structs). Values travel
 //! through shared memory as atomic 64-bit words, and padding bytes cannot be

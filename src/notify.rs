@@ -103,8 +103,13 @@ impl Notify {
     }
 
     /// The writer's side (N1), right after the access that published.
+    /// Without `std` nobody can wait (`wait_newer` needs it, and so does
+    /// `shm`), so there is nothing to do.
     #[inline]
     pub(crate) fn wake(&self, how: Published) {
+        if cfg!(not(feature = "std")) {
+            return;
+        }
         writer_barrier(how);
         // SeqCst (N4): the load half of the writer's Dekker pair, after its
         // SeqCst RMW or fence.
