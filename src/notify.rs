@@ -172,6 +172,25 @@ impl Notify {
     }
 }
 
+/// `wait_newer` of every type: waits until `version()` is newer than `seen`
+/// (`TimedOut` if not before the deadline), then returns `read(deadline)`.
+#[cfg(feature = "std")]
+pub(crate) fn wait_newer<T>(
+    notify: &Notify,
+    seen: u64,
+    timeout: std::time::Duration,
+    version: impl Fn() -> u64,
+    read: impl FnOnce(Option<std::time::Instant>) -> Result<crate::Versioned<T>, crate::ReadError>,
+) -> Result<crate::Versioned<T>, crate::ReadError> {
+    let deadline = deadline(timeout);
+    if notify.wait_until(deadline, || version() > seen) {
+        // The version only moves forward, so what `read` copies is newer too.
+        read(deadline)
+    } else {
+        Err(crate::ReadError::TimedOut)
+    }
+}
+
 /// Registers the calling process for the light writer half (N4) now, not in
 /// the first publication (registration can take milliseconds). For writers
 /// that publish by store, where they are made.

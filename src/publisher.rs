@@ -220,13 +220,10 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        let deadline = crate::notify::deadline(timeout);
-        if self.notify.wait_until(deadline, || self.version() > seen) {
-            // The head only moves forward, so the copy is newer than `seen`.
+        let version = || self.version();
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |_| {
             Ok(self.read_versioned())
-        } else {
-            Err(crate::ReadError::TimedOut)
-        }
+        })
     }
 
     /// Consumes the publisher and returns the latest value.

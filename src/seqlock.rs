@@ -253,23 +253,22 @@ impl<T: NoUninit> SeqLock<T> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        let deadline = crate::notify::deadline(timeout);
         // An odd sequence (a write running) counts as the old version: its
         // end stores the new one and wakes.
-        if !self.notify.wait_until(deadline, || self.version() > seen) {
-            return Err(crate::ReadError::TimedOut);
-        }
-        let spin = Spin::new();
-        loop {
-            if let Some(v) = self.try_read_versioned() {
-                return Ok(v);
+        let version = || self.version();
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
+            let spin = Spin::new();
+            loop {
+                if let Some(v) = self.try_read_versioned() {
+                    return Ok(v);
+                }
+                if crate::notify::passed(deadline) {
+                    // A newer version exists, but a writer holds the lock.
+                    return Err(crate::ReadError::Lapped);
+                }
+                spin.snooze();
             }
-            if crate::notify::passed(deadline) {
-                // A newer version exists, but a writer holds the lock.
-                return Err(crate::ReadError::Lapped);
-            }
-            spin.snooze();
-        }
+        })
     }
 
     /// Consumes the lock and returns the value.

@@ -357,16 +357,14 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, ReadError> {
-        let deadline = crate::notify::deadline(timeout);
-        if !self.notify.wait_until(deadline, || self.version() > seen) {
-            return Err(ReadError::TimedOut);
-        }
-        // The head moved past `seen` and only moves forward, so the copy is
-        // newer too. Lapped until the deadline: newer versions exist.
-        match self.read_until(deadline) {
-            Err(ReadError::TimedOut) => Err(ReadError::Lapped),
-            done => done,
-        }
+        let version = || self.version();
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
+            // Lapped until the deadline: newer versions exist.
+            match self.read_until(deadline) {
+                Err(ReadError::TimedOut) => Err(ReadError::Lapped),
+                done => done,
+            }
+        })
     }
 
     /// The version of the latest publication (0 for the initial value).

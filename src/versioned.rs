@@ -228,13 +228,8 @@ impl<T: NoUninit> VersionedCell<T> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        let deadline = crate::notify::deadline(timeout);
-        if self.notify.wait_until(deadline, || self.version() > seen) {
-            // The version only moves forward, so the value is newer too.
-            Ok(self.load())
-        } else {
-            Err(crate::ReadError::TimedOut)
-        }
+        let version = || self.version();
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |_| Ok(self.load()))
     }
 
     /// Writes `new` if the version is still `expected_version`.

@@ -160,20 +160,9 @@ fn seqlock_writer_stuck_mid_write_keeps_waiters_only_until_timeout() {
     assert_eq!(lock.wait_newer(0, WAIT).unwrap().version, 1);
 }
 
-/// CPU time of the calling thread.
 #[cfg(all(unix, not(miri)))]
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
-        0
-    );
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
 
 /// A waiter sleeps through an idle second. The target (under 1 ms of CPU) is
 /// reported by `scripts/wake-report`; this test only catches a waiter that
@@ -182,6 +171,7 @@ fn thread_cpu() -> Duration {
 #[test]
 fn an_idle_waiter_sleeps() {
     let (_w, r) = SoloPublisher::<Value, 2>::channel(val(0));
+    use thread_cpu::thread_cpu;
     let cpu = thread::spawn(move || {
         let before = thread_cpu();
         assert_eq!(

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
 use noclobber::Versioned;
 
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::thread_cpu;
+
 const ROLE: &str = "NOCLOBBER_SHM_ROLE";
 const FILE: &str = "NOCLOBBER_SHM_FILE";
 /// Words per value: every word of a value equals its version.
@@ -306,19 +310,6 @@ impl Latency {
             self.wall
         );
     }
-}
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
-        0
-    );
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Reads for `d`, checking every value and that versions never go back.

@@ -3,6 +3,8 @@
 //! go round the ring many times. Every result is compared: values and versions.
 #![no_main]
 
+use std::time::Duration;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{Publisher, Versioned};
@@ -110,16 +112,8 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::ReadVersioned => assert_eq!(publisher.read_versioned(), model),
             Op::Version => assert_eq!(publisher.version(), model.version),
             Op::WaitNewer(back) => {
-                let seen = model.version.saturating_sub(u64::from(back % 3));
-                let expected = if seen < model.version {
-                    Ok(model)
-                } else {
-                    Err(noclobber::ReadError::TimedOut)
-                };
-                assert_eq!(
-                    publisher.wait_newer(seen, std::time::Duration::ZERO),
-                    expected
-                );
+                let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
+                assert_eq!(publisher.wait_newer(seen, Duration::ZERO), expected);
             }
             Op::Debug => assert_eq!(
                 format!("{publisher:?}"),

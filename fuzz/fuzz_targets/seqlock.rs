@@ -3,6 +3,8 @@
 //! versions. Single-threaded, `try_read` must never report a write in progress.
 #![no_main]
 
+use std::time::Duration;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{SeqLock, Versioned};
@@ -62,13 +64,8 @@ fn run<T: Payload>(script: Script<T>) {
             Op::TryReadVersioned => assert_eq!(lock.try_read_versioned(), Some(model)),
             Op::Version => assert_eq!(lock.version(), model.version),
             Op::WaitNewer(back) => {
-                let seen = model.version.saturating_sub(u64::from(back % 3));
-                let expected = if seen < model.version {
-                    Ok(model)
-                } else {
-                    Err(noclobber::ReadError::TimedOut)
-                };
-                assert_eq!(lock.wait_newer(seen, std::time::Duration::ZERO), expected);
+                let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
+                assert_eq!(lock.wait_newer(seen, Duration::ZERO), expected);
             }
             Op::Write(v) => {
                 model = Versioned {

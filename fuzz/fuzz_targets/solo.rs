@@ -97,13 +97,8 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::ReadTimeout => assert_eq!(reader.read_timeout(Duration::ZERO), Ok(model)),
             Op::Version => assert_eq!(reader.version(), model.version),
             Op::WaitNewer(back) => {
-                let seen = model.version.saturating_sub(u64::from(back % 3));
-                let expected = if seen < model.version {
-                    Ok(model)
-                } else {
-                    Err(noclobber::ReadError::TimedOut)
-                };
-                assert_eq!(reader.wait_newer(seen, std::time::Duration::ZERO), expected);
+                let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
+                assert_eq!(reader.wait_newer(seen, Duration::ZERO), expected);
             }
             Op::WriterRead => assert_eq!(writer.read_versioned(), model),
             Op::NewReader => reader = writer.reader(),

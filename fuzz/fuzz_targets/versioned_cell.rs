@@ -6,6 +6,8 @@
 //! `fetch_update` and `try_update` are checked against `noclobber_fuzz::Model`.
 #![no_main]
 
+use std::time::Duration;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use noclobber::{Versioned, VersionedCell};
@@ -72,13 +74,8 @@ fn run<T: Payload>(script: Script<T>) {
             Op::Load => assert_eq!(cell.load(), model),
             Op::Version => assert_eq!(cell.version(), model.version),
             Op::WaitNewer(back) => {
-                let seen = model.version.saturating_sub(u64::from(back % 3));
-                let expected = if seen < model.version {
-                    Ok(model)
-                } else {
-                    Err(noclobber::ReadError::TimedOut)
-                };
-                assert_eq!(cell.wait_newer(seen, std::time::Duration::ZERO), expected);
+                let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
+                assert_eq!(cell.wait_newer(seen, Duration::ZERO), expected);
             }
             Op::CompareExchange { expected, value } => {
                 let expected = expected.pick(model.version);

@@ -10,6 +10,22 @@ use arbitrary::Arbitrary;
 use bytemuck::NoUninit;
 use noclobber::Versioned;
 
+/// A `wait_newer` call for the model at `now` (timeout 0): the version it
+/// passes as seen (`back` versions behind, 0 to 2) and what it must return,
+/// the current value if that is newer, else `TimedOut`.
+pub fn wait_newer_case<T: Copy>(
+    now: Versioned<T>,
+    back: u8,
+) -> (u64, Result<Versioned<T>, noclobber::ReadError>) {
+    let seen = now.version.saturating_sub(u64::from(back % 3));
+    let expected = if seen < now.version {
+        Ok(now)
+    } else {
+        Err(noclobber::ReadError::TimedOut)
+    };
+    (seen, expected)
+}
+
 /// Upper bound on the operations taken from one input, so that a single input
 /// stays fast even with 65536 counter shards.
 pub const MAX_OPS: usize = 256;
