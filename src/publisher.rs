@@ -317,3 +317,73 @@ mod tests {
         assert_eq!(p.read(), 7);
     }
 }
+
+/// A loom model of the ring's closure path (`Ring::update`, reached publicly
+/// through `VersionedCell::update`, whose 8 slots are too many to fill with
+/// loom's thread limit). Run with `RUSTFLAGS="--cfg noclobber_loom" cargo test
+/// --release --lib` (`scripts/ci-loom.sh` does).
+#[cfg(all(test, noclobber_loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    fn wait(flag: &AtomicBool) {
+        while !flag.load(SeqCst) {
+            thread::yield_now();
+        }
+    }
+
+    /// #12: with 2 slots, an updater whose closure runs a second time (after
+    /// its first commit lost the race) must not hold a claim meanwhile: the
+    /// other writer must publish while that closure waits for it. Keeping the
+    /// claim across the call leaves the writer no slot, and both spin forever
+    /// (loom reports the branch limit).
+    #[test]
+    fn a_writer_inside_its_closure_holds_no_slot() {
+        let mut builder = loom::model::Builder::new();
+        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+            builder.preemption_bound = Some(3);
+        }
+        builder.max_branches = 100_000;
+        builder.check(|| {
+            let p = Arc::new(Publisher::<[u64; 2], 2>::new([0, 0]));
+            // In the first call, go on, in the second call, go on.
+            let flags: Arc<[AtomicBool; 4]> = Arc::new(Default::default());
+            let updater = {
+                let (p, flags) = (p.clone(), flags.clone());
+                thread::spawn(move || {
+                    let mut calls = 0;
+                    let done = p.ring().update(|snap| {
+                        calls += 1;
+                        match calls {
+                            1 => {
+                                flags[0].store(true, SeqCst);
+                                wait(&flags[1]);
+                            }
+                            2 => {
+                                flags[2].store(true, SeqCst);
+                                wait(&flags[3]);
+                            }
+                            _ => {}
+                        }
+                        Some(snap.value.map(|w| w + 10))
+                    });
+                    (calls, done.ok().map(|s| (s.version, s.value)))
+                })
+            };
+            // The updater has read version 0: this publication fails its
+            // first commit.
+            wait(&flags[0]);
+            assert_eq!(p.publish([1, 1]), 1);
+            flags[1].store(true, SeqCst);
+            // Inside the second call: we must still publish.
+            wait(&flags[2]);
+            assert_eq!(p.publish([2, 2]), 2);
+            flags[3].store(true, SeqCst);
+            let (calls, done) = updater.join().unwrap();
+            assert_eq!((calls, done), (3, Some((3, [12, 12]))));
+        });
+    }
+}

@@ -93,8 +93,8 @@ impl<T: NoUninit> Slot<T> {
         // SAFETY: every word is tagged `ticket`, and the head (read with Acquire)
         // named `ticket`, so its writer committed it. Only the writer holding
         // `ticket` stores that tag; it may refill the slot with another value
-        // before committing (`Ring::update` retries), but every such fill happens
-        // before its Release commit, and no store tagged `ticket` follows it. So
+        // before committing (`Ring::publish` retries in place), but every such
+        // fill happens before its Release commit, and no store tagged `ticket` follows it. So
         // each word is the committed value's word, from `Buf::of` of one valid
         // `T`, and `buf` holds exactly that value's words.
         Some(unsafe { buf.assume_value() })
@@ -298,50 +298,37 @@ impl<T: NoUninit> Ring<'_, T> {
     }
 
     /// Read-modify-write loop shared by `VersionedCell::update`,
-    /// `Publisher::publish` and friends. `f` returns `None` to give up.
+    /// `Publisher::publish_if` and friends. `f` returns `None` to give up.
+    ///
+    /// `f` never runs while this writer holds a claim: a commit that loses the
+    /// race gives its staged slot back before `f` is called again. A writer
+    /// blocked or stopped inside `f` therefore keeps no slot from anyone; only
+    /// one stopped between `stage` and `commit` (no user code runs there) does.
+    /// Keeping the claim across the call, as an earlier version did, let
+    /// `SLOTS - 1` writers blocked in their closures wedge every other writer.
     pub(crate) fn update(
         &self,
         mut f: impl FnMut(&Snapshot<T>) -> Option<T>,
     ) -> Result<Snapshot<T>, Snapshot<T>> {
         let spin = Spin::new();
-        // Gives a staged, unpublished slot back when `f` declines or panics.
-        let mut staged = Staged {
-            ring: self,
-            ticket: None,
-        };
         loop {
             let snap = self.read();
             let Some(new) = f(&snap) else {
                 return Err(snap);
             };
-            let ticket = self.stage(&Buf::of(new), staged.ticket);
-            staged.ticket = Some(ticket);
+            // `Buf::of` and `stage` cannot panic, so no guard is needed between
+            // here and the commit or release below.
+            let ticket = self.stage(&Buf::of(new), None);
             if self.commit(snap.version, snap.ticket, ticket) {
-                staged.ticket = None;
                 return Ok(Snapshot {
                     version: snap.version.wrapping_add(1),
                     ticket,
                     value: new,
                 });
             }
+            // Lost the race: give the slot back before `f` runs again.
+            self.release(ticket);
             spin.spin();
-        }
-    }
-}
-
-/// A ticket staged by `Ring::update` and not (yet) published. Dropping it with a
-/// ticket, when the closure declines or panics, releases the claim: a leaked
-/// claim newer than the head would keep its slot from every writer, and with 2
-/// slots no writer could publish again.
-struct Staged<'r, 'a, T: NoUninit> {
-    ring: &'r Ring<'a, T>,
-    ticket: Option<u64>,
-}
-
-impl<T: NoUninit> Drop for Staged<'_, '_, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            self.ring.release(ticket);
         }
     }
 }

@@ -33,11 +33,13 @@ const LARGE_SLOTS: usize = 8;
 ///   copy the slot the head names and accept it only if every word carries that
 ///   ticket.
 ///
-/// Readers never wait. A writer stalled anywhere (inside the closure of
-/// [`update`](Self::update), or preempted in the middle of copying its value)
-/// never prevents another reader or writer from finishing; the one exception is
-/// the large-`T` ring when 7 writers are stalled mid-copy at the same moment,
-/// which makes an 8th wait for one of them.
+/// Readers never wait for a writer. A writer stalled inside the closure of
+/// [`update`](Self::update) (or of any other closure-taking method) holds
+/// nothing, not even after its commit lost a race and the closure runs again,
+/// so it never prevents another reader or writer from finishing. A writer
+/// preempted in the middle of copying its value holds one slot of the
+/// large-`T` ring: only when 7 writers are stalled mid-copy at the same moment
+/// must an 8th wait for one of them.
 ///
 /// [`Publisher`]: crate::Publisher
 ///

@@ -358,3 +358,92 @@ fn over_aligned_payload() {
 fn lock_free_on_x86_64() {
     assert!(VersionedCell::<u64>::is_lock_free());
 }
+
+/// #12: seven writers blocked inside their `update` closures (the ring path has
+/// 8 slots) must not keep an eighth writer from publishing. Each of the seven
+/// loses its first commit race (the main thread publishes while they are in
+/// the closure), so the closure runs again; an `update` that kept its staged
+/// claim across that second call would hold all 7 free slots and wedge every
+/// other writer until one of the closures returned.
+#[test]
+fn writers_blocked_in_closures_never_wedge_another_writer() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+
+    const BLOCKED: usize = 7;
+    let limit = Duration::from_secs(if cfg!(miri) { 600 } else { 10 });
+    let cell = Arc::new(VersionedCell::new([0u64; 4]));
+    let (in_first, go) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (in_second, release) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let wait_for = |cond: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < limit, "a writer never got there");
+            std::thread::yield_now();
+        }
+    };
+    let blocked: Vec<_> = (0..BLOCKED)
+        .map(|_| {
+            let (cell, in_first, go) = (cell.clone(), in_first.clone(), go.clone());
+            let (in_second, release) = (in_second.clone(), release.clone());
+            std::thread::spawn(move || {
+                let mut calls = 0;
+                cell.update(|v| {
+                    calls += 1;
+                    if calls == 1 {
+                        in_first.fetch_add(1, SeqCst);
+                        while !go.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    } else if calls == 2 {
+                        in_second.fetch_add(1, SeqCst);
+                        while !release.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    }
+                    v.map(|w| w + 1)
+                });
+                calls
+            })
+        })
+        .collect();
+    wait_for(&|| in_first.load(SeqCst) == BLOCKED);
+    // Every blocked writer read version 0: this makes all their commits fail.
+    assert_eq!(cell.store([100; 4]), 1);
+    go.store(true, SeqCst);
+    wait_for(&|| in_second.load(SeqCst) == BLOCKED);
+    // All seven are inside their second closure call: another writer must
+    // still publish. A detached thread, so that a wedged store fails the test
+    // (after `release` below lets the closures return) instead of hanging it.
+    let (done, published) = mpsc::channel();
+    let writer = {
+        let cell = cell.clone();
+        std::thread::spawn(move || done.send(cell.store([200; 4])).unwrap())
+    };
+    let outcome = published.recv_timeout(limit);
+    release.store(true, SeqCst);
+    for t in blocked {
+        assert!(t.join().unwrap() >= 2);
+    }
+    writer.join().unwrap();
+    assert_eq!(
+        outcome,
+        Ok(2),
+        "a writer was wedged by writers blocked in closures"
+    );
+    // The seven updates all landed after it, none lost.
+    assert_eq!(
+        cell.load(),
+        Versioned {
+            value: [207; 4],
+            version: 9
+        }
+    );
+}
