@@ -8,7 +8,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64};
-use crate::Versioned;
+use crate::{ReadError, Versioned};
 
 /// A ring of `SLOTS` slots: a writer fills a free slot, then publishes it; readers
 /// copy the latest published slot and never wait, not even for a writer that
@@ -103,7 +103,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     #[inline]
-    fn ring(&self) -> Ring<'_, T> {
+    pub(crate) fn ring(&self) -> Ring<'_, T> {
         Ring {
             head: &self.head,
             tickets: &self.tickets,
@@ -140,7 +140,19 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
             .map_err(Into::into)
     }
 
-    /// Copies the latest published value. Never waits for a writer.
+    /// Copies the latest published value. Never waits for a writer: retries
+    /// only when a newer value was published during the copy (lock-free, not
+    /// wait-free: writers that keep publishing faster than a copy can keep a
+    /// reader retrying; [`read_timeout`](Self::read_timeout) bounds that).
+    ///
+    /// # Panics
+    ///
+    /// Only on an object in a state no writer of this crate leaves it in: the
+    /// head names a slot whose words carry another ticket, and the head does
+    /// not move. That needs a shared file written by other means
+    /// (`shm::SharedPublisher`); in process it cannot happen. Where it can,
+    /// use [`try_read`](Self::try_read) or [`read_timeout`](Self::read_timeout),
+    /// which return [`ReadError::Corrupt`] instead.
     ///
     /// ```
     /// let p: noclobber::Publisher<[u64; 2], 3> = noclobber::Publisher::new([0, 0]);
@@ -153,7 +165,8 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.ring().read().value
     }
 
-    /// Copies the latest published value with its version.
+    /// Copies the latest published value with its version; like
+    /// [`read`](Self::read), panics only on a corrupt shared file.
     ///
     /// ```
     /// let p: noclobber::Publisher<i32, 2> = noclobber::Publisher::new(-1);
@@ -164,6 +177,52 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
         self.ring().read().into()
+    }
+
+    /// One attempt at a copy: [`ReadError::Lapped`] if a newer value was
+    /// published during it (try again), [`ReadError::Corrupt`] if the head did
+    /// not move but its slot is not one writer's whole value (a shared file
+    /// written by other means; see [`read`](Self::read)). Never waits, never
+    /// panics.
+    ///
+    /// ```
+    /// use noclobber::{Publisher, ReadError};
+    /// let p: Publisher<[u64; 2], 3> = Publisher::new([1, 2]);
+    /// match p.try_read() {
+    ///     Ok(v) => assert_eq!(v, [1, 2]),
+    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_read(&self) -> Result<T, ReadError> {
+        self.ring().attempt().map(|snap| snap.value)
+    }
+
+    /// Like [`try_read`](Self::try_read), with the version of the value.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u32, 2> = noclobber::Publisher::new(3);
+    /// p.publish(4);
+    /// assert_eq!(p.try_read_versioned(), Ok(noclobber::Versioned { value: 4, version: 1 }));
+    /// ```
+    #[inline]
+    pub fn try_read_versioned(&self) -> Result<Versioned<T>, ReadError> {
+        self.ring().attempt().map(Into::into)
+    }
+
+    /// Reads until a copy succeeds or `timeout` has passed
+    /// ([`ReadError::TimedOut`]: lapped by newer publications all that time),
+    /// or the object is found corrupt ([`ReadError::Corrupt`], at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(1);
+    /// assert_eq!(p.read_timeout(Duration::from_millis(10)).unwrap().value, 1);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
+        self.ring().read_timeout(timeout).map(Into::into)
     }
 
     /// The version of the latest publication.
@@ -264,18 +323,22 @@ impl<T: NoUninit, const SLOTS: usize> From<T> for Publisher<T, SLOTS> {
     }
 }
 
+/// One attempt at a copy ([`Publisher::try_read_versioned`]): never blocks,
+/// not even on a corrupt object; a lapped or corrupt read shows as
+/// `value: <why>` without a version.
+///
 /// ```
 /// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(9);
 /// assert_eq!(format!("{p:?}"), "Publisher { value: 9, version: 0, slots: 2 }");
 /// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Versioned { value, version } = self.read_versioned();
-        f.debug_struct("Publisher")
-            .field("value", &value)
-            .field("version", &version)
-            .field("slots", &SLOTS)
-            .finish()
+        let mut s = f.debug_struct("Publisher");
+        match self.try_read_versioned() {
+            Ok(Versioned { value, version }) => s.field("value", &value).field("version", &version),
+            Err(e) => s.field("value", &format_args!("<{e}>")),
+        };
+        s.field("slots", &SLOTS).finish()
     }
 }
 

@@ -24,6 +24,17 @@
 //!   after a lost race); without the edge the model lets its stores land after
 //!   the taker's, which would then publish over foreign tags. Loom and Miri do
 //!   not explore such load-buffering outcomes (`scripts/weaken/notes.txt`).
+//! * **I5 (diagnosis).** A writer loads the head with Acquire before it claims
+//!   a slot (`stage`), and stores tagged words with Release. The only tags a
+//!   writer can put into the slot named by head `(v, t)` other than `t` come
+//!   from a writer that claimed the slot after it saw the head move past `t`
+//!   (I1). So a reader whose copy failed on such a word, and that then (after
+//!   an Acquire fence, which makes the claimer's head load happen before) finds
+//!   the head still at `(v, t)`, knows no writer made that word: the object is
+//!   corrupt (only possible in a shared file written by other means), and the
+//!   bounded reads say so instead of retrying. On x86-64 these orderings cost
+//!   nothing (a `lock cmpxchg` and a plain load either way), and the reader's
+//!   fence is only on the failure path.
 //!
 //! Per-site comments name the invariant they rely on.
 
@@ -31,8 +42,9 @@ use crossbeam_utils::CachePadded;
 
 use bytemuck::NoUninit;
 
-use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
+use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
+use crate::ReadError;
 
 /// One slot of the ring: who may write it (`claim`) and the value, every word
 /// tagged with the ticket of the writer that stored it.
@@ -105,15 +117,16 @@ impl<T: NoUninit> Slot<T> {
     fn fill(&self, ticket: u64, buf: &Buf<T>) -> bool {
         for i in 0..word_count::<T>() {
             let word = self.words.at(i);
-            // Relaxed throughout (I2): a tag only grows, a property of this one
-            // location's modification order; the head CAS publishes (I3).
+            // Relaxed load and failure (I2): a tag only grows, a property of
+            // this one location's modification order; the head CAS publishes
+            // (I3). Success Release (I5): only for a reader's corruption check.
             let mut current = word.load(Ordering::Relaxed);
             loop {
                 if unpack(current).0 > ticket {
                     return false;
                 }
                 let new = pack(ticket, buf.word(i));
-                match word.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed)
+                match word.compare_exchange_weak(current, new, Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => break,
                     Err(actual) => current = actual,
@@ -164,21 +177,76 @@ impl<T: NoUninit> Ring<'_, T> {
         unpack(self.head.load(Ordering::Acquire))
     }
 
+    /// One attempt at a consistent snapshot: `Lapped` if a newer value was
+    /// published during the copy, `Corrupt` if the head did not move and its
+    /// slot is still not one writer's whole value (I5). Never waits.
+    #[inline]
+    pub(crate) fn attempt(&self) -> Result<Snapshot<T>, ReadError> {
+        // Acquire (I3): pairs with the Release of the head CAS in `commit`.
+        let head = self.head.load(Ordering::Acquire);
+        let (version, ticket) = unpack(head);
+        match self.slot(ticket).copy(ticket) {
+            Some(value) => Ok(Snapshot {
+                version,
+                ticket,
+                value,
+            }),
+            None => Err(self.why_not(head)),
+        }
+    }
+
+    /// Why a copy under `head` failed (I5).
+    #[cold]
+    #[inline(never)]
+    fn why_not(&self, head: u128) -> ReadError {
+        // Acquire fence (I5): the copy's Relaxed load of a foreign tag
+        // synchronises with that writer's Release tag store, so its Acquire head
+        // load in `stage`, which saw the head past ours, happens before the
+        // load below.
+        fence(Ordering::Acquire);
+        // Relaxed (I5): coherence with the head load the fence ordered before
+        // it is all that is needed.
+        if self.head.load(Ordering::Relaxed) == head {
+            ReadError::Corrupt
+        } else {
+            ReadError::Lapped
+        }
+    }
+
     /// A consistent snapshot. Retries only when lapped, i.e. when another value
     /// has been published meanwhile; never waits for a writer.
+    ///
+    /// # Panics
+    ///
+    /// On a corrupt object (I5), which only a shared file written by other
+    /// means can be, instead of spinning forever.
     #[inline]
     pub(crate) fn read(&self) -> Snapshot<T> {
         let spin = Spin::new();
         loop {
-            let (version, ticket) = self.head();
-            if let Some(value) = self.slot(ticket).copy(ticket) {
-                return Snapshot {
-                    version,
-                    ticket,
-                    value,
-                };
+            match self.attempt() {
+                Ok(snap) => return snap,
+                Err(ReadError::Lapped) => spin.spin(),
+                Err(e) => corrupt_panic(e),
             }
-            spin.spin();
+        }
+    }
+
+    /// Reads until a copy succeeds, `timeout` has passed (`TimedOut`: lapped
+    /// all that time) or the object is found corrupt.
+    #[cfg(feature = "std")]
+    pub(crate) fn read_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Snapshot<T>, ReadError> {
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        loop {
+            match self.attempt() {
+                Err(ReadError::Lapped) if start.elapsed() < timeout => spin.spin(),
+                Err(ReadError::Lapped) => return Err(ReadError::TimedOut),
+                done => return done,
+            }
         }
     }
 
@@ -201,9 +269,10 @@ impl<T: NoUninit> Ring<'_, T> {
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            // Relaxed: only the head's ticket is used, to decide which claims are
-            // dead; it is monotone, so any value read is a safe lower bound.
-            let current = unpack(self.head.load(Ordering::Relaxed)).1;
+            // Only the head's ticket is used, to decide which claims are dead;
+            // it is monotone, so any value read is a safe lower bound. Acquire
+            // (I5): only for a reader's corruption check, free on x86-64.
+            let current = unpack(self.head.load(Ordering::Acquire)).1;
             let slot = self.slot(ticket);
             // Relaxed: only a hint for the CAS below, which orders what matters.
             let claim = slot.claim.load(Ordering::Relaxed);
@@ -330,5 +399,97 @@ impl<T: NoUninit> Ring<'_, T> {
             self.release(ticket);
             spin.spin();
         }
+    }
+}
+
+/// Out of line, so that the panic's formatting stays off the read path.
+#[cold]
+#[inline(never)]
+fn corrupt_panic(e: ReadError) -> ! {
+    panic!("Publisher::read: {e}")
+}
+
+/// The bounded reads on ordinary memory, so that Miri runs them too.
+#[cfg(all(test, not(noclobber_loom)))]
+mod tests {
+    use super::*;
+    use crate::{Publisher, Versioned};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::time::{Duration, Instant};
+
+    /// A head whose slot holds words of another ticket, with no writer about
+    /// (what a damaged shared file can hold): the bounded reads say `Corrupt`
+    /// at once, `read` panics instead of spinning, `Debug` does not block.
+    #[test]
+    fn a_corrupt_head_slot_is_reported_not_spun_on() {
+        let p = Publisher::<[u64; 3], 3>::new([1, 2, 3]);
+        p.publish([4, 5, 6]); // ticket 2, slot 2
+        let ring = p.ring();
+        let (_, ticket) = ring.head();
+        for (word, tag) in [(0, ticket - 1), (2, ticket + 1), (1, 0)] {
+            let at = ring.slot(ticket).words.at(word);
+            let old = at.swap(pack(tag, 7), Ordering::Relaxed);
+            assert_eq!(p.try_read(), Err(ReadError::Corrupt));
+            assert_eq!(p.try_read_versioned(), Err(ReadError::Corrupt));
+            let start = Instant::now();
+            assert_eq!(
+                p.read_timeout(Duration::from_secs(60)),
+                Err(ReadError::Corrupt)
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "spun on a corrupt slot"
+            );
+            assert_eq!(
+                format!("{p:?}"),
+                format!("Publisher {{ value: <{}>, slots: 3 }}", ReadError::Corrupt)
+            );
+            let panicked = catch_unwind(AssertUnwindSafe(|| p.read())).unwrap_err();
+            let text = panicked.downcast_ref::<String>().unwrap();
+            assert!(text.contains("corrupt"), "{text}");
+            at.store(old, Ordering::Relaxed);
+            assert_eq!(
+                p.try_read_versioned(),
+                Ok(Versioned {
+                    value: [4, 5, 6],
+                    version: 1
+                })
+            );
+        }
+    }
+
+    /// A reader racing live writers only ever fails as `Lapped`, never
+    /// `Corrupt` (I5): with 2 slots every publication reuses the slot a reader
+    /// may be copying.
+    #[test]
+    fn live_writers_never_look_corrupt() {
+        let p = Publisher::<[u64; 4], 2>::new([0; 4]);
+        let n = if cfg!(miri) { 30 } else { 50_000 };
+        let (mut ok, mut lapped) = (0u64, 0u64);
+        std::thread::scope(|s| {
+            for w in 0..2u64 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..n {
+                        p.publish([w << 32 | i; 4]);
+                    }
+                });
+            }
+            while p.version() < 2 * n {
+                match p.try_read_versioned() {
+                    Ok(v) => {
+                        assert!(v.value.iter().all(|&x| x == v.value[0]), "torn: {v:?}");
+                        ok += 1;
+                    }
+                    Err(ReadError::Lapped) => lapped += 1,
+                    Err(e) => panic!("a live writer looked {e}"),
+                }
+            }
+        });
+        assert!(ok > 0, "{ok} reads, {lapped} lapped");
+        assert_eq!(
+            p.read_timeout(Duration::from_secs(1)).unwrap().version,
+            2 * n
+        );
     }
 }

@@ -9,7 +9,7 @@ use crossbeam_utils::CachePadded;
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
-use crate::Versioned;
+use crate::{ReadError, Versioned};
 
 /// Slots in the ring used when `T` is larger than 8 bytes. A writer waits only if
 /// every other slot is held by a writer stopped in the middle of its copy, so
@@ -178,6 +178,48 @@ impl<T: NoUninit> VersionedCell<T> {
             // (data written before a store is visible after a load that sees it).
             None => from_head(self.head.load(Ordering::Acquire)),
             Some(ring) => ring.read().into(),
+        }
+    }
+
+    /// One attempt at [`load`](Self::load). A `T` of at most 8 bytes is one
+    /// atomic load and always succeeds; a larger `T` is copied from the ring
+    /// and returns [`ReadError::Lapped`] if a newer value was published during
+    /// the copy (try again). Never waits. (The [`ReadError::Corrupt`] of the
+    /// shared types cannot happen to a cell, which lives in process memory.)
+    ///
+    /// ```
+    /// use noclobber::{ReadError, VersionedCell};
+    /// let cell = VersionedCell::new([1u64, 2, 3]);
+    /// match cell.try_load() {
+    ///     Ok(v) => assert_eq!((v.value, v.version), ([1, 2, 3], 0)),
+    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_load(&self) -> Result<Versioned<T>, ReadError> {
+        match self.ring() {
+            None => Ok(self.load()),
+            Some(ring) => ring.attempt().map(Into::into),
+        }
+    }
+
+    /// [`load`](Self::load) until a copy succeeds or `timeout` has passed:
+    /// [`ReadError::TimedOut`] if every attempt was lapped by a newer
+    /// publication all that time (only a large `T` under writers that keep
+    /// publishing faster than a copy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cell = noclobber::VersionedCell::new([5u64; 4]);
+    /// cell.store([6; 4]);
+    /// assert_eq!(cell.load_timeout(Duration::from_millis(10)).unwrap().value, [6; 4]);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn load_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
+        match self.ring() {
+            None => Ok(self.load()),
+            Some(ring) => ring.read_timeout(timeout).map(Into::into),
         }
     }
 

@@ -39,6 +39,8 @@ trait Probe {
     /// `fetch_update` adding `d` while the value is below `limit`: the previous
     /// `(value, version)`, or the declined current one.
     fn fetch_add_below(&self, d: u64, limit: u64) -> Result<(u64, u64), (u64, u64)>;
+    /// `try_load` and `load_timeout`, unwrapped.
+    fn bounded(&self) -> [(u64, u64); 2];
 }
 
 macro_rules! probe {
@@ -61,6 +63,13 @@ macro_rules! probe {
             }
             fn store(&self, $x: u64) -> u64 {
                 VersionedCell::store(self, $enc)
+            }
+            fn bounded(&self) -> [(u64, u64); 2] {
+                let timeout = std::time::Duration::from_secs(1);
+                [self.try_load(), self.load_timeout(timeout)].map(|r| {
+                    let Versioned { value: $v, version } = r.unwrap();
+                    ($dec, version)
+                })
             }
             fn swap(&self, $x: u64) -> (u64, u64) {
                 let Versioned { value: $v, version } = VersionedCell::swap(self, $enc);
@@ -445,5 +454,24 @@ fn writers_blocked_in_closures_never_wedge_another_writer() {
             value: [207; 4],
             version: 9
         }
+    );
+}
+
+/// #12: the bounded loads agree with `load` on both paths when nobody writes.
+#[test]
+fn bounded_loads_agree_with_load() {
+    use std::time::Duration;
+    each_size(|make| {
+        let cell = make(5);
+        assert_eq!(cell.store(6), 1);
+        assert_eq!(cell.bounded(), [(6, 1); 2]);
+    });
+    let large = VersionedCell::new([1u64; 4]);
+    large.store([2; 4]);
+    assert_eq!(large.try_load(), Ok(large.load()));
+    assert_eq!(large.load_timeout(Duration::ZERO), Ok(large.load()));
+    assert_eq!(
+        format!("{large:?}"),
+        "VersionedCell { value: [2, 2, 2, 2], version: 1 }"
     );
 }
