@@ -185,6 +185,45 @@ impl<T: NoUninit> SeqLock<T> {
         self.lock().commit(&Buf::of(value))
     }
 
+    /// Replaces the value unless another write is in progress: `None` (and
+    /// nothing written) if another writer holds the sequence odd, instead of
+    /// waiting for it like [`write`](Self::write). Never waits.
+    ///
+    /// The way out where a writer may be stopped or dead mid-write (a
+    /// `shm::SharedSeqLock` whose writer process was killed between its two
+    /// sequence bumps), and inside an [`update`](Self::update) closure on the
+    /// same lock, where [`write`](Self::write) would spin forever.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(0u64);
+    /// assert_eq!(lock.try_write(5), Some(1));
+    /// // Inside an update the lock is ours: a nested write would wait forever.
+    /// lock.update(|x| {
+    ///     assert_eq!(lock.try_write(9), None);
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 6);
+    /// ```
+    #[must_use = "`None` means nothing was written"]
+    pub fn try_write(&self, value: T) -> Option<u64> {
+        Some(self.try_lock()?.commit(&Buf::of(value)))
+    }
+
+    /// [`write`](Self::write), waiting at most `timeout` for another writer to
+    /// finish: `None` (nothing written) if the sequence stayed odd, or other
+    /// writers kept taking it, until then.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new([0u8; 4]);
+    /// assert_eq!(lock.write_timeout([1; 4], Duration::from_millis(10)), Some(1));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was written"]
+    pub fn write_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
+        Some(self.lock_timeout(timeout)?.commit(&Buf::of(value)))
+    }
+
     /// Replaces the value with `f(value)` atomically: no other write can come
     /// between the read and the write. `f` runs with the write lock held, so it
     /// should be short. If `f` panics, the value and version stay unchanged and
@@ -195,11 +234,97 @@ impl<T: NoUninit> SeqLock<T> {
     /// let now = lock.update(|x| x * 2);
     /// assert_eq!((now.value, now.version), (20, 1));
     /// ```
+    ///
+    /// # Do not touch the lock from `f`
+    ///
+    /// `f` runs while this writer holds the sequence odd, so a
+    /// [`read`](Self::read), [`write`](Self::write) or `update` of the same lock
+    /// inside `f` waits for `f` to return: it spins forever. `f` gets the
+    /// current value as its argument; if it must call something that may touch
+    /// the lock, the bounded forms return instead of spinning:
+    /// [`try_read`](Self::try_read) and [`read_timeout`](Self::read_timeout)
+    /// give `None`, [`try_write`](Self::try_write),
+    /// [`write_timeout`](Self::write_timeout), [`try_update`](Self::try_update)
+    /// and [`update_timeout`](Self::update_timeout) give `None` without writing.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(1u32);
+    /// lock.update(|x| {
+    ///     // `lock.read()` here would never return.
+    ///     assert_eq!(lock.try_read(), None);
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 2);
+    /// ```
     pub fn update(&self, f: impl FnOnce(T) -> T) -> Versioned<T> {
-        let guard = self.lock();
-        let value = f(guard.current());
-        let version = guard.commit(&Buf::of(value));
-        Versioned { value, version }
+        self.lock().update(f)
+    }
+
+    /// [`update`](Self::update) unless another write is in progress: `None`
+    /// (`f` not called, nothing written) if another writer holds the sequence
+    /// odd. Never waits, except for `f` itself.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(10u64);
+    /// assert_eq!(lock.try_update(|x| x + 1).map(|v| v.value), Some(11));
+    /// lock.update(|x| {
+    ///     // The lock is ours: a nested update is refused, not a deadlock.
+    ///     assert!(lock.try_update(|y| y * 100).is_none());
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 12);
+    /// ```
+    #[must_use = "`None` means `f` did not run and nothing was written"]
+    pub fn try_update(&self, f: impl FnOnce(T) -> T) -> Option<Versioned<T>> {
+        Some(self.try_lock()?.update(f))
+    }
+
+    /// [`update`](Self::update), waiting at most `timeout` for another writer
+    /// to finish: `None` (`f` not called, nothing written) if it did not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new(2i32);
+    /// let v = lock.update_timeout(|x| x * 3, Duration::from_millis(10));
+    /// assert_eq!(v.map(|v| (v.value, v.version)), Some((6, 1)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means `f` did not run and nothing was written"]
+    pub fn update_timeout(
+        &self,
+        f: impl FnOnce(T) -> T,
+        timeout: std::time::Duration,
+    ) -> Option<Versioned<T>> {
+        Some(self.lock_timeout(timeout)?.update(f))
+    }
+
+    /// Reads until a copy succeeds or `timeout` has passed: `None` if a write
+    /// was in progress at every attempt (a writer stopped or killed between its
+    /// two sequence bumps, or writers that never pause).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new(4u8);
+    /// assert_eq!(lock.read_timeout(Duration::from_millis(10)).map(|v| v.value), Some(4));
+    /// lock.update(|x| {
+    ///     assert_eq!(lock.read_timeout(Duration::from_millis(1)), None);
+    ///     x
+    /// });
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        loop {
+            if let Some(v) = self.try_read_versioned() {
+                return Some(v);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            spin.snooze();
+        }
     }
 
     /// The number of completed writes.
@@ -231,30 +356,73 @@ impl<T: NoUninit> SeqLock<T> {
 
     fn lock(&self) -> WriteGuard<'_, T> {
         let spin = Spin::new();
-        // Relaxed: only a hint; the CAS below is what orders.
+        // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
         let mut seq = self.seq.load(Ordering::Relaxed);
         loop {
             if seq & 1 == 1 {
                 spin.snooze();
+                // Relaxed: as above.
                 seq = self.seq.load(Ordering::Relaxed);
                 continue;
             }
-            // Acquire: pairs with the Release store that ended the previous
-            // write, so our word loads (in `update`) see its stores and our word
-            // stores come after them.
-            match self
-                .seq
-                .compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
+            match self.try_lock_at(seq) {
+                Ok(guard) => return guard,
                 Err(actual) => seq = actual,
             }
             spin.spin();
         }
+    }
+
+    /// One attempt at the write lock: `None` if another writer holds the
+    /// sequence odd. A CAS that fails only because other writers completed
+    /// meanwhile (or spuriously) is retried a few times, since the lock was
+    /// free then; a writer that keeps writing can still make this `None`.
+    fn try_lock(&self) -> Option<WriteGuard<'_, T>> {
+        // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
+        let mut seq = self.seq.load(Ordering::Relaxed);
+        for _ in 0..4 {
+            if seq & 1 == 1 {
+                return None;
+            }
+            match self.try_lock_at(seq) {
+                Ok(guard) => return Some(guard),
+                Err(actual) => seq = actual,
+            }
+        }
+        None
+    }
+
+    /// [`try_lock`](Self::try_lock) until `timeout` has passed.
+    #[cfg(feature = "std")]
+    fn lock_timeout(&self, timeout: std::time::Duration) -> Option<WriteGuard<'_, T>> {
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        loop {
+            if let Some(guard) = self.try_lock() {
+                return Some(guard);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            spin.snooze();
+        }
+    }
+
+    /// Takes the write lock if the sequence is still the even `seq`;
+    /// otherwise returns the sequence found.
+    #[inline]
+    fn try_lock_at(&self, seq: u64) -> Result<WriteGuard<'_, T>, u64> {
+        debug_assert!(seq & 1 == 0);
+        // Acquire: pairs with the Release store that ended the previous
+        // write, so our word loads (in `update`) see its stores and our word
+        // stores come after them. Failure Relaxed: the value found is only a
+        // hint for the next attempt.
+        self.seq
+            .compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)?;
         // Release fence: keeps the word stores that follow from being seen
         // before the odd sequence; pairs with the reader's Acquire fence.
         fence(Ordering::Release);
-        WriteGuard { lock: self, seq }
+        Ok(WriteGuard { lock: self, seq })
     }
 }
 
@@ -308,6 +476,14 @@ impl<T: NoUninit> WriteGuard<'_, T> {
         // SAFETY: no other writer can run while the sequence is odd and ours,
         // so these are the words of the last complete write of a valid `T`.
         unsafe { buf.assume_value() }
+    }
+
+    /// Runs `f` on the current value and writes the result; if `f` panics,
+    /// dropping `self` restores the sequence with nothing written.
+    fn update(self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        let value = f(self.current());
+        let version = self.commit(&Buf::of(value));
+        Versioned { value, version }
     }
 
     fn commit(self, buf: &Buf<T>) -> u64 {

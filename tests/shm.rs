@@ -510,6 +510,23 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
         let v = in_write.time(|| s.try_read());
         assert_eq!(v, None, "try_read succeeded after a writer died mid-write");
     }
+    // #12: the bounded writes are the way out: they give up within their
+    // bound and write nothing, where `write` and `update` would spin forever.
+    let t = Instant::now();
+    assert_eq!(s.try_write([7; W]), None, "wrote past a dead writer");
+    assert!(s
+        .try_update(|_| unreachable!("ran under a dead writer's lock"))
+        .is_none());
+    assert_eq!(s.write_timeout([7; W], FROZEN), None);
+    assert!(s
+        .update_timeout(|_| unreachable!("ran under a dead writer's lock"), FROZEN)
+        .is_none());
+    assert_eq!(s.read_timeout(FROZEN), None);
+    let waited = t.elapsed();
+    assert!(
+        waited >= 3 * FROZEN && waited < MAX_READ_WALL,
+        "bounded forms waited {waited:?}"
+    );
     println!(
         "seqlock, {STOP_CYCLES} random stops: {mid_write} mid-write (try_read None), \
          {between} between writes (try_read Some); try_read while stopped {stopped:?}; \
