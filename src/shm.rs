@@ -52,15 +52,41 @@
 //!   processes map the file at other addresses;
 //! * open one file as different types, or from binaries built with another
 //!   definition of `T` (same path and layout are checked, meaning is not);
-//! * truncate, rewrite or `create` over a file that processes have open (a
-//!   process touching a truncated mapping gets `SIGBUS`); remove it instead:
-//!   processes that still map it keep the old one;
+//! * truncate or rewrite a file that processes have open (a process touching
+//!   a truncated mapping gets `SIGBUS`); remove it instead: processes that
+//!   still map it keep the old one (`create` never replaces a file);
 //! * write to the file by other means. Garbage cannot cause undefined behaviour
 //!   (`T: Pod`), but it can make readers and writers retry forever.
 //!
 //! For `fork`-style sharing, create the file, optionally remove it (the mapping
 //! stays), then fork: the children inherit the shared mapping. Prefer a `tmpfs`
-//! path such as `/dev/shm` so the kernel does not write pages back to disk.
+//! so the kernel does not write pages back to disk, and a private directory on
+//! it (e.g. `/dev/shm/myapp/`, mode `0700`, or `$XDG_RUNTIME_DIR`) over a name
+//! directly in the world-writable `/dev/shm`, which any user can take first.
+//!
+//! # Creation
+//!
+//! `create` is atomic: it builds the file under a private temporary name in
+//! the same directory (`O_EXCL`, mode `0o600` unless [`CreateOptions`] says
+//! otherwise), allocates it in full (`fallocate`, so a full file system or a
+//! file-size limit is an `Err`, never a `SIGBUS`), initialises it, and only
+//! then hard-links it to the final name, which fails if that name exists: an
+//! existing file is never replaced, and no process ever sees the final name
+//! half-initialised, even if the creator is killed. On error only the
+//! temporary is removed. A creator killed before the link can leave a stray
+//! `.NAME.noclobber-tmp.PID.N` beside the final name (safe to delete). The
+//! directory's file system must support hard links (tmpfs and the usual Unix
+//! file systems do). `open_or_create` opens the file or creates it.
+//!
+//! # Permissions
+//!
+//! Who may open the file is its mode. Readers of a [`SharedSoloReader`] map
+//! it read-only and need only read permission (they cannot forge values or
+//! damage the file). Every handle of a [`SharedPublisher`] maps it read-write,
+//! readers too: a 128-bit atomic load may be a `cmpxchg16b`, which stores.
+//! [`SharedSeqLock`] handles map it read-write as well (its readers only load,
+//! so the protocol would allow read-only readers, but no read-only
+//! `SharedSeqLock` handle exists yet).
 
 use core::any::type_name;
 use core::fmt;
@@ -111,8 +137,10 @@ pub enum Error {
     Io {
         /// The file.
         path: PathBuf,
-        /// What failed: `"create"`, `"open"`, `"size"`, `"stat"`, `"map"` or
-        /// `"lock"`.
+        /// What failed: `"create"` (the temporary file, or linking it to the
+        /// final name: `AlreadyExists` if that exists), `"allocate"` (no
+        /// space, or a file-size limit), `"open"`, `"size"`, `"stat"`, `"map"`
+        /// or `"lock"`.
         op: &'static str,
         /// The operating system's error.
         source: io::Error,
@@ -131,8 +159,9 @@ pub enum Error {
         /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
         object: &'static str,
     },
-    /// The header's magic is not written yet: the creator is still
-    /// initialising the file, or died before it finished (then remove the file).
+    /// The header's magic is not written. `create` links a file to its name
+    /// only once it is complete, so a file created by this version never shows
+    /// this; a file written by other means (or sized by hand) does.
     #[non_exhaustive]
     Uninitialized {
         /// The file.
@@ -381,6 +410,116 @@ fn io_error<'p>(path: &'p Path, op: &'static str) -> impl FnOnce(io::Error) -> E
     }
 }
 
+/// Makes the temporary names of one process distinct.
+static TEMP_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Allocates the first `len` bytes of the empty `file` (and sets its length):
+/// `fallocate`, or writing zeroes where the file system does not support it
+/// (what glibc's `posix_fallocate` does). Either way every page exists when
+/// this returns `Ok`, so touching the mapping can never raise `SIGBUS` for
+/// want of space; a full file system (`ENOSPC`) or a file-size limit (`EFBIG`)
+/// is an `Err`.
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        use rustix::io::Errno;
+        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    use std::os::unix::fs::FileExt;
+    let zeroes = [0u8; 4096];
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(zeroes.len() as u64) as usize;
+        file.write_all_at(&zeroes[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// How [`SharedPublisher::create_with`] and the other `create_with` /
+/// `open_or_create_with` functions create a file: its permission bits, `0o600`
+/// (owner read and write) unless set. As with `open(2)`, the process's umask
+/// clears bits from the mode.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// use noclobber::shm::{CreateOptions, SharedSeqLock};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-mode", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _lock = SharedSeqLock::<u64>::create_with(&path, 0, &CreateOptions::new().mode(0o640))?;
+/// let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+/// assert_eq!(mode & !0o640, 0); // 0o640 minus whatever the umask clears
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateOptions {
+    mode: u32,
+}
+
+impl CreateOptions {
+    /// Mode `0o600`: only the owner can open the file.
+    ///
+    /// ```
+    /// assert_eq!(noclobber::shm::CreateOptions::new(), Default::default());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        CreateOptions { mode: 0o600 }
+    }
+
+    /// The permission bits of the new file (`0o640`: the owner's group may
+    /// open it too; a reader that only opens read-only needs read permission).
+    ///
+    /// ```
+    /// let options = noclobber::shm::CreateOptions::new().mode(0o660);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub const fn mode(self, mode: u32) -> Self {
+        CreateOptions { mode }
+    }
+}
+
+/// [`CreateOptions::new`].
+///
+/// ```
+/// let _ = noclobber::shm::CreateOptions::default();
+/// ```
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Opens `path` with `open`, or creates it with `create` if it does not
+/// exist; if another process creates it in between (`AlreadyExists`), opens
+/// that one. Creation is atomic, so a file found is always complete. Gives up
+/// after a few rounds of a file that keeps appearing and disappearing.
+fn open_or_create<R>(
+    mut open: impl FnMut() -> Result<R, Error>,
+    mut create: impl FnMut() -> Result<R, Error>,
+) -> Result<R, Error> {
+    let is = |e: &Error, kind| matches!(e, Error::Io { source, .. } if source.kind() == kind);
+    let mut last = None;
+    for _ in 0..8 {
+        match open() {
+            Err(e) if is(&e, io::ErrorKind::NotFound) => {}
+            done => return done,
+        }
+        match create() {
+            Err(e) if is(&e, io::ErrorKind::AlreadyExists) => last = Some(e),
+            done => return done,
+        }
+    }
+    Err(last.expect("the loop ran"))
+}
+
 /// An object that can live in a mapping shared with other processes.
 ///
 /// # Safety
@@ -593,42 +732,77 @@ struct Mapping<O> {
 impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
-    fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
-        Self::create_with(path, value, |_| Ok(())).map(|(this, _)| this)
+    fn create(path: &Path, value: O::Value, options: &CreateOptions) -> Result<Self, Error> {
+        Self::create_then(path, value, options, |_| Ok(())).map(|(this, _)| this)
     }
 
-    /// `create`, running `before_init` on the new, sized file before the
+    /// `create`, running `before_init` on the new, allocated file before the
     /// object is initialised and published (the single writer takes its lock
     /// there, so no other writer can attach in between). Returns the file too.
-    fn create_with(
+    ///
+    /// Atomic: the file is created under a private temporary name in the same
+    /// directory (`O_EXCL`, `options.mode`), allocated in full (so a full file
+    /// system is an `Err` here, never a `SIGBUS` later), initialised, and only
+    /// then linked to `path`, which fails if `path` exists: an existing file is
+    /// never replaced, and no process can see `path` half-initialised. The
+    /// temporary name is removed in every case (only it: on error nothing
+    /// under `path` is touched). A creator killed before the link leaves a
+    /// stray temporary (`.NAME.noclobber-tmp.PID.N`), never a broken `path`.
+    fn create_then(
         path: &Path,
         value: O::Value,
+        options: &CreateOptions,
         before_init: impl FnOnce(&File) -> Result<(), Error>,
     ) -> Result<(Self, File), Error> {
+        use std::os::unix::fs::OpenOptionsExt;
         O::check_supported().map_err(|e| e.in_file(path, 0))?;
-        // `create_new`: never truncate a file other processes may have mapped.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io_error(path, "create"))?;
-        // The new bytes read as zeroes: a valid (not yet meaningful) object.
-        let sized = file
-            .set_len(Self::LEN as u64)
-            .map_err(io_error(path, "size"));
-        let mapped = sized.and_then(|()| Self::map(&file, path, true));
-        let this = match mapped.and_then(|this| before_init(&file).map(|()| this)) {
-            Ok(this) => this,
-            Err(e) => {
-                // Never initialised (openers were refused): do not leave it behind.
-                let _ = std::fs::remove_file(path);
-                // Every error above already names `path`.
-                return Err(e);
+        let name = path.file_name().ok_or_else(|| Error::Io {
+            path: path.to_path_buf(),
+            op: "create",
+            source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
+        })?;
+        // Not needed for correctness (the link below refuses an existing
+        // `path`); it only spares the work of building a file for nothing.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(io_error(path, "create")(
+                io::ErrorKind::AlreadyExists.into(),
+            ));
+        }
+        let (file, tmp) = loop {
+            let tmp = path.with_file_name(format!(
+                ".{}.noclobber-tmp.{}.{}",
+                name.to_string_lossy(),
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            ));
+            // `create_new`: `O_EXCL`, so the temporary is ours alone; a stale
+            // one of a dead process with our pid is skipped.
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(options.mode)
+                .open(&tmp)
+            {
+                Ok(file) => break (file, tmp),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_error(path, "create")(e)),
             }
         };
-        this.region().init(value);
-        Ok((this, file))
+        let built = (|| {
+            allocate(&file, Self::LEN as u64).map_err(io_error(path, "allocate"))?;
+            let this = Self::map(&file, path, true)?;
+            before_init(&file)?;
+            this.region().init(value);
+            // The Release store of the magic in `init` orders the object for
+            // openers in other processes; the link makes it reachable.
+            std::fs::hard_link(&tmp, path).map_err(io_error(path, "create"))?;
+            Ok(this)
+        })();
+        // After the link `path` names the same file; before it, or on error,
+        // the temporary is the only name and removing it frees the file.
+        let _ = std::fs::remove_file(&tmp);
+        built.map(|this| (this, file))
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
@@ -744,7 +918,72 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
-        Mapping::create(path.as_ref(), initial).map(Self)
+        Self::create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Every process that opens a `SharedPublisher`
+    /// needs read and write permission: its readers map the file read-write,
+    /// since a 128-bit atomic load may be a `cmpxchg16b`, which stores.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedPublisher};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pcwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedPublisher::<u64, 3>::create_with(&path, 1, &CreateOptions::new().mode(0o660))?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial, options).map(Self)
+    }
+
+    /// Opens the file at `path`, or creates it holding `initial` if there is
+    /// none; if another process creates it first, opens that one (creation is
+    /// atomic, so it is complete). Mode `0o600`; see
+    /// [`open_or_create_with`](Self::open_or_create_with).
+    ///
+    /// ```
+    /// use noclobber::shm::SharedPublisher;
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pooc", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = SharedPublisher::<u64, 3>::open_or_create(&path, 7)?; // creates
+    /// first.publish(8);
+    /// let second = SharedPublisher::<u64, 3>::open_or_create(&path, 0)?; // opens
+    /// assert_eq!(second.read(), 8);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::open_or_create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`open_or_create`](Self::open_or_create), creating with `options`.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedPublisher};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-poocw", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedPublisher::<u8, 2>::open_or_create_with(&path, 1, &CreateOptions::new())?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        open_or_create(
+            || Self::open(path),
+            || Self::create_with(path, initial, options),
+        )
     }
 
     /// Opens a file made by [`create`](Self::create) with the same `T` and `SLOTS`.
@@ -840,7 +1079,71 @@ impl<T: Pod + Send> SharedSeqLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
-        Mapping::create(path.as_ref(), initial).map(Self)
+        Self::create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Every process that opens it with
+    /// [`open`](Self::open) needs read and write permission.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSeqLock};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-scwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedSeqLock::<u64>::create_with(&path, 1, &CreateOptions::new().mode(0o660))?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial, options).map(Self)
+    }
+
+    /// Opens the file at `path`, or creates it holding `initial` if there is
+    /// none; if another process creates it first, opens that one (creation is
+    /// atomic, so it is complete). Mode `0o600`; see
+    /// [`open_or_create_with`](Self::open_or_create_with).
+    ///
+    /// ```
+    /// use noclobber::shm::SharedSeqLock;
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sooc", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = SharedSeqLock::<u64>::open_or_create(&path, 7)?; // creates
+    /// first.write(8);
+    /// let second = SharedSeqLock::<u64>::open_or_create(&path, 0)?; // opens
+    /// assert_eq!(second.read(), 8);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::open_or_create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`open_or_create`](Self::open_or_create), creating with `options`.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSeqLock};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-soocw", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedSeqLock::<u8>::open_or_create_with(&path, 1, &CreateOptions::new())?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        open_or_create(
+            || Self::open(path),
+            || Self::create_with(path, initial, options),
+        )
     }
 
     /// Opens a file made by [`create`](Self::create) with the same `T`; never
@@ -955,8 +1258,30 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Readers ([`SharedSoloReader`]) map the file
+    /// read-only, so they need only read permission (`0o640` lets the
+    /// owner's group read).
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-cwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = SharedSoloWriter::<u64, 2>::create_with(&path, 1, &CreateOptions::new().mode(0o640))?;
+    /// assert_eq!(w.read(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
         let path = path.as_ref();
-        let (map, lock) = Mapping::create_with(path, initial, |file| {
+        let (map, lock) = Mapping::create_then(path, initial, options, |file| {
             try_lock(file, path)?
                 .then_some(())
                 .ok_or_else(|| busy(path))

@@ -23,6 +23,9 @@ type Value = [u64; W];
 /// Three slots: writers carry on while one writer is stopped or dead mid-publication.
 type Pub = SharedPublisher<Value, 3>;
 type Seq = SharedSeqLock<Value>;
+/// Words of a value whose file is large (32 KiB) and slow to initialise.
+const BIG: usize = 4096;
+type Big = SharedSeqLock<[u64; BIG]>;
 /// Two slots are enough for the single-writer ring: its one writer never
 /// writes the slot the head names.
 type SoloW = SharedSoloWriter<Value, 2>;
@@ -91,6 +94,34 @@ fn child_role() {
                 assert_eq!(unsafe { libc::raise(libc::SIGSTOP) }, 0);
                 [v[0] + 1; W]
             });
+        }
+        // Creates `f0`, `f1`, ... in the directory `path` until killed.
+        "create-loop" => {
+            for i in 0u64.. {
+                if start.elapsed() > CHILD_LIFETIME {
+                    break;
+                }
+                Big::create(path.join(format!("f{i}")), [i; BIG]).unwrap();
+            }
+        }
+        // Creates under a file-size limit smaller than the file: must be an
+        // `Err` (`EFBIG` from the allocation), never a `SIGBUS`.
+        "create-fsize" => {
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            // SAFETY: plain system calls with valid arguments; `SIG_IGN` makes
+            // an over-limit write fail with `EFBIG` instead of killing us.
+            unsafe {
+                assert_ne!(libc::signal(libc::SIGXFSZ, libc::SIG_IGN), libc::SIG_ERR);
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+            }
+            match Big::create(&path, [1; BIG]) {
+                Err(Error::Io { op: "allocate", .. }) => {}
+                Err(e) => panic!("create failed, but not in its allocation: {e}"),
+                Ok(_) => panic!("created a file over the file-size limit"),
+            }
         }
         other => panic!("unknown role {other}"),
     }
@@ -844,4 +875,115 @@ fn solo_one_writer_and_checked_files() {
         err.contains("corrupt") && err.contains(&path.display().to_string()),
         "{err}"
     );
+}
+
+// ------------------------------------------------------------ atomic create
+
+/// Temporary files `create` left in `dir` for the final name `name`.
+fn temporaries(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!(".{name}.noclobber-tmp.");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect()
+}
+
+/// #12: `create` never replaces or touches an existing file, whatever it
+/// holds, leaves no temporary behind, and makes the file `0o600`.
+#[test]
+fn create_never_replaces_an_existing_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let file = TempPath::new("never-replace");
+    let (path, dir) = (&file.0, file.0.parent().unwrap());
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let s = Seq::create(path, [1; W]).unwrap();
+    assert_eq!(
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    s.write([2; W]);
+    let exists = |r: Result<(), Error>| matches!(r, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists);
+    assert!(exists(Seq::create(path, [3; W]).map(drop)));
+    assert!(exists(Pub::create(path, [3; W]).map(drop)));
+    assert!(exists(SoloW::create(path, [3; W]).map(drop)));
+    assert_eq!(Seq::open(path).unwrap().read(), [2; W]);
+    // `open_or_create` opens it.
+    assert_eq!(Seq::open_or_create(path, [4; W]).unwrap().read(), [2; W]);
+    drop(s);
+    // A foreign file is not replaced either.
+    std::fs::remove_file(path).unwrap();
+    std::fs::write(path, b"not ours").unwrap();
+    assert!(exists(Seq::create(path, [3; W]).map(drop)));
+    assert_eq!(std::fs::read(path).unwrap(), b"not ours");
+    assert!(Seq::open_or_create(path, [3; W]).is_err());
+    assert_eq!(std::fs::read(path).unwrap(), b"not ours");
+    assert_eq!(temporaries(dir, &name), Vec::<PathBuf>::new());
+    // Created by `open_or_create` when missing.
+    std::fs::remove_file(path).unwrap();
+    assert_eq!(Seq::open_or_create(path, [5; W]).unwrap().read(), [5; W]);
+    assert_eq!(temporaries(dir, &name), Vec::<PathBuf>::new());
+}
+
+/// #12: a file-size limit below the file's size makes `create` return `Err`
+/// from its allocation, in a child process (the limit is per process): never
+/// a `SIGBUS`, and nothing left under the final name or a temporary one.
+#[test]
+fn create_over_a_file_size_limit_is_an_err() {
+    let file = TempPath::new("fsize");
+    let mut child = Child::spawn("create-fsize", &file.0);
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the creating child failed: {status:?}");
+    assert!(!file.0.exists(), "a file was left under the final name");
+    let name = file.0.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        temporaries(file.0.parent().unwrap(), &name),
+        Vec::<PathBuf>::new()
+    );
+}
+
+/// #12: a creator killed at random moments (20 times) never leaves a file
+/// under its final name that `open` refuses or that holds anything but the
+/// value it was created with; stray temporaries are all it can leave.
+#[test]
+fn killed_creators_leave_no_half_initialised_file() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("killed_creators_leave_no_half_initialised_file");
+    let mut rng = Rng::new();
+    let dir = TempPath::new("create-kill");
+    let (mut files, mut strays) = (0, 0);
+    for _ in 0..20 {
+        std::fs::create_dir(&dir.0).unwrap();
+        let child = Child::spawn("create-loop", &dir.0);
+        thread::sleep(rng.millis(5, 40));
+        child.kill();
+        for entry in std::fs::read_dir(&dir.0).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if let Some(i) = name.strip_prefix('f') {
+                let i: u64 = i.parse().unwrap();
+                let opened = Big::open(&path)
+                    .unwrap_or_else(|e| panic!("a killed creator left a broken file: {e}"));
+                assert_eq!(
+                    opened.read_versioned(),
+                    Versioned {
+                        value: [i; BIG],
+                        version: 0
+                    }
+                );
+                files += 1;
+            } else {
+                assert!(name.contains(".noclobber-tmp."), "unexpected file {name}");
+                strays += 1;
+            }
+        }
+        std::fs::remove_dir_all(&dir.0).unwrap();
+    }
+    println!("killed creators: {files} complete files, {strays} stray temporaries");
+    assert!(files > 0, "the creator never created a file");
 }
