@@ -402,6 +402,72 @@ impl<T: NoUninit> Ring<'_, T> {
     }
 }
 
+/// The body check of a shared file (`shm::SharedPublisher::open`).
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit> Ring<'_, T> {
+    /// Checks what every writer leaves true with the head at `(v, t)`: the
+    /// ticket counter is not behind `t` (else every writer spins, finding no
+    /// ticket newer than the head), the head's slot is still claimed by `t`
+    /// (else a writer could take the published slot) and every word of it
+    /// carries tag `t` (else no read succeeds). Returns what is wrong.
+    ///
+    /// A live writer may move the head meanwhile; a result is only trusted
+    /// when the head did not move around it (I5), and a head that keeps
+    /// moving is taken as the writers' proof of life.
+    pub(crate) fn validate(&self) -> Result<(), alloc::string::String> {
+        for _ in 0..4 {
+            // Acquire (I3): the committing writer's ticket, claim and tags
+            // happen before, so stale values of them are not seen below.
+            let head = self.head.load(Ordering::Acquire);
+            let checked = self.check(head);
+            // Acquire fence (I5): a claim given back (`release`, Release) or a
+            // newer tag (`fill`, Release) seen above was made by a writer that
+            // had seen the head move; the head load below then sees it moved.
+            fence(Ordering::Acquire);
+            // Relaxed (I5): as in `why_not`.
+            if self.head.load(Ordering::Relaxed) == head {
+                return checked;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self, head: u128) -> Result<(), alloc::string::String> {
+        let (version, ticket) = unpack(head);
+        let index = ticket % self.slots.len() as u64;
+        // Relaxed: the head's Acquire load ordered the committing writer's
+        // `fetch_add` of `ticket` before this load (coherence: not behind it).
+        let tickets = self.tickets.load(Ordering::Relaxed);
+        if tickets < ticket {
+            return Err(alloc::format!(
+                "the head names version {version} with ticket {ticket}, but the ticket \
+                 counter is at {tickets}, behind it"
+            ));
+        }
+        let slot = self.slot(ticket);
+        // Relaxed: as above; a later claim is newer (`ticket` or more), or 0
+        // from a `release` (Release), which the fence in `validate` covers.
+        let claim = slot.claim.load(Ordering::Relaxed);
+        if claim < ticket {
+            return Err(alloc::format!(
+                "the head names ticket {ticket} in slot {index}, but the slot's claim is \
+                 {claim}, older than the head"
+            ));
+        }
+        for i in 0..word_count::<T>() {
+            // Relaxed (I3, I5): as in `Slot::copy`.
+            let (tag, _) = unpack(slot.words.at(i).load(Ordering::Relaxed));
+            if tag != ticket {
+                return Err(alloc::format!(
+                    "the head names ticket {ticket} in slot {index}, but word {i} of the \
+                     slot carries tag {tag}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Out of line, so that the panic's formatting stays off the read path.
 #[cold]
 #[inline(never)]
@@ -456,6 +522,106 @@ mod tests {
                 })
             );
         }
+    }
+
+    /// #12: every state writers leave passes the open check: after any number
+    /// of publications, with writers stopped after their claim, mid-fill, or
+    /// after a declined `publish_if` (claim given back).
+    #[cfg(feature = "shm")]
+    #[test]
+    fn every_state_writers_leave_is_valid() {
+        fn run<const S: usize>() {
+            for n in 0..3 * S as u64 {
+                let p = Publisher::<[u64; 3], S>::new([0; 3]);
+                for i in 1..=n {
+                    p.publish([i; 3]);
+                }
+                let ring = p.ring();
+                assert_eq!(ring.validate(), Ok(()));
+                // A writer stopped after staging (claim and words written, no
+                // commit): what a killed writer leaves.
+                let staged = ring.stage(&Buf::of([99; 3]), None);
+                assert_eq!(ring.validate(), Ok(()));
+                // ... or half-way through its fill.
+                let ticket = ring.tickets.fetch_add(1, Ordering::Relaxed) + 1;
+                let slot = ring.slot(ticket);
+                if ticket % S as u64 != ring.head().1 % S as u64 {
+                    slot.claim.store(ticket, Ordering::Relaxed);
+                    slot.words.at(0).store(pack(ticket, 5), Ordering::Relaxed);
+                }
+                assert_eq!(ring.validate(), Ok(()));
+                ring.release(staged);
+                assert_eq!(ring.validate(), Ok(()));
+                // A declined `publish_if`.
+                assert!(p.publish_if(n + 7, [1; 3]).is_err());
+                assert_eq!(ring.validate(), Ok(()));
+            }
+        }
+        run::<2>();
+        run::<3>();
+        run::<8>();
+    }
+
+    /// #12: each kind of damage a file can hold behind a valid header is
+    /// refused, with what is wrong; undoing it makes the body valid again.
+    #[cfg(feature = "shm")]
+    #[test]
+    fn states_no_writer_leaves_are_refused() {
+        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
+        p.publish([1; 3]);
+        p.publish([2; 3]); // head: version 2, ticket 3, slot 0
+        let ring = p.ring();
+        let (_, t) = ring.head();
+        let refused = |what: &str| {
+            let err = ring.validate().expect_err("accepted a corrupt body");
+            assert!(err.contains(what), "{err}");
+        };
+        // The ticket counter behind the head: every writer would spin.
+        let tickets = ring.tickets.swap(t - 1, Ordering::Relaxed);
+        refused(&format!("ticket counter is at {}, behind it", t - 1));
+        ring.tickets.store(tickets, Ordering::Relaxed);
+        // The head's slot claimed by an older ticket, or free (0): a writer
+        // could take the published slot.
+        for claim in [0, t - 1] {
+            let slot = ring.slot(t);
+            let old = slot.claim.swap(claim, Ordering::Relaxed);
+            refused(&format!("the slot's claim is {claim}, older than the head"));
+            slot.claim.store(old, Ordering::Relaxed);
+        }
+        // A word of the head's slot with another tag, older or newer.
+        for (word, tag) in [(0, t - 1), (2, t + 5), (1, 0)] {
+            let at = ring.slot(t).words.at(word);
+            let old = at.swap(pack(tag, 1), Ordering::Relaxed);
+            refused(&format!("word {word} of the slot carries tag {tag}"));
+            at.store(old, Ordering::Relaxed);
+        }
+        // A head naming a ticket nobody published.
+        let head = ring.head.swap(pack(2, t + 1), Ordering::Relaxed);
+        assert!(ring.validate().is_err());
+        ring.head.store(head, Ordering::Relaxed);
+        assert_eq!(ring.validate(), Ok(()));
+    }
+
+    /// #12: the open check of a file live writers publish into never reports
+    /// corruption (I5).
+    #[cfg(feature = "shm")]
+    #[test]
+    fn live_writers_never_fail_the_open_check() {
+        let p = Publisher::<[u64; 2], 2>::new([0; 2]);
+        let n = if cfg!(miri) { 20 } else { 20_000 };
+        std::thread::scope(|s| {
+            for w in 0..2u64 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..n {
+                        p.publish([w << 32 | i; 2]);
+                    }
+                });
+            }
+            while p.version() < 2 * n {
+                p.ring().validate().expect("live writers looked corrupt");
+            }
+        });
     }
 
     /// A reader racing live writers only ever fails as `Lapped`, never

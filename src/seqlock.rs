@@ -459,6 +459,43 @@ impl<T: NoUninit> SeqLock<T> {
     }
 }
 
+/// The body check of a shared file (`shm::SharedSeqLock::open`).
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit> SeqLock<T> {
+    /// How long [`validate`](Self::validate) waits for an odd sequence to move.
+    pub(crate) const ODD_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
+
+    /// Checks that the sequence is even, or odd only while a live writer
+    /// holds it: an odd sequence must move within `patience` (a write takes
+    /// nanoseconds). Otherwise a writer stopped or killed mid-write, or damage,
+    /// left it odd, and every reader and writer would spin on it forever.
+    pub(crate) fn validate(
+        &self,
+        patience: std::time::Duration,
+    ) -> Result<(), alloc::string::String> {
+        // Relaxed: only the parity and whether the value moves matter; no
+        // data is read on the strength of it.
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 0 {
+            return Ok(());
+        }
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        while start.elapsed() < patience {
+            // Relaxed: as above.
+            if self.seq.load(Ordering::Relaxed) != seq {
+                return Ok(());
+            }
+            spin.snooze();
+        }
+        Err(alloc::format!(
+            "the sequence is {seq}, odd, and did not move for {patience:?}: a writer \
+             stopped or died in the middle of a write (readers and writers would wait \
+             forever), or the file is damaged"
+        ))
+    }
+}
+
 /// Holds the sequence odd; dropping it without `commit` (a panic in `update`)
 /// restores the even value it found, with nothing written.
 struct WriteGuard<'a, T: NoUninit> {
@@ -611,5 +648,40 @@ mod tests {
                 version: v
             }
         );
+    }
+
+    /// #12: the open check of a shared `SeqLock`: an even sequence, or an odd
+    /// one that a live writer moves, passes; one that stays odd is refused.
+    #[cfg(feature = "shm")]
+    #[test]
+    fn validate_refuses_only_a_sequence_that_stays_odd() {
+        use std::time::Duration;
+        let lock = SeqLock::new([1u64; 2]);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
+        lock.write([2; 2]);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
+        // A writer in the middle of a write that it finishes.
+        std::thread::scope(|s| {
+            let lock = &lock;
+            let guard = lock.lock();
+            let (go, started) = std::sync::mpsc::channel();
+            let checker = s.spawn(move || {
+                go.send(()).unwrap();
+                lock.validate(Duration::from_secs(600))
+            });
+            started.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            guard.commit(&Buf::of([3; 2]));
+            assert_eq!(checker.join().unwrap(), Ok(()));
+        });
+        // Odd for good: a writer that died mid-write, or damage.
+        lock.seq.store(7, Ordering::Relaxed);
+        let err = lock.validate(Duration::from_millis(5)).unwrap_err();
+        assert!(
+            err.contains("the sequence is 7, odd, and did not move"),
+            "{err}"
+        );
+        lock.seq.store(8, Ordering::Relaxed);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
     }
 }

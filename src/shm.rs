@@ -40,8 +40,23 @@
 //! words and field offsets, the size and alignment of `T`, and
 //! [`core::any::type_name`] of `T`. `create` initialises the object, then
 //! writes the magic with `Release`; `open` loads it with `Acquire` and refuses a
-//! file that is too small, not yet initialised, or of another layout (see
-//! [`Error`]). It never waits.
+//! file that is too small, not initialised, or of another layout (see
+//! [`Error`]). Then it checks the body behind the header, and refuses with
+//! [`Error::Corrupt`] (saying what is wrong) a state no writer leaves:
+//!
+//! * `SharedPublisher`: the ticket counter behind the head's ticket (every
+//!   writer would spin), the head's slot claimed by an older ticket or free
+//!   (a writer could overwrite the published value), or a word of the head's
+//!   slot tagged with another ticket (no read could succeed). A head that
+//!   keeps moving during the check is taken as proof of live writers.
+//! * `SharedSeqLock`: a sequence that is odd and does not move for 50 ms (a
+//!   writer stopped or killed mid-write, or damage): every reader and writer
+//!   would wait on it forever.
+//! * `SharedSoloReader` / `SharedSoloWriter::attach`: every slot's stamp.
+//!
+//! `open` never waits, except that `SharedSeqLock::open` gives an odd sequence
+//! those 50 ms to move. A body damaged after opening makes the bounded reads
+//! return `ReadError::Corrupt` (`Publisher`, `SoloPublisher`).
 //!
 //! Memory in the mapping is only ever accessed through atomics. `T` must be
 //! [`Pod`]: any bytes another process leaves in the file are a valid `T`.
@@ -988,9 +1003,11 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
 
     /// Opens a file made by [`create`](Self::create) with the same `T` and `SLOTS`.
     ///
-    /// Returns immediately: [`Error::TooSmall`] or [`Error::Uninitialized`]
-    /// while the creator is still initialising (retry), [`Error::LayoutMismatch`]
-    /// for another type, and the other [`Error`]s.
+    /// Returns immediately: [`Error::LayoutMismatch`] for another type,
+    /// [`Error::Corrupt`] if the body behind the header is in a state no writer
+    /// leaves (see the [module docs](self#layout-and-checks)), and the other
+    /// [`Error`]s. ([`Error::TooSmall`] and [`Error::Uninitialized`] only for
+    /// a file not made by `create`, which links a file into place complete.)
     ///
     /// ```
     /// use noclobber::shm::SharedPublisher;
@@ -1005,7 +1022,14 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Mapping::open(path.as_ref()).map(Self)
+        let path = path.as_ref();
+        let map = Mapping::<Publisher<T, SLOTS>>::open(path)?;
+        map.region()
+            .object
+            .ring()
+            .validate()
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
     }
 }
 
@@ -1146,8 +1170,10 @@ impl<T: Pod + Send> SharedSeqLock<T> {
         )
     }
 
-    /// Opens a file made by [`create`](Self::create) with the same `T`; never
-    /// waits. Errors as for [`SharedPublisher::open`].
+    /// Opens a file made by [`create`](Self::create) with the same `T`.
+    /// Errors as for [`SharedPublisher::open`]; [`Error::Corrupt`] if the
+    /// sequence is odd and does not move for 50 ms (a writer stopped or killed
+    /// mid-write), the only case in which this waits.
     ///
     /// ```
     /// use noclobber::shm::SharedSeqLock;
@@ -1164,7 +1190,13 @@ impl<T: Pod + Send> SharedSeqLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Mapping::open(path.as_ref()).map(Self)
+        let path = path.as_ref();
+        let map = Mapping::<SeqLock<T>>::open(path)?;
+        map.region()
+            .object
+            .validate(SeqLock::<T>::ODD_PATIENCE)
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
     }
 }
 

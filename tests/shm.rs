@@ -541,6 +541,14 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
         let v = in_write.time(|| s.try_read());
         assert_eq!(v, None, "try_read succeeded after a writer died mid-write");
     }
+    // #12: opening it now is refused: the sequence stays odd.
+    match Seq::open(&file.0) {
+        Err(Error::Corrupt { what, .. }) => assert!(what.contains("odd"), "{what}"),
+        other => panic!(
+            "opened a lock a dead writer left odd: {:?}",
+            other.map(drop)
+        ),
+    }
     // #12: the bounded writes are the way out: they give up within their
     // bound and write nothing, where `write` and `update` would spin forever.
     let t = Instant::now();
@@ -986,4 +994,31 @@ fn killed_creators_leave_no_half_initialised_file() {
     }
     println!("killed creators: {files} complete files, {strays} stray temporaries");
     assert!(files > 0, "the creator never created a file");
+}
+
+/// #12: `open` checks the `Publisher` body behind a valid header. The ticket
+/// counter is overwritten in the file by other means (it sits at byte 256:
+/// a 24-byte header padded to the object's 128-byte alignment, then the
+/// 128-byte padded head): every writer would spin, so `open` refuses it.
+#[test]
+fn open_refuses_a_corrupt_publisher_body() {
+    use std::os::unix::fs::FileExt;
+    let file = TempPath::new("corrupt-body");
+    let p = Pub::create(&file.0, [0; W]).unwrap();
+    p.publish([1; W]);
+    drop(p);
+    assert_eq!(Pub::open(&file.0).unwrap().read(), [1; W]);
+    let raw = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file.0)
+        .unwrap();
+    raw.write_all_at(&0u64.to_ne_bytes(), 256).unwrap();
+    match Pub::open(&file.0) {
+        Err(Error::Corrupt { what, path, .. }) => {
+            assert_eq!(path, file.0);
+            assert!(what.contains("ticket counter is at 0, behind it"), "{what}");
+        }
+        other => panic!("opened a corrupt body: {:?}", other.map(drop)),
+    }
+    assert!(Pub::open_or_create(&file.0, [0; W]).is_err());
 }
