@@ -365,7 +365,7 @@ impl<T: NoUninit> SeqLock<T> {
                 seq = self.seq.load(Ordering::Relaxed);
                 continue;
             }
-            match self.try_lock_at(seq) {
+            match self.try_lock_at(seq, false) {
                 Ok(guard) => return guard,
                 Err(actual) => seq = actual,
             }
@@ -384,7 +384,7 @@ impl<T: NoUninit> SeqLock<T> {
             if seq & 1 == 1 {
                 return None;
             }
-            match self.try_lock_at(seq) {
+            match self.try_lock_at(seq, true) {
                 Ok(guard) => return Some(guard),
                 Err(actual) => seq = actual,
             }
@@ -409,16 +409,24 @@ impl<T: NoUninit> SeqLock<T> {
     }
 
     /// Takes the write lock if the sequence is still the even `seq`;
-    /// otherwise returns the sequence found.
+    /// otherwise returns the sequence found. `strong`: a CAS that cannot fail
+    /// spuriously, for the bounded forms, which must not give up on a free
+    /// lock (Miri's spurious weak-CAS failures made `try_write` do so);
+    /// `lock` retries anyway and uses the weak one.
     #[inline]
-    fn try_lock_at(&self, seq: u64) -> Result<WriteGuard<'_, T>, u64> {
+    fn try_lock_at(&self, seq: u64, strong: bool) -> Result<WriteGuard<'_, T>, u64> {
         debug_assert!(seq & 1 == 0);
         // Acquire: pairs with the Release store that ended the previous
         // write, so our word loads (in `update`) see its stores and our word
         // stores come after them. Failure Relaxed: the value found is only a
         // hint for the next attempt.
-        self.seq
-            .compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)?;
+        let (success, failure) = (Ordering::Acquire, Ordering::Relaxed);
+        if strong {
+            self.seq.compare_exchange(seq, seq + 1, success, failure)?;
+        } else {
+            self.seq
+                .compare_exchange_weak(seq, seq + 1, success, failure)?;
+        }
         // Release fence: keeps the word stores that follow from being seen
         // before the odd sequence; pairs with the reader's Acquire fence.
         fence(Ordering::Release);
