@@ -122,6 +122,39 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.ring().publish(value)
     }
 
+    /// Publishes `value` unless no slot is free: `None` (nothing published)
+    /// if every slot but the published one is held by writers in the middle
+    /// of a publication, stopped, or (in a shared file) killed there, where
+    /// [`publish`](Self::publish) would wait for one of them. Tries `SLOTS`
+    /// tickets; a commit lost to another writer is retried, since that writer
+    /// made progress (lock-free, like `publish`).
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(0);
+    /// assert_eq!(p.try_publish(5), Some(1));
+    /// assert_eq!(p.read(), 5);
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was published"]
+    pub fn try_publish(&self, value: T) -> Option<u64> {
+        self.ring().try_publish(value, None)
+    }
+
+    /// [`publish`](Self::publish), waiting at most `timeout` for a slot to
+    /// become free: `None` (nothing published) if none did.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p: noclobber::Publisher<[u8; 4], 2> = noclobber::Publisher::new([0; 4]);
+    /// assert_eq!(p.publish_timeout([1; 4], Duration::from_millis(10)), Some(1));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was published"]
+    pub fn publish_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
+        let deadline = std::time::Instant::now() + timeout;
+        self.ring().try_publish(value, Some(deadline))
+    }
+
     /// Publishes `value` only if the published version is still
     /// `expected_version`: the answer when the new value depends on the old.
     /// `Ok(new_version)` or `Err(current)`.

@@ -254,6 +254,21 @@ impl<T: NoUninit> Ring<'_, T> {
     /// ticket to `commit` with. `previous`, a ticket this writer staged before
     /// and never published, is refilled in place when still newer than the head.
     pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>) -> u64 {
+        match self.stage_within(buf, previous, None) {
+            Some(ticket) => ticket,
+            None => unreachable!("unbounded staging only returns with a ticket"),
+        }
+    }
+
+    /// `stage`, trying at most `attempts` fresh tickets (`None`: no bound);
+    /// `None` if every slot it tried was held by a writer in flight (or
+    /// stopped, or dead). Then it holds no claim: `previous` was given back.
+    fn stage_within(
+        &self,
+        buf: &Buf<T>,
+        previous: Option<u64>,
+        mut attempts: Option<usize>,
+    ) -> Option<u64> {
         if let Some(ticket) = previous {
             // Our own unpublished slot: no reader looks at it (the head never
             // named it). A newer writer can only have taken it after the head
@@ -261,7 +276,7 @@ impl<T: NoUninit> Ring<'_, T> {
             // written yet, but `commit` fails (the head is past `ticket`) and its
             // newer tags overwrite ours, so nothing of ours is ever read.
             if ticket > self.head().1 && self.slot(ticket).fill(ticket, buf) {
-                return ticket;
+                return Some(ticket);
             }
             self.release(ticket);
         }
@@ -289,10 +304,16 @@ impl<T: NoUninit> Ring<'_, T> {
                     .is_ok()
             {
                 if slot.fill(ticket, buf) {
-                    return ticket;
+                    return Some(ticket);
                 }
                 // A newer writer's tags are in the slot: give it back.
                 self.release(ticket);
+            }
+            if let Some(left) = &mut attempts {
+                *left -= 1;
+                if *left == 0 {
+                    return None;
+                }
             }
             // Every slot we could use is held by a writer still in flight (or
             // stopped): wait for one to publish.
@@ -361,6 +382,40 @@ impl<T: NoUninit> Ring<'_, T> {
             staged = Some(ticket);
             if self.commit(version, current, ticket) {
                 return version.wrapping_add(1);
+            }
+            spin.spin();
+        }
+    }
+
+    /// `publish` that gives up instead of waiting for a slot: `None` if, until
+    /// `deadline` (`None`: one round of `SLOTS` tickets), every slot but the
+    /// head's was held by writers in flight, stopped or dead. A lost commit
+    /// race is retried (another writer published: progress). Holds no claim
+    /// when it returns `None`.
+    #[cfg(feature = "std")]
+    pub(crate) fn try_publish(
+        &self,
+        value: T,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<u64> {
+        let buf = Buf::of(value);
+        let spin = Spin::new();
+        let mut staged = None;
+        loop {
+            let (version, current) = self.head();
+            let Some(ticket) = self.stage_within(&buf, staged, Some(self.slots.len())) else {
+                match deadline {
+                    Some(d) if std::time::Instant::now() < d => {
+                        staged = None;
+                        spin.snooze();
+                        continue;
+                    }
+                    _ => return None,
+                }
+            };
+            staged = Some(ticket);
+            if self.commit(version, current, ticket) {
+                return Some(version.wrapping_add(1));
             }
             spin.spin();
         }
@@ -622,6 +677,48 @@ mod tests {
                 p.ring().validate().expect("live writers looked corrupt");
             }
         });
+    }
+
+    /// #12: with every free slot held by stopped writers (staged, never
+    /// committed: what killed writer processes leave), `try_publish` and
+    /// `publish_timeout` give up with nothing published instead of waiting;
+    /// once one slot is given back they publish.
+    #[test]
+    fn bounded_publishes_give_up_when_no_slot_is_free() {
+        let p = Publisher::<[u64; 2], 3>::new([0; 2]);
+        let ring = p.ring();
+        let stopped = [
+            ring.stage(&Buf::of([7; 2]), None),
+            ring.stage(&Buf::of([8; 2]), None),
+        ];
+        assert_eq!(p.try_publish([1; 2]), None);
+        let start = Instant::now();
+        assert_eq!(p.publish_timeout([1; 2], Duration::from_millis(20)), None);
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "gave up early"
+        );
+        assert_eq!(
+            p.read_versioned(),
+            Versioned {
+                value: [0; 2],
+                version: 0
+            }
+        );
+        // The bounded forms left no claim behind: one slot given back is enough.
+        ring.release(stopped[0]);
+        assert_eq!(p.try_publish([1; 2]), Some(1));
+        // The head's ticket is now past the other stopped writer's, so its
+        // claim is dead (I1) and its slot free again.
+        assert!(stopped[1] < ring.head().1);
+        assert_eq!(p.publish_timeout([2; 2], Duration::ZERO), Some(2));
+        assert_eq!(
+            p.read_versioned(),
+            Versioned {
+                value: [2; 2],
+                version: 2
+            }
+        );
     }
 
     /// A reader racing live writers only ever fails as `Lapped`, never
