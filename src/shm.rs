@@ -99,9 +99,9 @@
 //! it read-only and need only read permission (they cannot forge values or
 //! damage the file). Every handle of a [`SharedPublisher`] maps it read-write,
 //! readers too: a 128-bit atomic load may be a `cmpxchg16b`, which stores.
-//! [`SharedSeqLock`] handles map it read-write as well (its readers only load,
-//! so the protocol would allow read-only readers, but no read-only
-//! `SharedSeqLock` handle exists yet).
+//! [`SharedSeqLock`] handles map it read-write (they can write); its readers
+//! only load, so [`SharedSeqLockReader`] maps it read-only and needs only read
+//! permission.
 
 use core::any::type_name;
 use core::fmt;
@@ -613,7 +613,9 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
 
 // SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence and an `UnsafeCell`
 // of words the crate only accesses as `AtomicU64` (`words::Words::at`). Every bit
-// pattern is valid as above (`T: Pod`), and it holds no pointers.
+// pattern is valid as above (`T: Pod`), and it holds no pointers. Its readers
+// only load (64-bit atomic loads, lock-free here), so `SharedSeqLockReader`
+// may map the file read-only.
 unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     type Value = T;
     const KIND: &'static str = "SeqLock";
@@ -878,8 +880,9 @@ impl<O: InShm> Mapping<O> {
         // atomics too). `Region<O>` consists of atomics only, so a shared
         // reference to memory that other processes modify concurrently is what a
         // reference shared with other threads is; no `&mut` is ever made. A
-        // read-only mapping (`SharedSoloReader`) is only ever loaded from: its
-        // header checks and its object's readers never store (see `InShm`).
+        // read-only mapping (`SharedSoloReader`, `SharedSeqLockReader`) is only
+        // ever loaded from: its header checks, its body check and its object's
+        // read methods (64-bit loads only) never store (see `InShm`).
         unsafe { &*self.map.as_ptr().cast::<Region<O>>() }
     }
 }
@@ -1231,6 +1234,171 @@ impl<T: Pod + Send> Deref for SharedSeqLock<T> {
 impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedSeqLock").field(&**self).finish()
+    }
+}
+
+/// A reader of a [`SharedSeqLock`] file on a **read-only** mapping: it needs
+/// only read permission, and cannot forge values or damage the file. A
+/// seqlock reader only loads, so the protocol allows it; the handle has the
+/// read methods of [`SeqLock`] and no write method (it does not dereference
+/// to the lock, whose writes would fault on a read-only mapping).
+///
+/// ```
+/// use noclobber::shm::{SharedSeqLock, SharedSeqLockReader};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sro", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let writer = SharedSeqLock::<[u32; 2]>::create(&path, [1, 2])?;
+/// let reader = SharedSeqLockReader::<[u32; 2]>::open(&path)?;
+/// writer.write([3, 4]);
+/// assert_eq!(reader.read(), [3, 4]);
+/// assert_eq!(reader.try_read_versioned().map(|v| v.version), Some(1));
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSeqLockReader<T>(Mapping<SeqLock<T>>);
+
+impl<T: Pod + Send> SharedSeqLockReader<T> {
+    /// Opens a file made by [`SharedSeqLock::create`] with the same `T`,
+    /// read-only. Errors and checks as for [`SharedSeqLock::open`].
+    ///
+    /// ```
+    /// use noclobber::shm::{SharedSeqLock, SharedSeqLockReader};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sroopen", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(SharedSeqLockReader::<u64>::open(&path).is_err()); // no file yet
+    /// let _w = SharedSeqLock::<u64>::create(&path, 5)?;
+    /// assert_eq!(SharedSeqLockReader::<u64>::open(&path)?.read(), 5);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let (map, _) = Mapping::<SeqLock<T>>::open_with(path, false)?;
+        map.region()
+            .object
+            .validate(SeqLock::<T>::ODD_PATIENCE)
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
+    }
+
+    /// The lock, for loads only (see `Mapping::region`).
+    fn lock(&self) -> &SeqLock<T> {
+        &self.0.region().object
+    }
+
+    /// [`SeqLock::read`]: waits while a write is in progress.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sror", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// assert_eq!(noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?.read(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read(&self) -> T {
+        self.lock().read()
+    }
+
+    /// [`SeqLock::read_versioned`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srorv", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.read_versioned().version, 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read_versioned(&self) -> Versioned<T> {
+        self.lock().read_versioned()
+    }
+
+    /// [`SeqLock::try_read`]: one attempt, `None` while a write is in progress.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srotr", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.try_read(), Some(1));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn try_read(&self) -> Option<T> {
+        self.lock().try_read()
+    }
+
+    /// [`SeqLock::try_read_versioned`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srotrv", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.try_read_versioned().map(|v| v.value), Some(1));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn try_read_versioned(&self) -> Option<Versioned<T>> {
+        self.lock().try_read_versioned()
+    }
+
+    /// [`SeqLock::read_timeout`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srort", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert!(r.read_timeout(std::time::Duration::from_millis(10)).is_some());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
+        self.lock().read_timeout(timeout)
+    }
+
+    /// [`SeqLock::version`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srov", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// w.write(2);
+    /// assert_eq!(noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?.version(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.lock().version()
+    }
+}
+
+/// One attempt, like [`SeqLock`]'s `Debug`.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srodbg", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 3)?;
+/// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+/// assert_eq!(format!("{r:?}"), "SharedSeqLockReader(SeqLock { value: 3, version: 0 })");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLockReader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedSeqLockReader")
+            .field(self.lock())
+            .finish()
     }
 }
 

@@ -12,7 +12,9 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
+use noclobber::shm::{
+    Error, SharedPublisher, SharedSeqLock, SharedSeqLockReader, SharedSoloReader, SharedSoloWriter,
+};
 use noclobber::Versioned;
 
 const ROLE: &str = "NOCLOBBER_SHM_ROLE";
@@ -1021,4 +1023,64 @@ fn open_refuses_a_corrupt_publisher_body() {
         other => panic!("opened a corrupt body: {:?}", other.map(drop)),
     }
     assert!(Pub::open_or_create(&file.0, [0; W]).is_err());
+}
+
+/// #12: `SharedSeqLockReader` maps the file read-only (`r--s` in
+/// `/proc/self/maps`, where the `SharedSeqLock` writer's mapping is `rw-s`),
+/// reads what the writer writes, and refuses a sequence left odd like `open`.
+#[cfg(target_os = "linux")]
+#[test]
+fn seqlock_reader_maps_read_only() {
+    let file = TempPath::new("seq-reader");
+    // The creator's mapping shows the temporary's name (since removed), so
+    // the writer compared against opens the file by its final name.
+    drop(Seq::create(&file.0, [1; W]).unwrap());
+    let w = Seq::open(&file.0).unwrap();
+    let r = SharedSeqLockReader::<Value>::open(&file.0).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let perms: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.ends_with(&*file.0.to_string_lossy()))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert!(
+        perms.contains(&"r--s") && perms.contains(&"rw-s"),
+        "{perms:?}"
+    );
+    w.write([2; W]);
+    assert_eq!(
+        r.read_versioned(),
+        Versioned {
+            value: [2; W],
+            version: 1
+        }
+    );
+    assert_eq!(r.try_read(), Some([2; W]));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(1)).map(|v| v.version),
+        Some(1)
+    );
+    assert_eq!(r.version(), 1);
+    // A writer stopped mid-write (here: inside `update`) makes the reads
+    // give up and a new reader refuse the file.
+    thread::scope(|s| {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let w = &w;
+        s.spawn(move || {
+            w.update(|v| {
+                let _ = wait.recv();
+                v
+            })
+        });
+        wait_until("the write to start", Duration::from_secs(10), || {
+            r.try_read().is_none()
+        });
+        assert_eq!(r.read_timeout(Duration::from_millis(5)), None);
+        assert!(matches!(
+            SharedSeqLockReader::<Value>::open(&file.0),
+            Err(Error::Corrupt { .. })
+        ));
+        drop(go);
+    });
+    assert_eq!(r.read_versioned().version, 2);
 }
