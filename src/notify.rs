@@ -185,9 +185,30 @@ pub(crate) fn wait_newer<T>(
     let deadline = deadline(timeout);
     if notify.wait_until(deadline, || version() > seen) {
         // The version only moves forward, so what `read` copies is newer too.
-        read(deadline)
+        // A read that times out now was lapped: newer versions exist.
+        read(deadline).map_err(|e| match e {
+            crate::ReadError::TimedOut => crate::ReadError::Lapped,
+            e => e,
+        })
     } else {
         Err(crate::ReadError::TimedOut)
+    }
+}
+
+/// Repeats `attempt` while it is lapped, until `deadline` (then `TimedOut`):
+/// the bounded read of the ring types.
+#[cfg(feature = "std")]
+pub(crate) fn retry_until<R>(
+    deadline: Option<std::time::Instant>,
+    mut attempt: impl FnMut() -> Result<R, crate::ReadError>,
+) -> Result<R, crate::ReadError> {
+    let spin = crate::sync::Spin::new();
+    loop {
+        match attempt() {
+            Err(crate::ReadError::Lapped) if !passed(deadline) => spin.spin(),
+            Err(crate::ReadError::Lapped) => return Err(crate::ReadError::TimedOut),
+            done => return done,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crossbeam_utils::CachePadded;
 use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64};
-use crate::Versioned;
+use crate::{ReadError, Versioned};
 
 /// A ring of `SLOTS` slots: a writer fills a free slot, then publishes it; readers
 /// copy the latest published slot and never wait, not even for a writer that
@@ -108,7 +108,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     #[inline]
-    fn ring(&self) -> Ring<'_, T> {
+    pub(crate) fn ring(&self) -> Ring<'_, T> {
         Ring {
             head: &self.head,
             tickets: &self.tickets,
@@ -130,6 +130,39 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         version
     }
 
+    /// Publishes `value` unless no slot is free: `None` (nothing published)
+    /// if every slot but the published one is held by writers in the middle
+    /// of a publication, stopped, or (in a shared file) killed there, where
+    /// [`publish`](Self::publish) would wait for one of them. Tries `SLOTS`
+    /// tickets; a commit lost to another writer is retried, since that writer
+    /// made progress (lock-free, like `publish`).
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(0);
+    /// assert_eq!(p.try_publish(5), Some(1));
+    /// assert_eq!(p.read(), 5);
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was published"]
+    pub fn try_publish(&self, value: T) -> Option<u64> {
+        self.ring().try_publish(value, None)
+    }
+
+    /// [`publish`](Self::publish), waiting at most `timeout` for a slot to
+    /// become free: `None` (nothing published) if none did.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p: noclobber::Publisher<[u8; 4], 2> = noclobber::Publisher::new([0; 4]);
+    /// assert_eq!(p.publish_timeout([1; 4], Duration::from_millis(10)), Some(1));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was published"]
+    pub fn publish_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
+        let deadline = std::time::Instant::now() + timeout;
+        self.ring().try_publish(value, Some(deadline))
+    }
+
     /// Publishes `value` only if the published version is still
     /// `expected_version`: the answer when the new value depends on the old.
     /// `Ok(new_version)` or `Err(current)`.
@@ -149,7 +182,19 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         Ok(version)
     }
 
-    /// Copies the latest published value. Never waits for a writer.
+    /// Copies the latest published value. Never waits for a writer: retries
+    /// only when a newer value was published during the copy (lock-free, not
+    /// wait-free: writers that keep publishing faster than a copy can keep a
+    /// reader retrying; [`read_timeout`](Self::read_timeout) bounds that).
+    ///
+    /// # Panics
+    ///
+    /// Only on an object in a state no writer of this crate leaves it in: the
+    /// head names a slot whose words carry another ticket, and the head does
+    /// not move. That needs a shared file written by other means
+    /// (`shm::SharedPublisher`); in process it cannot happen. Where it can,
+    /// use [`try_read`](Self::try_read) or [`read_timeout`](Self::read_timeout),
+    /// which return [`ReadError::Corrupt`] instead.
     ///
     /// ```
     /// let p: noclobber::Publisher<[u64; 2], 3> = noclobber::Publisher::new([0, 0]);
@@ -162,7 +207,8 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.ring().read().value
     }
 
-    /// Copies the latest published value with its version.
+    /// Copies the latest published value with its version; like
+    /// [`read`](Self::read), panics only on a corrupt shared file.
     ///
     /// ```
     /// let p: noclobber::Publisher<i32, 2> = noclobber::Publisher::new(-1);
@@ -173,6 +219,53 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
         self.ring().read().into()
+    }
+
+    /// One attempt at a copy: [`ReadError::Lapped`] if a newer value was
+    /// published during it (try again), [`ReadError::Corrupt`] if the head did
+    /// not move but its slot is not one writer's whole value (a shared file
+    /// written by other means; see [`read`](Self::read)). Never waits, never
+    /// panics.
+    ///
+    /// ```
+    /// use noclobber::{Publisher, ReadError};
+    /// let p: Publisher<[u64; 2], 3> = Publisher::new([1, 2]);
+    /// match p.try_read() {
+    ///     Ok(v) => assert_eq!(v, [1, 2]),
+    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_read(&self) -> Result<T, ReadError> {
+        self.ring().attempt().map(|snap| snap.value)
+    }
+
+    /// Like [`try_read`](Self::try_read), with the version of the value.
+    ///
+    /// ```
+    /// let p: noclobber::Publisher<u32, 2> = noclobber::Publisher::new(3);
+    /// p.publish(4);
+    /// assert_eq!(p.try_read_versioned(), Ok(noclobber::Versioned { value: 4, version: 1 }));
+    /// ```
+    #[inline]
+    pub fn try_read_versioned(&self) -> Result<Versioned<T>, ReadError> {
+        self.ring().attempt().map(Into::into)
+    }
+
+    /// Reads until a copy succeeds or `timeout` has passed
+    /// ([`ReadError::TimedOut`]: lapped by newer publications all that time),
+    /// or the object is found corrupt ([`ReadError::Corrupt`], at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(1);
+    /// assert_eq!(p.read_timeout(Duration::from_millis(10)).unwrap().value, 1);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
+        let deadline = crate::notify::deadline(timeout);
+        self.ring().read_until(deadline).map(Into::into)
     }
 
     /// The version of the latest publication.
@@ -221,8 +314,8 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
         let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |_| {
-            Ok(self.read_versioned())
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
+            self.ring().read_until(deadline).map(Into::into)
         })
     }
 
@@ -312,18 +405,22 @@ impl<T: NoUninit, const SLOTS: usize> From<T> for Publisher<T, SLOTS> {
     }
 }
 
+/// One attempt at a copy ([`Publisher::try_read_versioned`]): never blocks,
+/// not even on a corrupt object; a lapped or corrupt read shows as
+/// `value: <why>` without a version.
+///
 /// ```
 /// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(9);
 /// assert_eq!(format!("{p:?}"), "Publisher { value: 9, version: 0, slots: 2 }");
 /// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Versioned { value, version } = self.read_versioned();
-        f.debug_struct("Publisher")
-            .field("value", &value)
-            .field("version", &version)
-            .field("slots", &SLOTS)
-            .finish()
+        let mut s = f.debug_struct("Publisher");
+        match self.try_read_versioned() {
+            Ok(Versioned { value, version }) => s.field("value", &value).field("version", &version),
+            Err(e) => s.field("value", &format_args!("<{e}>")),
+        };
+        s.field("slots", &SLOTS).finish()
     }
 }
 
@@ -363,5 +460,75 @@ mod tests {
         assert_eq!(version, Ok(2), "publish wedged by a leaked claim");
         handle.join().unwrap();
         assert_eq!(p.read(), 7);
+    }
+}
+
+/// A loom model of the ring's closure path (`Ring::update`, reached publicly
+/// through `VersionedCell::update`, whose 8 slots are too many to fill with
+/// loom's thread limit). Run with `RUSTFLAGS="--cfg noclobber_loom" cargo test
+/// --release --lib` (`scripts/ci-loom.sh` does).
+#[cfg(all(test, noclobber_loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    fn wait(flag: &AtomicBool) {
+        while !flag.load(SeqCst) {
+            thread::yield_now();
+        }
+    }
+
+    /// #12: with 2 slots, an updater whose closure runs a second time (after
+    /// its first commit lost the race) must not hold a claim meanwhile: the
+    /// other writer must publish while that closure waits for it. Keeping the
+    /// claim across the call leaves the writer no slot, and both spin forever
+    /// (loom reports the branch limit).
+    #[test]
+    fn a_writer_inside_its_closure_holds_no_slot() {
+        let mut builder = loom::model::Builder::new();
+        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+            builder.preemption_bound = Some(3);
+        }
+        builder.max_branches = 100_000;
+        builder.check(|| {
+            let p = Arc::new(Publisher::<[u64; 2], 2>::new([0, 0]));
+            // In the first call, go on, in the second call, go on.
+            let flags: Arc<[AtomicBool; 4]> = Arc::new(Default::default());
+            let updater = {
+                let (p, flags) = (p.clone(), flags.clone());
+                thread::spawn(move || {
+                    let mut calls = 0;
+                    let done = p.ring().update(|snap| {
+                        calls += 1;
+                        match calls {
+                            1 => {
+                                flags[0].store(true, SeqCst);
+                                wait(&flags[1]);
+                            }
+                            2 => {
+                                flags[2].store(true, SeqCst);
+                                wait(&flags[3]);
+                            }
+                            _ => {}
+                        }
+                        Some(snap.value.map(|w| w + 10))
+                    });
+                    (calls, done.ok().map(|s| (s.version, s.value)))
+                })
+            };
+            // The updater has read version 0: this publication fails its
+            // first commit.
+            wait(&flags[0]);
+            assert_eq!(p.publish([1, 1]), 1);
+            flags[1].store(true, SeqCst);
+            // Inside the second call: we must still publish.
+            wait(&flags[2]);
+            assert_eq!(p.publish([2, 2]), 2);
+            flags[3].store(true, SeqCst);
+            let (calls, done) = updater.join().unwrap();
+            assert_eq!((calls, done), (3, Some((3, [12, 12]))));
+        });
     }
 }

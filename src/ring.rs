@@ -24,6 +24,17 @@
 //!   after a lost race); without the edge the model lets its stores land after
 //!   the taker's, which would then publish over foreign tags. Loom and Miri do
 //!   not explore such load-buffering outcomes (`scripts/weaken/notes.txt`).
+//! * **I5 (diagnosis).** A writer loads the head with Acquire before it claims
+//!   a slot (`stage`), and stores tagged words with Release. The only tags a
+//!   writer can put into the slot named by head `(v, t)` other than `t` come
+//!   from a writer that claimed the slot after it saw the head move past `t`
+//!   (I1). So a reader whose copy failed on such a word, and that then (after
+//!   an Acquire fence, which makes the claimer's head load happen before) finds
+//!   the head still at `(v, t)`, knows no writer made that word: the object is
+//!   corrupt (only possible in a shared file written by other means), and the
+//!   bounded reads say so instead of retrying. On x86-64 these orderings cost
+//!   nothing (a `lock cmpxchg` and a plain load either way), and the reader's
+//!   fence is only on the failure path.
 //!
 //! Per-site comments name the invariant they rely on.
 
@@ -31,8 +42,9 @@ use crossbeam_utils::CachePadded;
 
 use bytemuck::NoUninit;
 
-use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
+use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
+use crate::ReadError;
 
 /// One slot of the ring: who may write it (`claim`) and the value, every word
 /// tagged with the ticket of the writer that stored it.
@@ -93,8 +105,8 @@ impl<T: NoUninit> Slot<T> {
         // SAFETY: every word is tagged `ticket`, and the head (read with Acquire)
         // named `ticket`, so its writer committed it. Only the writer holding
         // `ticket` stores that tag; it may refill the slot with another value
-        // before committing (`Ring::update` retries), but every such fill happens
-        // before its Release commit, and no store tagged `ticket` follows it. So
+        // before committing (`Ring::publish` retries in place), but every such
+        // fill happens before its Release commit, and no store tagged `ticket` follows it. So
         // each word is the committed value's word, from `Buf::of` of one valid
         // `T`, and `buf` holds exactly that value's words.
         Some(unsafe { buf.assume_value() })
@@ -105,15 +117,16 @@ impl<T: NoUninit> Slot<T> {
     fn fill(&self, ticket: u64, buf: &Buf<T>) -> bool {
         for i in 0..word_count::<T>() {
             let word = self.words.at(i);
-            // Relaxed throughout (I2): a tag only grows, a property of this one
-            // location's modification order; the head CAS publishes (I3).
+            // Relaxed load and failure (I2): a tag only grows, a property of
+            // this one location's modification order; the head CAS publishes
+            // (I3). Success Release (I5): only for a reader's corruption check.
             let mut current = word.load(Ordering::Relaxed);
             loop {
                 if unpack(current).0 > ticket {
                     return false;
                 }
                 let new = pack(ticket, buf.word(i));
-                match word.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed)
+                match word.compare_exchange_weak(current, new, Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => break,
                     Err(actual) => current = actual,
@@ -164,28 +177,90 @@ impl<T: NoUninit> Ring<'_, T> {
         unpack(self.head.load(Ordering::Acquire))
     }
 
+    /// One attempt at a consistent snapshot: `Lapped` if a newer value was
+    /// published during the copy, `Corrupt` if the head did not move and its
+    /// slot is still not one writer's whole value (I5). Never waits.
+    #[inline]
+    pub(crate) fn attempt(&self) -> Result<Snapshot<T>, ReadError> {
+        // Acquire (I3): pairs with the Release of the head CAS in `commit`.
+        let head = self.head.load(Ordering::Acquire);
+        let (version, ticket) = unpack(head);
+        match self.slot(ticket).copy(ticket) {
+            Some(value) => Ok(Snapshot {
+                version,
+                ticket,
+                value,
+            }),
+            None => Err(self.why_not(head)),
+        }
+    }
+
+    /// Why a copy under `head` failed (I5).
+    #[cold]
+    #[inline(never)]
+    fn why_not(&self, head: u128) -> ReadError {
+        // Acquire fence (I5): the copy's Relaxed load of a foreign tag
+        // synchronises with that writer's Release tag store, so its Acquire head
+        // load in `stage`, which saw the head past ours, happens before the
+        // load below.
+        fence(Ordering::Acquire);
+        // Relaxed (I5): coherence with the head load the fence ordered before
+        // it is all that is needed.
+        if self.head.load(Ordering::Relaxed) == head {
+            ReadError::Corrupt
+        } else {
+            ReadError::Lapped
+        }
+    }
+
     /// A consistent snapshot. Retries only when lapped, i.e. when another value
     /// has been published meanwhile; never waits for a writer.
+    ///
+    /// # Panics
+    ///
+    /// On a corrupt object (I5), which only a shared file written by other
+    /// means can be, instead of spinning forever.
     #[inline]
     pub(crate) fn read(&self) -> Snapshot<T> {
         let spin = Spin::new();
         loop {
-            let (version, ticket) = self.head();
-            if let Some(value) = self.slot(ticket).copy(ticket) {
-                return Snapshot {
-                    version,
-                    ticket,
-                    value,
-                };
+            match self.attempt() {
+                Ok(snap) => return snap,
+                Err(ReadError::Lapped) => spin.spin(),
+                Err(e) => corrupt_panic(e),
             }
-            spin.spin();
         }
+    }
+
+    /// Reads until a copy succeeds, `timeout` has passed (`TimedOut`: lapped
+    /// all that time) or the object is found corrupt.
+    #[cfg(feature = "std")]
+    pub(crate) fn read_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Snapshot<T>, ReadError> {
+        crate::notify::retry_until(deadline, || self.attempt())
     }
 
     /// Writes `buf` into a slot that no reader can be using and returns the
     /// ticket to `commit` with. `previous`, a ticket this writer staged before
     /// and never published, is refilled in place when still newer than the head.
     pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>) -> u64 {
+        match self.stage_within(buf, previous, None) {
+            Some(ticket) => ticket,
+            None => unreachable!("unbounded staging only returns with a ticket"),
+        }
+    }
+
+    /// `stage`, trying at most `attempts` fresh tickets (`None`: no bound);
+    /// `None` if every slot it tried was held by a writer in flight (or
+    /// stopped, or dead). Then it holds no claim: `previous` was given back.
+    fn stage_within(
+        &self,
+        buf: &Buf<T>,
+        previous: Option<u64>,
+        mut attempts: Option<usize>,
+    ) -> Option<u64> {
         if let Some(ticket) = previous {
             // Our own unpublished slot: no reader looks at it (the head never
             // named it). A newer writer can only have taken it after the head
@@ -193,7 +268,7 @@ impl<T: NoUninit> Ring<'_, T> {
             // written yet, but `commit` fails (the head is past `ticket`) and its
             // newer tags overwrite ours, so nothing of ours is ever read.
             if ticket > self.head().1 && self.slot(ticket).fill(ticket, buf) {
-                return ticket;
+                return Some(ticket);
             }
             self.release(ticket);
         }
@@ -201,9 +276,10 @@ impl<T: NoUninit> Ring<'_, T> {
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            // Relaxed: only the head's ticket is used, to decide which claims are
-            // dead; it is monotone, so any value read is a safe lower bound.
-            let current = unpack(self.head.load(Ordering::Relaxed)).1;
+            // Only the head's ticket is used, to decide which claims are dead;
+            // it is monotone, so any value read is a safe lower bound. Acquire
+            // (I5): only for a reader's corruption check, free on x86-64.
+            let current = unpack(self.head.load(Ordering::Acquire)).1;
             let slot = self.slot(ticket);
             // Relaxed: only a hint for the CAS below, which orders what matters.
             let claim = slot.claim.load(Ordering::Relaxed);
@@ -220,10 +296,16 @@ impl<T: NoUninit> Ring<'_, T> {
                     .is_ok()
             {
                 if slot.fill(ticket, buf) {
-                    return ticket;
+                    return Some(ticket);
                 }
                 // A newer writer's tags are in the slot: give it back.
                 self.release(ticket);
+            }
+            if let Some(left) = &mut attempts {
+                *left -= 1;
+                if *left == 0 {
+                    return None;
+                }
             }
             // Every slot we could use is held by a writer still in flight (or
             // stopped): wait for one to publish.
@@ -299,51 +381,372 @@ impl<T: NoUninit> Ring<'_, T> {
         }
     }
 
+    /// `publish` that gives up instead of waiting for a slot: `None` if, until
+    /// `deadline` (`None`: one round of `SLOTS` tickets), every slot but the
+    /// head's was held by writers in flight, stopped or dead. A lost commit
+    /// race is retried (another writer published: progress). Holds no claim
+    /// when it returns `None`.
+    #[cfg(feature = "std")]
+    pub(crate) fn try_publish(
+        &self,
+        value: T,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<u64> {
+        let buf = Buf::of(value);
+        let spin = Spin::new();
+        let mut staged = None;
+        loop {
+            let (version, current) = self.head();
+            let Some(ticket) = self.stage_within(&buf, staged, Some(self.slots.len())) else {
+                match deadline {
+                    Some(d) if std::time::Instant::now() < d => {
+                        staged = None;
+                        spin.snooze();
+                        continue;
+                    }
+                    _ => return None,
+                }
+            };
+            staged = Some(ticket);
+            if self.commit(version, current, ticket) {
+                return Some(version.wrapping_add(1));
+            }
+            spin.spin();
+        }
+    }
+
     /// Read-modify-write loop shared by `VersionedCell::update`,
-    /// `Publisher::publish` and friends. `f` returns `None` to give up.
+    /// `Publisher::publish_if` and friends. `f` returns `None` to give up.
+    ///
+    /// `f` never runs while this writer holds a claim: a commit that loses the
+    /// race gives its staged slot back before `f` is called again. A writer
+    /// blocked or stopped inside `f` therefore keeps no slot from anyone; only
+    /// one stopped between `stage` and `commit` (no user code runs there) does.
+    /// Keeping the claim across the call, as an earlier version did, let
+    /// `SLOTS - 1` writers blocked in their closures wedge every other writer.
     pub(crate) fn update(
         &self,
         mut f: impl FnMut(&Snapshot<T>) -> Option<T>,
     ) -> Result<Snapshot<T>, Snapshot<T>> {
         let spin = Spin::new();
-        // Gives a staged, unpublished slot back when `f` declines or panics.
-        let mut staged = Staged {
-            ring: self,
-            ticket: None,
-        };
         loop {
             let snap = self.read();
             let Some(new) = f(&snap) else {
                 return Err(snap);
             };
-            let ticket = self.stage(&Buf::of(new), staged.ticket);
-            staged.ticket = Some(ticket);
+            // `Buf::of` and `stage` cannot panic, so no guard is needed between
+            // here and the commit or release below.
+            let ticket = self.stage(&Buf::of(new), None);
             if self.commit(snap.version, snap.ticket, ticket) {
-                staged.ticket = None;
                 return Ok(Snapshot {
                     version: snap.version.wrapping_add(1),
                     ticket,
                     value: new,
                 });
             }
+            // Lost the race: give the slot back before `f` runs again.
+            self.release(ticket);
             spin.spin();
         }
     }
 }
 
-/// A ticket staged by `Ring::update` and not (yet) published. Dropping it with a
-/// ticket, when the closure declines or panics, releases the claim: a leaked
-/// claim newer than the head would keep its slot from every writer, and with 2
-/// slots no writer could publish again.
-struct Staged<'r, 'a, T: NoUninit> {
-    ring: &'r Ring<'a, T>,
-    ticket: Option<u64>,
+/// The body check of a shared file (`shm::SharedPublisher::open`).
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit> Ring<'_, T> {
+    /// Checks what every writer leaves true with the head at `(v, t)`: the
+    /// ticket counter is not behind `t` (else every writer spins, finding no
+    /// ticket newer than the head), the head's slot is still claimed by `t`
+    /// (else a writer could take the published slot) and every word of it
+    /// carries tag `t` (else no read succeeds). Returns what is wrong.
+    ///
+    /// A live writer may move the head meanwhile; a result is only trusted
+    /// when the head did not move around it (I5), and a head that keeps
+    /// moving is taken as the writers' proof of life.
+    pub(crate) fn validate(&self) -> Result<(), alloc::string::String> {
+        for _ in 0..4 {
+            // Acquire (I3): the committing writer's ticket, claim and tags
+            // happen before, so stale values of them are not seen below.
+            let head = self.head.load(Ordering::Acquire);
+            let checked = self.check(head);
+            // Acquire fence (I5): a claim given back (`release`, Release) or a
+            // newer tag (`fill`, Release) seen above was made by a writer that
+            // had seen the head move; the head load below then sees it moved.
+            fence(Ordering::Acquire);
+            // Relaxed (I5): as in `why_not`.
+            if self.head.load(Ordering::Relaxed) == head {
+                return checked;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self, head: u128) -> Result<(), alloc::string::String> {
+        let (version, ticket) = unpack(head);
+        let index = ticket % self.slots.len() as u64;
+        // Relaxed: the head's Acquire load ordered the committing writer's
+        // `fetch_add` of `ticket` before this load (coherence: not behind it).
+        let tickets = self.tickets.load(Ordering::Relaxed);
+        if tickets < ticket {
+            return Err(alloc::format!(
+                "the head names version {version} with ticket {ticket}, but the ticket \
+                 counter is at {tickets}, behind it"
+            ));
+        }
+        let slot = self.slot(ticket);
+        // Relaxed: as above; a later claim is newer (`ticket` or more), or 0
+        // from a `release` (Release), which the fence in `validate` covers.
+        let claim = slot.claim.load(Ordering::Relaxed);
+        if claim < ticket {
+            return Err(alloc::format!(
+                "the head names ticket {ticket} in slot {index}, but the slot's claim is \
+                 {claim}, older than the head"
+            ));
+        }
+        for i in 0..word_count::<T>() {
+            // Relaxed (I3, I5): as in `Slot::copy`.
+            let (tag, _) = unpack(slot.words.at(i).load(Ordering::Relaxed));
+            if tag != ticket {
+                return Err(alloc::format!(
+                    "the head names ticket {ticket} in slot {index}, but word {i} of the \
+                     slot carries tag {tag}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
-impl<T: NoUninit> Drop for Staged<'_, '_, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            self.ring.release(ticket);
+/// Out of line, so that the panic's formatting stays off the read path.
+#[cold]
+#[inline(never)]
+fn corrupt_panic(e: ReadError) -> ! {
+    panic!("Publisher::read: {e}")
+}
+
+/// The bounded reads on ordinary memory, so that Miri runs them too.
+#[cfg(all(test, not(noclobber_loom)))]
+mod tests {
+    use super::*;
+    use crate::{Publisher, Versioned};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::time::{Duration, Instant};
+
+    /// A head whose slot holds words of another ticket, with no writer about
+    /// (what a damaged shared file can hold): the bounded reads say `Corrupt`
+    /// at once, `read` panics instead of spinning, `Debug` does not block.
+    #[test]
+    fn a_corrupt_head_slot_is_reported_not_spun_on() {
+        let p = Publisher::<[u64; 3], 3>::new([1, 2, 3]);
+        p.publish([4, 5, 6]); // ticket 2, slot 2
+        let ring = p.ring();
+        let (_, ticket) = ring.head();
+        for (word, tag) in [(0, ticket - 1), (2, ticket + 1), (1, 0)] {
+            let at = ring.slot(ticket).words.at(word);
+            let old = at.swap(pack(tag, 7), Ordering::Relaxed);
+            assert_eq!(p.try_read(), Err(ReadError::Corrupt));
+            assert_eq!(p.try_read_versioned(), Err(ReadError::Corrupt));
+            let start = Instant::now();
+            assert_eq!(
+                p.read_timeout(Duration::from_secs(60)),
+                Err(ReadError::Corrupt)
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "spun on a corrupt slot"
+            );
+            assert_eq!(
+                format!("{p:?}"),
+                format!("Publisher {{ value: <{}>, slots: 3 }}", ReadError::Corrupt)
+            );
+            let panicked = catch_unwind(AssertUnwindSafe(|| p.read())).unwrap_err();
+            let text = panicked.downcast_ref::<String>().unwrap();
+            assert!(text.contains("corrupt"), "{text}");
+            at.store(old, Ordering::Relaxed);
+            assert_eq!(
+                p.try_read_versioned(),
+                Ok(Versioned {
+                    value: [4, 5, 6],
+                    version: 1
+                })
+            );
         }
+    }
+
+    /// #12: every state writers leave passes the open check: after any number
+    /// of publications, with writers stopped after their claim, mid-fill, or
+    /// after a declined `publish_if` (claim given back).
+    #[cfg(feature = "shm")]
+    #[test]
+    fn every_state_writers_leave_is_valid() {
+        fn run<const S: usize>() {
+            for n in 0..3 * S as u64 {
+                let p = Publisher::<[u64; 3], S>::new([0; 3]);
+                for i in 1..=n {
+                    p.publish([i; 3]);
+                }
+                let ring = p.ring();
+                assert_eq!(ring.validate(), Ok(()));
+                // A writer stopped after staging (claim and words written, no
+                // commit): what a killed writer leaves.
+                let staged = ring.stage(&Buf::of([99; 3]), None);
+                assert_eq!(ring.validate(), Ok(()));
+                // ... or half-way through its fill.
+                let ticket = ring.tickets.fetch_add(1, Ordering::Relaxed) + 1;
+                let slot = ring.slot(ticket);
+                if ticket % S as u64 != ring.head().1 % S as u64 {
+                    slot.claim.store(ticket, Ordering::Relaxed);
+                    slot.words.at(0).store(pack(ticket, 5), Ordering::Relaxed);
+                }
+                assert_eq!(ring.validate(), Ok(()));
+                ring.release(staged);
+                assert_eq!(ring.validate(), Ok(()));
+                // A declined `publish_if`.
+                assert!(p.publish_if(n + 7, [1; 3]).is_err());
+                assert_eq!(ring.validate(), Ok(()));
+            }
+        }
+        run::<2>();
+        run::<3>();
+        run::<8>();
+    }
+
+    /// #12: each kind of damage a file can hold behind a valid header is
+    /// refused, with what is wrong; undoing it makes the body valid again.
+    #[cfg(feature = "shm")]
+    #[test]
+    fn states_no_writer_leaves_are_refused() {
+        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
+        p.publish([1; 3]);
+        p.publish([2; 3]); // head: version 2, ticket 3, slot 0
+        let ring = p.ring();
+        let (_, t) = ring.head();
+        let refused = |what: &str| {
+            let err = ring.validate().expect_err("accepted a corrupt body");
+            assert!(err.contains(what), "{err}");
+        };
+        // The ticket counter behind the head: every writer would spin.
+        let tickets = ring.tickets.swap(t - 1, Ordering::Relaxed);
+        refused(&format!("ticket counter is at {}, behind it", t - 1));
+        ring.tickets.store(tickets, Ordering::Relaxed);
+        // The head's slot claimed by an older ticket, or free (0): a writer
+        // could take the published slot.
+        for claim in [0, t - 1] {
+            let slot = ring.slot(t);
+            let old = slot.claim.swap(claim, Ordering::Relaxed);
+            refused(&format!("the slot's claim is {claim}, older than the head"));
+            slot.claim.store(old, Ordering::Relaxed);
+        }
+        // A word of the head's slot with another tag, older or newer.
+        for (word, tag) in [(0, t - 1), (2, t + 5), (1, 0)] {
+            let at = ring.slot(t).words.at(word);
+            let old = at.swap(pack(tag, 1), Ordering::Relaxed);
+            refused(&format!("word {word} of the slot carries tag {tag}"));
+            at.store(old, Ordering::Relaxed);
+        }
+        // A head naming a ticket nobody published.
+        let head = ring.head.swap(pack(2, t + 1), Ordering::Relaxed);
+        assert!(ring.validate().is_err());
+        ring.head.store(head, Ordering::Relaxed);
+        assert_eq!(ring.validate(), Ok(()));
+    }
+
+    /// #12: the open check of a file live writers publish into never reports
+    /// corruption (I5).
+    #[cfg(feature = "shm")]
+    #[test]
+    fn live_writers_never_fail_the_open_check() {
+        let p = Publisher::<[u64; 2], 2>::new([0; 2]);
+        let n = if cfg!(miri) { 20 } else { 20_000 };
+        std::thread::scope(|s| {
+            for w in 0..2u64 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..n {
+                        p.publish([w << 32 | i; 2]);
+                    }
+                });
+            }
+            while p.version() < 2 * n {
+                p.ring().validate().expect("live writers looked corrupt");
+            }
+        });
+    }
+
+    /// #12: with every free slot held by stopped writers (staged, never
+    /// committed: what killed writer processes leave), `try_publish` and
+    /// `publish_timeout` give up with nothing published instead of waiting;
+    /// once one slot is given back they publish.
+    #[test]
+    fn bounded_publishes_give_up_when_no_slot_is_free() {
+        let p = Publisher::<[u64; 2], 3>::new([0; 2]);
+        let ring = p.ring();
+        let stopped = [
+            ring.stage(&Buf::of([7; 2]), None),
+            ring.stage(&Buf::of([8; 2]), None),
+        ];
+        assert_eq!(p.try_publish([1; 2]), None);
+        let start = Instant::now();
+        assert_eq!(p.publish_timeout([1; 2], Duration::from_millis(20)), None);
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "gave up early"
+        );
+        assert_eq!(
+            p.read_versioned(),
+            Versioned {
+                value: [0; 2],
+                version: 0
+            }
+        );
+        // The bounded forms left no claim behind: one slot given back is enough.
+        ring.release(stopped[0]);
+        assert_eq!(p.try_publish([1; 2]), Some(1));
+        // The head's ticket is now past the other stopped writer's, so its
+        // claim is dead (I1) and its slot free again.
+        assert!(stopped[1] < ring.head().1);
+        assert_eq!(p.publish_timeout([2; 2], Duration::ZERO), Some(2));
+        assert_eq!(
+            p.read_versioned(),
+            Versioned {
+                value: [2; 2],
+                version: 2
+            }
+        );
+    }
+
+    /// A reader racing live writers only ever fails as `Lapped`, never
+    /// `Corrupt` (I5): with 2 slots every publication reuses the slot a reader
+    /// may be copying.
+    #[test]
+    fn live_writers_never_look_corrupt() {
+        let p = Publisher::<[u64; 4], 2>::new([0; 4]);
+        let n = if cfg!(miri) { 30 } else { 50_000 };
+        let (mut ok, mut lapped) = (0u64, 0u64);
+        std::thread::scope(|s| {
+            for w in 0..2u64 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..n {
+                        p.publish([w << 32 | i; 4]);
+                    }
+                });
+            }
+            while p.version() < 2 * n {
+                match p.try_read_versioned() {
+                    Ok(v) => {
+                        assert!(v.value.iter().all(|&x| x == v.value[0]), "torn: {v:?}");
+                        ok += 1;
+                    }
+                    Err(ReadError::Lapped) => lapped += 1,
+                    Err(e) => panic!("a live writer looked {e}"),
+                }
+            }
+        });
+        assert!(ok > 0, "{ok} reads, {lapped} lapped");
+        assert_eq!(
+            p.read_timeout(Duration::from_secs(1)).unwrap().version,
+            2 * n
+        );
     }
 }

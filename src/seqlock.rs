@@ -190,6 +190,45 @@ impl<T: NoUninit> SeqLock<T> {
         self.lock().commit(&Buf::of(value))
     }
 
+    /// Replaces the value unless another write is in progress: `None` (and
+    /// nothing written) if another writer holds the sequence odd, instead of
+    /// waiting for it like [`write`](Self::write). Never waits.
+    ///
+    /// The way out where a writer may be stopped or dead mid-write (a
+    /// `shm::SharedSeqLock` whose writer process was killed between its two
+    /// sequence bumps), and inside an [`update`](Self::update) closure on the
+    /// same lock, where [`write`](Self::write) would spin forever.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(0u64);
+    /// assert_eq!(lock.try_write(5), Some(1));
+    /// // Inside an update the lock is ours: a nested write would wait forever.
+    /// lock.update(|x| {
+    ///     assert_eq!(lock.try_write(9), None);
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 6);
+    /// ```
+    #[must_use = "`None` means nothing was written"]
+    pub fn try_write(&self, value: T) -> Option<u64> {
+        Some(self.try_lock()?.commit(&Buf::of(value)))
+    }
+
+    /// [`write`](Self::write), waiting at most `timeout` for another writer to
+    /// finish: `None` (nothing written) if the sequence stayed odd, or other
+    /// writers kept taking it, until then.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new([0u8; 4]);
+    /// assert_eq!(lock.write_timeout([1; 4], Duration::from_millis(10)), Some(1));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means nothing was written"]
+    pub fn write_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
+        Some(self.lock_timeout(timeout)?.commit(&Buf::of(value)))
+    }
+
     /// Replaces the value with `f(value)` atomically: no other write can come
     /// between the read and the write. `f` runs with the write lock held, so it
     /// should be short. If `f` panics, the value and version stay unchanged and
@@ -200,11 +239,97 @@ impl<T: NoUninit> SeqLock<T> {
     /// let now = lock.update(|x| x * 2);
     /// assert_eq!((now.value, now.version), (20, 1));
     /// ```
+    ///
+    /// # Do not touch the lock from `f`
+    ///
+    /// `f` runs while this writer holds the sequence odd, so a
+    /// [`read`](Self::read), [`write`](Self::write) or `update` of the same lock
+    /// inside `f` waits for `f` to return: it spins forever. `f` gets the
+    /// current value as its argument; if it must call something that may touch
+    /// the lock, the bounded forms return instead of spinning:
+    /// [`try_read`](Self::try_read) and [`read_timeout`](Self::read_timeout)
+    /// give `None`, [`try_write`](Self::try_write),
+    /// [`write_timeout`](Self::write_timeout), [`try_update`](Self::try_update)
+    /// and [`update_timeout`](Self::update_timeout) give `None` without writing.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(1u32);
+    /// lock.update(|x| {
+    ///     // `lock.read()` here would never return.
+    ///     assert_eq!(lock.try_read(), None);
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 2);
+    /// ```
     pub fn update(&self, f: impl FnOnce(T) -> T) -> Versioned<T> {
-        let guard = self.lock();
-        let value = f(guard.current());
-        let version = guard.commit(&Buf::of(value));
-        Versioned { value, version }
+        self.lock().update(f)
+    }
+
+    /// [`update`](Self::update) unless another write is in progress: `None`
+    /// (`f` not called, nothing written) if another writer holds the sequence
+    /// odd. Never waits, except for `f` itself.
+    ///
+    /// ```
+    /// let lock = noclobber::SeqLock::new(10u64);
+    /// assert_eq!(lock.try_update(|x| x + 1).map(|v| v.value), Some(11));
+    /// lock.update(|x| {
+    ///     // The lock is ours: a nested update is refused, not a deadlock.
+    ///     assert!(lock.try_update(|y| y * 100).is_none());
+    ///     x + 1
+    /// });
+    /// assert_eq!(lock.read(), 12);
+    /// ```
+    #[must_use = "`None` means `f` did not run and nothing was written"]
+    pub fn try_update(&self, f: impl FnOnce(T) -> T) -> Option<Versioned<T>> {
+        Some(self.try_lock()?.update(f))
+    }
+
+    /// [`update`](Self::update), waiting at most `timeout` for another writer
+    /// to finish: `None` (`f` not called, nothing written) if it did not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new(2i32);
+    /// let v = lock.update_timeout(|x| x * 3, Duration::from_millis(10));
+    /// assert_eq!(v.map(|v| (v.value, v.version)), Some((6, 1)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use = "`None` means `f` did not run and nothing was written"]
+    pub fn update_timeout(
+        &self,
+        f: impl FnOnce(T) -> T,
+        timeout: std::time::Duration,
+    ) -> Option<Versioned<T>> {
+        Some(self.lock_timeout(timeout)?.update(f))
+    }
+
+    /// Reads until a copy succeeds or `timeout` has passed: `None` if a write
+    /// was in progress at every attempt (a writer stopped or killed between its
+    /// two sequence bumps, or writers that never pause).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lock = noclobber::SeqLock::new(4u8);
+    /// assert_eq!(lock.read_timeout(Duration::from_millis(10)).map(|v| v.value), Some(4));
+    /// lock.update(|x| {
+    ///     assert_eq!(lock.read_timeout(Duration::from_millis(1)), None);
+    ///     x
+    /// });
+    /// ```
+    #[cfg(feature = "std")]
+    #[must_use]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        loop {
+            if let Some(v) = self.try_read_versioned() {
+                return Some(v);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            spin.snooze();
+        }
     }
 
     /// The number of completed writes.
@@ -285,30 +410,81 @@ impl<T: NoUninit> SeqLock<T> {
 
     fn lock(&self) -> WriteGuard<'_, T> {
         let spin = Spin::new();
-        // Relaxed: only a hint; the CAS below is what orders.
+        // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
         let mut seq = self.seq.load(Ordering::Relaxed);
         loop {
             if seq & 1 == 1 {
                 spin.snooze();
+                // Relaxed: as above.
                 seq = self.seq.load(Ordering::Relaxed);
                 continue;
             }
-            // Acquire: pairs with the Release store that ended the previous
-            // write, so our word loads (in `update`) see its stores and our word
-            // stores come after them.
-            match self
-                .seq
-                .compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
+            match self.try_lock_at(seq, false) {
+                Ok(guard) => return guard,
                 Err(actual) => seq = actual,
             }
             spin.spin();
         }
+    }
+
+    /// One attempt at the write lock: `None` if another writer holds the
+    /// sequence odd. A CAS that fails only because other writers completed
+    /// meanwhile (or spuriously) is retried a few times, since the lock was
+    /// free then; a writer that keeps writing can still make this `None`.
+    fn try_lock(&self) -> Option<WriteGuard<'_, T>> {
+        // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
+        let mut seq = self.seq.load(Ordering::Relaxed);
+        for _ in 0..4 {
+            if seq & 1 == 1 {
+                return None;
+            }
+            match self.try_lock_at(seq, true) {
+                Ok(guard) => return Some(guard),
+                Err(actual) => seq = actual,
+            }
+        }
+        None
+    }
+
+    /// [`try_lock`](Self::try_lock) until `timeout` has passed.
+    #[cfg(feature = "std")]
+    fn lock_timeout(&self, timeout: std::time::Duration) -> Option<WriteGuard<'_, T>> {
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        loop {
+            if let Some(guard) = self.try_lock() {
+                return Some(guard);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            spin.snooze();
+        }
+    }
+
+    /// Takes the write lock if the sequence is still the even `seq`;
+    /// otherwise returns the sequence found. `strong`: a CAS that cannot fail
+    /// spuriously, for the bounded forms, which must not give up on a free
+    /// lock (Miri's spurious weak-CAS failures made `try_write` do so);
+    /// `lock` retries anyway and uses the weak one.
+    #[inline]
+    fn try_lock_at(&self, seq: u64, strong: bool) -> Result<WriteGuard<'_, T>, u64> {
+        debug_assert!(seq & 1 == 0);
+        // Acquire: pairs with the Release store that ended the previous
+        // write, so our word loads (in `update`) see its stores and our word
+        // stores come after them. Failure Relaxed: the value found is only a
+        // hint for the next attempt.
+        let (success, failure) = (Ordering::Acquire, Ordering::Relaxed);
+        if strong {
+            self.seq.compare_exchange(seq, seq + 1, success, failure)?;
+        } else {
+            self.seq
+                .compare_exchange_weak(seq, seq + 1, success, failure)?;
+        }
         // Release fence: keeps the word stores that follow from being seen
         // before the odd sequence; pairs with the reader's Acquire fence.
         fence(Ordering::Release);
-        WriteGuard { lock: self, seq }
+        Ok(WriteGuard { lock: self, seq })
     }
 }
 
@@ -347,6 +523,43 @@ impl<T: NoUninit> SeqLock<T> {
     }
 }
 
+/// The body check of a shared file (`shm::SharedSeqLock::open`).
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+impl<T: NoUninit> SeqLock<T> {
+    /// How long [`validate`](Self::validate) waits for an odd sequence to move.
+    pub(crate) const ODD_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
+
+    /// Checks that the sequence is even, or odd only while a live writer
+    /// holds it: an odd sequence must move within `patience` (a write takes
+    /// nanoseconds). Otherwise a writer stopped or killed mid-write, or damage,
+    /// left it odd, and every reader and writer would spin on it forever.
+    pub(crate) fn validate(
+        &self,
+        patience: std::time::Duration,
+    ) -> Result<(), alloc::string::String> {
+        // Relaxed: only the parity and whether the value moves matter; no
+        // data is read on the strength of it.
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 0 {
+            return Ok(());
+        }
+        let start = std::time::Instant::now();
+        let spin = Spin::new();
+        while start.elapsed() < patience {
+            // Relaxed: as above.
+            if self.seq.load(Ordering::Relaxed) != seq {
+                return Ok(());
+            }
+            spin.snooze();
+        }
+        Err(alloc::format!(
+            "the sequence is {seq}, odd, and did not move for {patience:?}: a writer \
+             stopped or died in the middle of a write (readers and writers would wait \
+             forever), or the file is damaged"
+        ))
+    }
+}
+
 /// Holds the sequence odd; dropping it without `commit` (a panic in `update`)
 /// restores the even value it found, with nothing written.
 struct WriteGuard<'a, T: NoUninit> {
@@ -364,6 +577,14 @@ impl<T: NoUninit> WriteGuard<'_, T> {
         // SAFETY: no other writer can run while the sequence is odd and ours,
         // so these are the words of the last complete write of a valid `T`.
         unsafe { buf.assume_value() }
+    }
+
+    /// Runs `f` on the current value and writes the result; if `f` panics,
+    /// dropping `self` restores the sequence with nothing written.
+    fn update(self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        let value = f(self.current());
+        let version = self.commit(&Buf::of(value));
+        Versioned { value, version }
     }
 
     fn commit(self, buf: &Buf<T>) -> u64 {
@@ -494,5 +715,40 @@ mod tests {
                 version: v
             }
         );
+    }
+
+    /// #12: the open check of a shared `SeqLock`: an even sequence, or an odd
+    /// one that a live writer moves, passes; one that stays odd is refused.
+    #[cfg(feature = "shm")]
+    #[test]
+    fn validate_refuses_only_a_sequence_that_stays_odd() {
+        use std::time::Duration;
+        let lock = SeqLock::new([1u64; 2]);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
+        lock.write([2; 2]);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
+        // A writer in the middle of a write that it finishes.
+        std::thread::scope(|s| {
+            let lock = &lock;
+            let guard = lock.lock();
+            let (go, started) = std::sync::mpsc::channel();
+            let checker = s.spawn(move || {
+                go.send(()).unwrap();
+                lock.validate(Duration::from_secs(600))
+            });
+            started.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            guard.commit(&Buf::of([3; 2]));
+            assert_eq!(checker.join().unwrap(), Ok(()));
+        });
+        // Odd for good: a writer that died mid-write, or damage.
+        lock.seq.store(7, Ordering::Relaxed);
+        let err = lock.validate(Duration::from_millis(5)).unwrap_err();
+        assert!(
+            err.contains("the sequence is 7, odd, and did not move"),
+            "{err}"
+        );
+        lock.seq.store(8, Ordering::Relaxed);
+        assert_eq!(lock.validate(Duration::ZERO), Ok(()));
     }
 }

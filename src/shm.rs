@@ -40,8 +40,23 @@
 //! words and field offsets, the size and alignment of `T`, and
 //! [`core::any::type_name`] of `T`. `create` initialises the object, then
 //! writes the magic with `Release`; `open` loads it with `Acquire` and refuses a
-//! file that is too small, not yet initialised, or of another layout (see
-//! [`Error`]). It never waits.
+//! file that is too small, not initialised, or of another layout (see
+//! [`Error`]). Then it checks the body behind the header, and refuses with
+//! [`Error::Corrupt`] (saying what is wrong) a state no writer leaves:
+//!
+//! * `SharedPublisher`: the ticket counter behind the head's ticket (every
+//!   writer would spin), the head's slot claimed by an older ticket or free
+//!   (a writer could overwrite the published value), or a word of the head's
+//!   slot tagged with another ticket (no read could succeed). A head that
+//!   keeps moving during the check is taken as proof of live writers.
+//! * `SharedSeqLock`: a sequence that is odd and does not move for 50 ms (a
+//!   writer stopped or killed mid-write, or damage): every reader and writer
+//!   would wait on it forever.
+//! * `SharedSoloReader` / `SharedSoloWriter::attach`: every slot's stamp.
+//!
+//! `open` never waits, except that `SharedSeqLock::open` gives an odd sequence
+//! those 50 ms to move. A body damaged after opening makes the bounded reads
+//! return `ReadError::Corrupt` (`Publisher`, `SoloPublisher`).
 //!
 //! Memory in the mapping is only ever accessed through atomics. `T` must be
 //! [`Pod`]: any bytes another process leaves in the file are a valid `T`.
@@ -52,15 +67,42 @@
 //!   processes map the file at other addresses;
 //! * open one file as different types, or from binaries built with another
 //!   definition of `T` (same path and layout are checked, meaning is not);
-//! * truncate, rewrite or `create` over a file that processes have open (a
-//!   process touching a truncated mapping gets `SIGBUS`); remove it instead:
-//!   processes that still map it keep the old one;
+//! * truncate or rewrite a file that processes have open (a process touching
+//!   a truncated mapping gets `SIGBUS`); remove it instead: processes that
+//!   still map it keep the old one (`create` never replaces a file);
 //! * write to the file by other means. Garbage cannot cause undefined behaviour
 //!   (`T: Pod`), but it can make readers and writers retry forever.
 //!
 //! For `fork`-style sharing, create the file, optionally remove it (the mapping
 //! stays), then fork: the children inherit the shared mapping. Prefer a `tmpfs`
-//! path such as `/dev/shm` so the kernel does not write pages back to disk.
+//! so the kernel does not write pages back to disk, and a private directory on
+//! it (e.g. `/dev/shm/myapp/`, mode `0700`, or `$XDG_RUNTIME_DIR`) over a name
+//! directly in the world-writable `/dev/shm`, which any user can take first.
+//!
+//! # Creation
+//!
+//! `create` is atomic: it builds the file under a private temporary name in
+//! the same directory (`O_EXCL`, mode `0o600` unless [`CreateOptions`] says
+//! otherwise), allocates it in full (`fallocate`, so a full file system or a
+//! file-size limit is an `Err`, never a `SIGBUS`), initialises it, and only
+//! then hard-links it to the final name, which fails if that name exists: an
+//! existing file is never replaced, and no process ever sees the final name
+//! half-initialised, even if the creator is killed. On error only the
+//! temporary is removed. A creator killed before the link can leave a stray
+//! `.NAME.noclobber-tmp.PID.N` beside the final name (safe to delete). The
+//! directory's file system must support hard links (tmpfs and the usual Unix
+//! file systems do). `open_or_create` opens the file or creates it.
+//!
+//! # Permissions
+//!
+//! Who may open the file is its mode. [`SharedSeqLockReader`] maps a
+//! `SeqLock` file read-only and needs only read permission (it cannot forge
+//! values or damage the file, and cannot wait for a change). Every other
+//! handle maps the file read-write: [`SharedSeqLock`] handles can write, a
+//! [`SharedSoloReader`] counts itself in the file while it waits
+//! (`wait_newer`; no reader method stores anything else), and every handle of
+//! a [`SharedPublisher`], readers too, may store in a 128-bit atomic load
+//! (`cmpxchg16b`).
 
 use core::any::type_name;
 use core::fmt;
@@ -111,8 +153,10 @@ pub enum Error {
     Io {
         /// The file.
         path: PathBuf,
-        /// What failed: `"create"`, `"open"`, `"size"`, `"stat"`, `"map"` or
-        /// `"lock"`.
+        /// What failed: `"create"` (the temporary file, or linking it to the
+        /// final name: `AlreadyExists` if that exists), `"allocate"` (no
+        /// space, or a file-size limit), `"open"`, `"size"`, `"stat"`, `"map"`
+        /// or `"lock"`.
         op: &'static str,
         /// The operating system's error.
         source: io::Error,
@@ -131,8 +175,9 @@ pub enum Error {
         /// `noclobber::publisher::Publisher<[u64; 4], 3>` (kind, `T`, slots).
         object: &'static str,
     },
-    /// The header's magic is not written yet: the creator is still
-    /// initialising the file, or died before it finished (then remove the file).
+    /// The header's magic is not written. `create` links a file to its name
+    /// only once it is complete, so a file created by this version never shows
+    /// this; a file written by other means (or sized by hand) does.
     #[non_exhaustive]
     Uninitialized {
         /// The file.
@@ -381,6 +426,116 @@ fn io_error<'p>(path: &'p Path, op: &'static str) -> impl FnOnce(io::Error) -> E
     }
 }
 
+/// Makes the temporary names of one process distinct.
+static TEMP_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Allocates the first `len` bytes of the empty `file` (and sets its length):
+/// `fallocate`, or writing zeroes where the file system does not support it
+/// (what glibc's `posix_fallocate` does). Either way every page exists when
+/// this returns `Ok`, so touching the mapping can never raise `SIGBUS` for
+/// want of space; a full file system (`ENOSPC`) or a file-size limit (`EFBIG`)
+/// is an `Err`.
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        use rustix::io::Errno;
+        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    use std::os::unix::fs::FileExt;
+    let zeroes = [0u8; 4096];
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(zeroes.len() as u64) as usize;
+        file.write_all_at(&zeroes[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// How [`SharedPublisher::create_with`] and the other `create_with` /
+/// `open_or_create_with` functions create a file: its permission bits, `0o600`
+/// (owner read and write) unless set. As with `open(2)`, the process's umask
+/// clears bits from the mode.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// use noclobber::shm::{CreateOptions, SharedSeqLock};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-mode", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _lock = SharedSeqLock::<u64>::create_with(&path, 0, &CreateOptions::new().mode(0o640))?;
+/// let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+/// assert_eq!(mode & !0o640, 0); // 0o640 minus whatever the umask clears
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateOptions {
+    mode: u32,
+}
+
+impl CreateOptions {
+    /// Mode `0o600`: only the owner can open the file.
+    ///
+    /// ```
+    /// assert_eq!(noclobber::shm::CreateOptions::new(), Default::default());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        CreateOptions { mode: 0o600 }
+    }
+
+    /// The permission bits of the new file (`0o640`: the owner's group may
+    /// open it too; a reader that only opens read-only needs read permission).
+    ///
+    /// ```
+    /// let options = noclobber::shm::CreateOptions::new().mode(0o660);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub const fn mode(self, mode: u32) -> Self {
+        CreateOptions { mode }
+    }
+}
+
+/// [`CreateOptions::new`].
+///
+/// ```
+/// let _ = noclobber::shm::CreateOptions::default();
+/// ```
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Opens `path` with `open`, or creates it with `create` if it does not
+/// exist; if another process creates it in between (`AlreadyExists`), opens
+/// that one. Creation is atomic, so a file found is always complete. Gives up
+/// after a few rounds of a file that keeps appearing and disappearing.
+fn open_or_create<R>(
+    mut open: impl FnMut() -> Result<R, Error>,
+    mut create: impl FnMut() -> Result<R, Error>,
+) -> Result<R, Error> {
+    let is = |e: &Error, kind| matches!(e, Error::Io { source, .. } if source.kind() == kind);
+    let mut last = None;
+    for _ in 0..8 {
+        match open() {
+            Err(e) if is(&e, io::ErrorKind::NotFound) => {}
+            done => return done,
+        }
+        match create() {
+            Err(e) if is(&e, io::ErrorKind::AlreadyExists) => last = Some(e),
+            done => return done,
+        }
+    }
+    Err(last.expect("the loop ran"))
+}
+
 /// An object that can live in a mapping shared with other processes.
 ///
 /// # Safety
@@ -461,7 +616,9 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
 // SAFETY: `SeqLock` is `#[repr(C)]`: an `AtomicU64` sequence, two `AtomicU32`
 // waiter words (`notify::Notify`) and an `UnsafeCell`
 // of words the crate only accesses as `AtomicU64` (`words::Words::at`). Every bit
-// pattern is valid as above (`T: Pod`), and it holds no pointers.
+// pattern is valid as above (`T: Pod`), and it holds no pointers. Its readers
+// only load (64-bit atomic loads, lock-free here), so `SharedSeqLockReader`
+// may map the file read-only.
 unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     type Value = T;
     const KIND: &'static str = "SeqLock";
@@ -595,42 +752,77 @@ struct Mapping<O> {
 impl<O: InShm> Mapping<O> {
     const LEN: usize = size_of::<Region<O>>();
 
-    fn create(path: &Path, value: O::Value) -> Result<Self, Error> {
-        Self::create_with(path, value, |_| Ok(())).map(|(this, _)| this)
+    fn create(path: &Path, value: O::Value, options: &CreateOptions) -> Result<Self, Error> {
+        Self::create_then(path, value, options, |_| Ok(())).map(|(this, _)| this)
     }
 
-    /// `create`, running `before_init` on the new, sized file before the
+    /// `create`, running `before_init` on the new, allocated file before the
     /// object is initialised and published (the single writer takes its lock
     /// there, so no other writer can attach in between). Returns the file too.
-    fn create_with(
+    ///
+    /// Atomic: the file is created under a private temporary name in the same
+    /// directory (`O_EXCL`, `options.mode`), allocated in full (so a full file
+    /// system is an `Err` here, never a `SIGBUS` later), initialised, and only
+    /// then linked to `path`, which fails if `path` exists: an existing file is
+    /// never replaced, and no process can see `path` half-initialised. The
+    /// temporary name is removed in every case (only it: on error nothing
+    /// under `path` is touched). A creator killed before the link leaves a
+    /// stray temporary (`.NAME.noclobber-tmp.PID.N`), never a broken `path`.
+    fn create_then(
         path: &Path,
         value: O::Value,
+        options: &CreateOptions,
         before_init: impl FnOnce(&File) -> Result<(), Error>,
     ) -> Result<(Self, File), Error> {
+        use std::os::unix::fs::OpenOptionsExt;
         O::check_supported().map_err(|e| e.in_file(path, 0))?;
-        // `create_new`: never truncate a file other processes may have mapped.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io_error(path, "create"))?;
-        // The new bytes read as zeroes: a valid (not yet meaningful) object.
-        let sized = file
-            .set_len(Self::LEN as u64)
-            .map_err(io_error(path, "size"));
-        let mapped = sized.and_then(|()| Self::map(&file, path, true));
-        let this = match mapped.and_then(|this| before_init(&file).map(|()| this)) {
-            Ok(this) => this,
-            Err(e) => {
-                // Never initialised (openers were refused): do not leave it behind.
-                let _ = std::fs::remove_file(path);
-                // Every error above already names `path`.
-                return Err(e);
+        let name = path.file_name().ok_or_else(|| Error::Io {
+            path: path.to_path_buf(),
+            op: "create",
+            source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
+        })?;
+        // Not needed for correctness (the link below refuses an existing
+        // `path`); it only spares the work of building a file for nothing.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(io_error(path, "create")(
+                io::ErrorKind::AlreadyExists.into(),
+            ));
+        }
+        let (file, tmp) = loop {
+            let tmp = path.with_file_name(format!(
+                ".{}.noclobber-tmp.{}.{}",
+                name.to_string_lossy(),
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            ));
+            // `create_new`: `O_EXCL`, so the temporary is ours alone; a stale
+            // one of a dead process with our pid is skipped.
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(options.mode)
+                .open(&tmp)
+            {
+                Ok(file) => break (file, tmp),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_error(path, "create")(e)),
             }
         };
-        this.region().init(value);
-        Ok((this, file))
+        let built = (|| {
+            allocate(&file, Self::LEN as u64).map_err(io_error(path, "allocate"))?;
+            let this = Self::map(&file, path, true)?;
+            before_init(&file)?;
+            this.region().init(value);
+            // The Release store of the magic in `init` orders the object for
+            // openers in other processes; the link makes it reachable.
+            std::fs::hard_link(&tmp, path).map_err(io_error(path, "create"))?;
+            Ok(this)
+        })();
+        // After the link `path` names the same file; before it, or on error,
+        // the temporary is the only name and removing it frees the file.
+        let _ = std::fs::remove_file(&tmp);
+        built.map(|this| (this, file))
     }
 
     fn open(path: &Path) -> Result<Self, Error> {
@@ -691,8 +883,10 @@ impl<O: InShm> Mapping<O> {
         // atomics too). `Region<O>` consists of atomics only, so a shared
         // reference to memory that other processes modify concurrently is what a
         // reference shared with other threads is; no `&mut` is ever made. A
-        // read-only mapping (`SharedSoloReader`) is only ever loaded from: its
-        // header checks and its object's readers never store (see `InShm`).
+        // read-only mapping (`SharedSeqLockReader`) is only ever loaded from:
+        // its header checks, its body check and the read methods it exposes
+        // (64-bit loads only; it does not deref to the lock) never store (see
+        // `InShm`).
         unsafe { &*self.map.as_ptr().cast::<Region<O>>() }
     }
 }
@@ -746,14 +940,81 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
-        Mapping::create(path.as_ref(), initial).map(Self)
+        Self::create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Every process that opens a `SharedPublisher`
+    /// needs read and write permission: its readers map the file read-write,
+    /// since a 128-bit atomic load may be a `cmpxchg16b`, which stores.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedPublisher};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pcwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedPublisher::<u64, 3>::create_with(&path, 1, &CreateOptions::new().mode(0o660))?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial, options).map(Self)
+    }
+
+    /// Opens the file at `path`, or creates it holding `initial` if there is
+    /// none; if another process creates it first, opens that one (creation is
+    /// atomic, so it is complete). Mode `0o600`; see
+    /// [`open_or_create_with`](Self::open_or_create_with).
+    ///
+    /// ```
+    /// use noclobber::shm::SharedPublisher;
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-pooc", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = SharedPublisher::<u64, 3>::open_or_create(&path, 7)?; // creates
+    /// first.publish(8);
+    /// let second = SharedPublisher::<u64, 3>::open_or_create(&path, 0)?; // opens
+    /// assert_eq!(second.read(), 8);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::open_or_create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`open_or_create`](Self::open_or_create), creating with `options`.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedPublisher};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-poocw", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedPublisher::<u8, 2>::open_or_create_with(&path, 1, &CreateOptions::new())?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        open_or_create(
+            || Self::open(path),
+            || Self::create_with(path, initial, options),
+        )
     }
 
     /// Opens a file made by [`create`](Self::create) with the same `T` and `SLOTS`.
     ///
-    /// Returns immediately: [`Error::TooSmall`] or [`Error::Uninitialized`]
-    /// while the creator is still initialising (retry), [`Error::LayoutMismatch`]
-    /// for another type, and the other [`Error`]s.
+    /// Returns immediately: [`Error::LayoutMismatch`] for another type,
+    /// [`Error::Corrupt`] if the body behind the header is in a state no writer
+    /// leaves (see the [module docs](self#layout-and-checks)), and the other
+    /// [`Error`]s. ([`Error::TooSmall`] and [`Error::Uninitialized`] only for
+    /// a file not made by `create`, which links a file into place complete.)
     ///
     /// ```
     /// use noclobber::shm::SharedPublisher;
@@ -768,7 +1029,14 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Mapping::open(path.as_ref()).map(Self)
+        let path = path.as_ref();
+        let map = Mapping::<Publisher<T, SLOTS>>::open(path)?;
+        map.region()
+            .object
+            .ring()
+            .validate()
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
     }
 }
 
@@ -842,11 +1110,77 @@ impl<T: Pod + Send> SharedSeqLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
-        Mapping::create(path.as_ref(), initial).map(Self)
+        Self::create_with(path, initial, &CreateOptions::new())
     }
 
-    /// Opens a file made by [`create`](Self::create) with the same `T`; never
-    /// waits. Errors as for [`SharedPublisher::open`].
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Every process that opens it with
+    /// [`open`](Self::open) needs read and write permission.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSeqLock};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-scwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedSeqLock::<u64>::create_with(&path, 1, &CreateOptions::new().mode(0o660))?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        Mapping::create(path.as_ref(), initial, options).map(Self)
+    }
+
+    /// Opens the file at `path`, or creates it holding `initial` if there is
+    /// none; if another process creates it first, opens that one (creation is
+    /// atomic, so it is complete). Mode `0o600`; see
+    /// [`open_or_create_with`](Self::open_or_create_with).
+    ///
+    /// ```
+    /// use noclobber::shm::SharedSeqLock;
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sooc", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = SharedSeqLock::<u64>::open_or_create(&path, 7)?; // creates
+    /// first.write(8);
+    /// let second = SharedSeqLock::<u64>::open_or_create(&path, 0)?; // opens
+    /// assert_eq!(second.read(), 8);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::open_or_create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`open_or_create`](Self::open_or_create), creating with `options`.
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSeqLock};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-soocw", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let p = SharedSeqLock::<u8>::open_or_create_with(&path, 1, &CreateOptions::new())?;
+    /// assert_eq!(p.read(), 1);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        open_or_create(
+            || Self::open(path),
+            || Self::create_with(path, initial, options),
+        )
+    }
+
+    /// Opens a file made by [`create`](Self::create) with the same `T`.
+    /// Errors as for [`SharedPublisher::open`]; [`Error::Corrupt`] if the
+    /// sequence is odd and does not move for 50 ms (a writer stopped or killed
+    /// mid-write), the only case in which this waits.
     ///
     /// ```
     /// use noclobber::shm::SharedSeqLock;
@@ -863,7 +1197,13 @@ impl<T: Pod + Send> SharedSeqLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Mapping::open(path.as_ref()).map(Self)
+        let path = path.as_ref();
+        let map = Mapping::<SeqLock<T>>::open(path)?;
+        map.region()
+            .object
+            .validate(SeqLock::<T>::ODD_PATIENCE)
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
     }
 }
 
@@ -901,6 +1241,171 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
     }
 }
 
+/// A reader of a [`SharedSeqLock`] file on a **read-only** mapping: it needs
+/// only read permission, and cannot forge values or damage the file. A
+/// seqlock reader only loads, so the protocol allows it; the handle has the
+/// read methods of [`SeqLock`] and no write method (it does not dereference
+/// to the lock, whose writes would fault on a read-only mapping).
+///
+/// ```
+/// use noclobber::shm::{SharedSeqLock, SharedSeqLockReader};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sro", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let writer = SharedSeqLock::<[u32; 2]>::create(&path, [1, 2])?;
+/// let reader = SharedSeqLockReader::<[u32; 2]>::open(&path)?;
+/// writer.write([3, 4]);
+/// assert_eq!(reader.read(), [3, 4]);
+/// assert_eq!(reader.try_read_versioned().map(|v| v.version), Some(1));
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSeqLockReader<T>(Mapping<SeqLock<T>>);
+
+impl<T: Pod + Send> SharedSeqLockReader<T> {
+    /// Opens a file made by [`SharedSeqLock::create`] with the same `T`,
+    /// read-only. Errors and checks as for [`SharedSeqLock::open`].
+    ///
+    /// ```
+    /// use noclobber::shm::{SharedSeqLock, SharedSeqLockReader};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sroopen", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(SharedSeqLockReader::<u64>::open(&path).is_err()); // no file yet
+    /// let _w = SharedSeqLock::<u64>::create(&path, 5)?;
+    /// assert_eq!(SharedSeqLockReader::<u64>::open(&path)?.read(), 5);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let (map, _) = Mapping::<SeqLock<T>>::open_with(path, false)?;
+        map.region()
+            .object
+            .validate(SeqLock::<T>::ODD_PATIENCE)
+            .map_err(corrupt(path))?;
+        Ok(Self(map))
+    }
+
+    /// The lock, for loads only (see `Mapping::region`).
+    fn lock(&self) -> &SeqLock<T> {
+        &self.0.region().object
+    }
+
+    /// [`SeqLock::read`]: waits while a write is in progress.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-sror", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// assert_eq!(noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?.read(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read(&self) -> T {
+        self.lock().read()
+    }
+
+    /// [`SeqLock::read_versioned`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srorv", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.read_versioned().version, 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read_versioned(&self) -> Versioned<T> {
+        self.lock().read_versioned()
+    }
+
+    /// [`SeqLock::try_read`]: one attempt, `None` while a write is in progress.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srotr", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.try_read(), Some(1));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn try_read(&self) -> Option<T> {
+        self.lock().try_read()
+    }
+
+    /// [`SeqLock::try_read_versioned`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srotrv", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert_eq!(r.try_read_versioned().map(|v| v.value), Some(1));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn try_read_versioned(&self) -> Option<Versioned<T>> {
+        self.lock().try_read_versioned()
+    }
+
+    /// [`SeqLock::read_timeout`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srort", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+    /// assert!(r.read_timeout(std::time::Duration::from_millis(10)).is_some());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
+        self.lock().read_timeout(timeout)
+    }
+
+    /// [`SeqLock::version`].
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srov", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 1)?;
+    /// w.write(2);
+    /// assert_eq!(noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?.version(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.lock().version()
+    }
+}
+
+/// One attempt, like [`SeqLock`]'s `Debug`.
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("noclobber-doc-{}-srodbg", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _w = noclobber::shm::SharedSeqLock::<u8>::create(&path, 3)?;
+/// let r = noclobber::shm::SharedSeqLockReader::<u8>::open(&path)?;
+/// assert_eq!(format!("{r:?}"), "SharedSeqLockReader(SeqLock { value: 3, version: 0 })");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLockReader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedSeqLockReader")
+            .field(self.lock())
+            .finish()
+    }
+}
+
 /// The one writer of a [`SoloPublisher`] in a file mapped into every process
 /// that opens it (readers: [`SharedSoloReader`]).
 ///
@@ -920,7 +1425,7 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
 /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
 /// let mut writer = SharedSoloWriter::<[u64; 4], 2>::create(&path, [0; 4])?;
-/// let reader = SharedSoloReader::<[u64; 4], 2>::open(&path)?; // a read-only mapping
+/// let reader = SharedSoloReader::<[u64; 4], 2>::open(&path)?;
 /// assert_eq!(writer.publish([1, 2, 3, 4]), 1);
 /// assert_eq!(reader.read(), [1, 2, 3, 4]);
 /// // One writer at a time: a second one is refused while the first lives.
@@ -957,8 +1462,30 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Self::create_with(path, initial, &CreateOptions::new())
+    }
+
+    /// [`create`](Self::create) with the file's mode from `options` (the
+    /// default is `0o600`). Readers ([`SharedSoloReader`]) map the file
+    /// read-write (a waiting reader counts itself in it), so they need read
+    /// and write permission (`0o660` for the owner's group).
+    ///
+    /// ```
+    /// use noclobber::shm::{CreateOptions, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-cwith", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = SharedSoloWriter::<u64, 2>::create_with(&path, 1, &CreateOptions::new().mode(0o660))?;
+    /// assert_eq!(w.read(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with(
+        path: impl AsRef<Path>,
+        initial: T,
+        options: &CreateOptions,
+    ) -> Result<Self, Error> {
         let path = path.as_ref();
-        let (map, lock) = Mapping::create_with(path, initial, |file| {
+        let (map, lock) = Mapping::create_then(path, initial, options, |file| {
             try_lock(file, path)?
                 .then_some(())
                 .ok_or_else(|| busy(path))

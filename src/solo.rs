@@ -315,14 +315,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
 
     #[cfg(feature = "std")]
     fn read_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, ReadError> {
-        let spin = Spin::new();
-        loop {
-            match self.attempt() {
-                Err(ReadError::Lapped) if !crate::notify::passed(deadline) => spin.spin(),
-                Err(ReadError::Lapped) => return Err(ReadError::TimedOut),
-                done => return done,
-            }
-        }
+        crate::notify::retry_until(deadline, || self.attempt())
     }
 
     /// Waits until a version newer than `seen` is published, then reads it;
@@ -359,11 +352,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     ) -> Result<Versioned<T>, ReadError> {
         let version = || self.version();
         crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
-            // Lapped until the deadline: newer versions exist.
-            match self.read_until(deadline) {
-                Err(ReadError::TimedOut) => Err(ReadError::Lapped),
-                done => done,
-            }
+            self.read_until(deadline)
         })
     }
 

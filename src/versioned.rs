@@ -10,7 +10,7 @@ use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot};
 use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
-use crate::Versioned;
+use crate::{ReadError, Versioned};
 
 /// Slots in the ring used when `T` is larger than 8 bytes. A writer waits only if
 /// every other slot is held by a writer stopped in the middle of its copy, so
@@ -34,11 +34,13 @@ const LARGE_SLOTS: usize = 8;
 ///   copy the slot the head names and accept it only if every word carries that
 ///   ticket.
 ///
-/// Readers never wait. A writer stalled anywhere (inside the closure of
-/// [`update`](Self::update), or preempted in the middle of copying its value)
-/// never prevents another reader or writer from finishing; the one exception is
-/// the large-`T` ring when 7 writers are stalled mid-copy at the same moment,
-/// which makes an 8th wait for one of them.
+/// Readers never wait for a writer. A writer stalled inside the closure of
+/// [`update`](Self::update) (or of any other closure-taking method) holds
+/// nothing, not even after its commit lost a race and the closure runs again,
+/// so it never prevents another reader or writer from finishing. A writer
+/// preempted in the middle of copying its value holds one slot of the
+/// large-`T` ring: only when 7 writers are stalled mid-copy at the same moment
+/// must an 8th wait for one of them.
 ///
 /// [`Publisher`]: crate::Publisher
 ///
@@ -185,6 +187,53 @@ impl<T: NoUninit> VersionedCell<T> {
         }
     }
 
+    /// One attempt at [`load`](Self::load). A `T` of at most 8 bytes is one
+    /// atomic load and always succeeds; a larger `T` is copied from the ring
+    /// and returns [`ReadError::Lapped`] if a newer value was published during
+    /// the copy (try again). Never waits. (The [`ReadError::Corrupt`] of the
+    /// shared types cannot happen to a cell, which lives in process memory.)
+    ///
+    /// ```
+    /// use noclobber::{ReadError, VersionedCell};
+    /// let cell = VersionedCell::new([1u64, 2, 3]);
+    /// match cell.try_load() {
+    ///     Ok(v) => assert_eq!((v.value, v.version), ([1, 2, 3], 0)),
+    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_load(&self) -> Result<Versioned<T>, ReadError> {
+        match self.ring() {
+            None => Ok(self.load()),
+            Some(ring) => ring.attempt().map(Into::into),
+        }
+    }
+
+    /// [`load`](Self::load) until a copy succeeds or `timeout` has passed:
+    /// [`ReadError::TimedOut`] if every attempt was lapped by a newer
+    /// publication all that time (only a large `T` under writers that keep
+    /// publishing faster than a copy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cell = noclobber::VersionedCell::new([5u64; 4]);
+    /// cell.store([6; 4]);
+    /// assert_eq!(cell.load_timeout(Duration::from_millis(10)).unwrap().value, [6; 4]);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn load_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
+        self.load_until(crate::notify::deadline(timeout))
+    }
+
+    #[cfg(feature = "std")]
+    fn load_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, ReadError> {
+        match self.ring() {
+            None => Ok(self.load()),
+            Some(ring) => ring.read_until(deadline).map(Into::into),
+        }
+    }
+
     /// The current version: the number of successful writes so far.
     ///
     /// ```
@@ -229,7 +278,9 @@ impl<T: NoUninit> VersionedCell<T> {
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
         let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |_| Ok(self.load()))
+        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
+            self.load_until(deadline)
+        })
     }
 
     /// Writes `new` if the version is still `expected_version`.

@@ -282,3 +282,41 @@ fn message_passing() {
         writer.join().unwrap();
     });
 }
+
+// ---------------------------------------------------------------------------
+// #12: the bounded reads. One writer laps a reader of 2 slots; each
+// `try_read_versioned` either returns a whole value or `Lapped`, never
+// `Corrupt` (the head moved every time the copy failed), and `read_timeout`
+// always ends with a value.
+
+fn bounded_reads_fail_only_when_lapped<const SLOTS: usize>(writes: u64) {
+    let p: Arc<Publisher<Pair, SLOTS>> = Arc::new(Publisher::new(val(0, 0)));
+    let writer = {
+        let p = p.clone();
+        thread::spawn(move || {
+            for n in 1..=writes {
+                p.publish(val(1, n));
+            }
+        })
+    };
+    match p.try_read_versioned() {
+        Ok(v) => consistent_single_writer(&v),
+        Err(e) => assert_eq!(e, noclobber::ReadError::Lapped, "a live writer looked {e}"),
+    }
+    let v = p
+        .read_timeout(std::time::Duration::from_secs(3600))
+        .expect("read_timeout failed under a live writer");
+    consistent_single_writer(&v);
+    writer.join().unwrap();
+    assert_eq!(p.try_read_versioned().map(|v| v.version), Ok(writes));
+}
+
+#[test]
+fn bounded_reads_fail_only_when_lapped_slots2() {
+    model(3, || bounded_reads_fail_only_when_lapped::<2>(2));
+}
+
+#[test]
+fn bounded_reads_fail_only_when_lapped_slots3() {
+    model(3, || bounded_reads_fail_only_when_lapped::<3>(3));
+}

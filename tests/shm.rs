@@ -12,7 +12,9 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
+use noclobber::shm::{
+    Error, SharedPublisher, SharedSeqLock, SharedSeqLockReader, SharedSoloReader, SharedSoloWriter,
+};
 use noclobber::Versioned;
 
 #[path = "common/thread_cpu.rs"]
@@ -27,6 +29,9 @@ type Value = [u64; W];
 /// Three slots: writers carry on while one writer is stopped or dead mid-publication.
 type Pub = SharedPublisher<Value, 3>;
 type Seq = SharedSeqLock<Value>;
+/// Words of a value whose file is large (32 KiB) and slow to initialise.
+const BIG: usize = 4096;
+type Big = SharedSeqLock<[u64; BIG]>;
 /// Two slots are enough for the single-writer ring: its one writer never
 /// writes the slot the head names.
 type SoloW = SharedSoloWriter<Value, 2>;
@@ -106,6 +111,34 @@ fn child_role() {
                 assert_eq!(unsafe { libc::raise(libc::SIGSTOP) }, 0);
                 [v[0] + 1; W]
             });
+        }
+        // Creates `f0`, `f1`, ... in the directory `path` until killed.
+        "create-loop" => {
+            for i in 0u64.. {
+                if start.elapsed() > CHILD_LIFETIME {
+                    break;
+                }
+                Big::create(path.join(format!("f{i}")), [i; BIG]).unwrap();
+            }
+        }
+        // Creates under a file-size limit smaller than the file: must be an
+        // `Err` (`EFBIG` from the allocation), never a `SIGBUS`.
+        "create-fsize" => {
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            // SAFETY: plain system calls with valid arguments; `SIG_IGN` makes
+            // an over-limit write fail with `EFBIG` instead of killing us.
+            unsafe {
+                assert_ne!(libc::signal(libc::SIGXFSZ, libc::SIG_IGN), libc::SIG_ERR);
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+            }
+            match Big::create(&path, [1; BIG]) {
+                Err(Error::Io { op: "allocate", .. }) => {}
+                Err(e) => panic!("create failed, but not in its allocation: {e}"),
+                Ok(_) => panic!("created a file over the file-size limit"),
+            }
         }
         other => panic!("unknown role {other}"),
     }
@@ -512,6 +545,31 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
         let v = in_write.time(|| s.try_read());
         assert_eq!(v, None, "try_read succeeded after a writer died mid-write");
     }
+    // #12: opening it now is refused: the sequence stays odd.
+    match Seq::open(&file.0) {
+        Err(Error::Corrupt { what, .. }) => assert!(what.contains("odd"), "{what}"),
+        other => panic!(
+            "opened a lock a dead writer left odd: {:?}",
+            other.map(drop)
+        ),
+    }
+    // #12: the bounded writes are the way out: they give up within their
+    // bound and write nothing, where `write` and `update` would spin forever.
+    let t = Instant::now();
+    assert_eq!(s.try_write([7; W]), None, "wrote past a dead writer");
+    assert!(s
+        .try_update(|_| unreachable!("ran under a dead writer's lock"))
+        .is_none());
+    assert_eq!(s.write_timeout([7; W], FROZEN), None);
+    assert!(s
+        .update_timeout(|_| unreachable!("ran under a dead writer's lock"), FROZEN)
+        .is_none());
+    assert_eq!(s.read_timeout(FROZEN), None);
+    let waited = t.elapsed();
+    assert!(
+        waited >= 3 * FROZEN && waited < MAX_READ_WALL,
+        "bounded forms waited {waited:?}"
+    );
     println!(
         "seqlock, {STOP_CYCLES} random stops: {mid_write} mid-write (try_read None), \
          {between} between writes (try_read Some); try_read while stopped {stopped:?}; \
@@ -915,4 +973,202 @@ fn seqlock_waiters_time_out_on_a_writer_killed_mid_write() {
             "{took:?}"
         );
     }
+}
+
+// ------------------------------------------------------------ atomic create
+
+/// Temporary files `create` left in `dir` for the final name `name`.
+fn temporaries(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!(".{name}.noclobber-tmp.");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect()
+}
+
+/// #12: `create` never replaces or touches an existing file, whatever it
+/// holds, leaves no temporary behind, and makes the file `0o600`.
+#[test]
+fn create_never_replaces_an_existing_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let file = TempPath::new("never-replace");
+    let (path, dir) = (&file.0, file.0.parent().unwrap());
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let s = Seq::create(path, [1; W]).unwrap();
+    assert_eq!(
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    s.write([2; W]);
+    let exists = |r: Result<(), Error>| matches!(r, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists);
+    assert!(exists(Seq::create(path, [3; W]).map(drop)));
+    assert!(exists(Pub::create(path, [3; W]).map(drop)));
+    assert!(exists(SoloW::create(path, [3; W]).map(drop)));
+    assert_eq!(Seq::open(path).unwrap().read(), [2; W]);
+    // `open_or_create` opens it.
+    assert_eq!(Seq::open_or_create(path, [4; W]).unwrap().read(), [2; W]);
+    drop(s);
+    // A foreign file is not replaced either.
+    std::fs::remove_file(path).unwrap();
+    std::fs::write(path, b"not ours").unwrap();
+    assert!(exists(Seq::create(path, [3; W]).map(drop)));
+    assert_eq!(std::fs::read(path).unwrap(), b"not ours");
+    assert!(Seq::open_or_create(path, [3; W]).is_err());
+    assert_eq!(std::fs::read(path).unwrap(), b"not ours");
+    assert_eq!(temporaries(dir, &name), Vec::<PathBuf>::new());
+    // Created by `open_or_create` when missing.
+    std::fs::remove_file(path).unwrap();
+    assert_eq!(Seq::open_or_create(path, [5; W]).unwrap().read(), [5; W]);
+    assert_eq!(temporaries(dir, &name), Vec::<PathBuf>::new());
+}
+
+/// #12: a file-size limit below the file's size makes `create` return `Err`
+/// from its allocation, in a child process (the limit is per process): never
+/// a `SIGBUS`, and nothing left under the final name or a temporary one.
+#[test]
+fn create_over_a_file_size_limit_is_an_err() {
+    let file = TempPath::new("fsize");
+    let mut child = Child::spawn("create-fsize", &file.0);
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the creating child failed: {status:?}");
+    assert!(!file.0.exists(), "a file was left under the final name");
+    let name = file.0.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        temporaries(file.0.parent().unwrap(), &name),
+        Vec::<PathBuf>::new()
+    );
+}
+
+/// #12: a creator killed at random moments (20 times) never leaves a file
+/// under its final name that `open` refuses or that holds anything but the
+/// value it was created with; stray temporaries are all it can leave.
+#[test]
+fn killed_creators_leave_no_half_initialised_file() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("killed_creators_leave_no_half_initialised_file");
+    let mut rng = Rng::new();
+    let dir = TempPath::new("create-kill");
+    let (mut files, mut strays) = (0, 0);
+    for _ in 0..20 {
+        std::fs::create_dir(&dir.0).unwrap();
+        let child = Child::spawn("create-loop", &dir.0);
+        thread::sleep(rng.millis(5, 40));
+        child.kill();
+        for entry in std::fs::read_dir(&dir.0).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if let Some(i) = name.strip_prefix('f') {
+                let i: u64 = i.parse().unwrap();
+                let opened = Big::open(&path)
+                    .unwrap_or_else(|e| panic!("a killed creator left a broken file: {e}"));
+                assert_eq!(
+                    opened.read_versioned(),
+                    Versioned {
+                        value: [i; BIG],
+                        version: 0
+                    }
+                );
+                files += 1;
+            } else {
+                assert!(name.contains(".noclobber-tmp."), "unexpected file {name}");
+                strays += 1;
+            }
+        }
+        std::fs::remove_dir_all(&dir.0).unwrap();
+    }
+    println!("killed creators: {files} complete files, {strays} stray temporaries");
+    assert!(files > 0, "the creator never created a file");
+}
+
+/// #12: `open` checks the `Publisher` body behind a valid header. The ticket
+/// counter is overwritten in the file by other means (it sits at byte 256:
+/// a 24-byte header padded to the object's 128-byte alignment, then the
+/// 128-byte padded head): every writer would spin, so `open` refuses it.
+#[test]
+fn open_refuses_a_corrupt_publisher_body() {
+    use std::os::unix::fs::FileExt;
+    let file = TempPath::new("corrupt-body");
+    let p = Pub::create(&file.0, [0; W]).unwrap();
+    p.publish([1; W]);
+    drop(p);
+    assert_eq!(Pub::open(&file.0).unwrap().read(), [1; W]);
+    let raw = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file.0)
+        .unwrap();
+    raw.write_all_at(&0u64.to_ne_bytes(), 256).unwrap();
+    match Pub::open(&file.0) {
+        Err(Error::Corrupt { what, path, .. }) => {
+            assert_eq!(path, file.0);
+            assert!(what.contains("ticket counter is at 0, behind it"), "{what}");
+        }
+        other => panic!("opened a corrupt body: {:?}", other.map(drop)),
+    }
+    assert!(Pub::open_or_create(&file.0, [0; W]).is_err());
+}
+
+/// #12: `SharedSeqLockReader` maps the file read-only (`r--s` in
+/// `/proc/self/maps`, where the `SharedSeqLock` writer's mapping is `rw-s`),
+/// reads what the writer writes, and refuses a sequence left odd like `open`.
+#[cfg(target_os = "linux")]
+#[test]
+fn seqlock_reader_maps_read_only() {
+    let file = TempPath::new("seq-reader");
+    // The creator's mapping shows the temporary's name (since removed), so
+    // the writer compared against opens the file by its final name.
+    drop(Seq::create(&file.0, [1; W]).unwrap());
+    let w = Seq::open(&file.0).unwrap();
+    let r = SharedSeqLockReader::<Value>::open(&file.0).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let perms: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.ends_with(&*file.0.to_string_lossy()))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert!(
+        perms.contains(&"r--s") && perms.contains(&"rw-s"),
+        "{perms:?}"
+    );
+    w.write([2; W]);
+    assert_eq!(
+        r.read_versioned(),
+        Versioned {
+            value: [2; W],
+            version: 1
+        }
+    );
+    assert_eq!(r.try_read(), Some([2; W]));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(1)).map(|v| v.version),
+        Some(1)
+    );
+    assert_eq!(r.version(), 1);
+    // A writer stopped mid-write (here: inside `update`) makes the reads
+    // give up and a new reader refuse the file.
+    thread::scope(|s| {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let w = &w;
+        s.spawn(move || {
+            w.update(|v| {
+                let _ = wait.recv();
+                v
+            })
+        });
+        wait_until("the write to start", Duration::from_secs(10), || {
+            r.try_read().is_none()
+        });
+        assert_eq!(r.read_timeout(Duration::from_millis(5)), None);
+        assert!(matches!(
+            SharedSeqLockReader::<Value>::open(&file.0),
+            Err(Error::Corrupt { .. })
+        ));
+        drop(go);
+    });
+    assert_eq!(r.read_versioned().version, 2);
 }

@@ -76,3 +76,95 @@ fn default_from_debug_and_odd_sizes() {
     });
     assert_eq!(big.read()[98..], [3, 4]);
 }
+
+/// #12: while another writer holds the sequence odd (here: a thread parked
+/// inside its `update` closure, as a writer process stopped mid-write would),
+/// the bounded writes and reads give up within their bound and write nothing;
+/// once it returns they succeed.
+#[test]
+fn bounded_writes_give_up_while_another_writer_holds_the_lock() {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let lock = SeqLock::new([1u64; 3]);
+    let (entered, wait_entered) = mpsc::channel();
+    std::thread::scope(|s| {
+        // Inside the scope: if an assertion below fails, `leave` is dropped
+        // before the scope joins the writer, which then returns instead of
+        // hanging the test.
+        let (leave, wait_leave) = mpsc::channel::<()>();
+        let lock = &lock;
+        s.spawn(move || {
+            lock.update(|v| {
+                entered.send(()).unwrap();
+                let _ = wait_leave.recv();
+                v.map(|w| w + 1)
+            })
+        });
+        wait_entered.recv().unwrap();
+        assert_eq!(lock.try_write([9; 3]), None);
+        assert!(lock
+            .try_update(|_| unreachable!("f ran without the lock"))
+            .is_none());
+        assert_eq!(lock.try_read(), None);
+        let start = Instant::now();
+        assert_eq!(lock.write_timeout([9; 3], Duration::from_millis(30)), None);
+        let waited = lock.update_timeout(
+            |_| unreachable!("f ran without the lock"),
+            Duration::from_millis(30),
+        );
+        assert!(waited.is_none());
+        assert_eq!(lock.read_timeout(Duration::from_millis(30)), None);
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(90),
+            "gave up early: {elapsed:?}"
+        );
+        leave.send(()).unwrap();
+        // Waits for the update to finish, then writes.
+        assert_eq!(lock.write_timeout([7; 3], Duration::from_secs(60)), Some(2));
+    });
+    assert_eq!(
+        lock.read_versioned(),
+        Versioned {
+            value: [7; 3],
+            version: 2
+        }
+    );
+    assert_eq!(lock.try_write([8; 3]), Some(3));
+    let v = lock.try_update(|v| v.map(|w| w + 1)).unwrap();
+    assert_eq!((v.value, v.version), ([9; 3], 4));
+    let v = lock
+        .update_timeout(|v| v.map(|w| w * 2), Duration::ZERO)
+        .unwrap();
+    assert_eq!((v.value, v.version), ([18; 3], 5));
+}
+
+/// #12: an `update` closure that touches its own lock through the bounded
+/// forms gets `None` at once instead of spinning forever; nothing nested is
+/// written, and a panic-free closure still commits.
+#[test]
+fn bounded_forms_inside_update_return_instead_of_spinning() {
+    use std::time::Duration;
+    let lock = SeqLock::new(5u64);
+    let v = lock.update(|x| {
+        assert_eq!(lock.try_read(), None);
+        assert_eq!(lock.try_read_versioned(), None);
+        assert_eq!(lock.read_timeout(Duration::from_millis(5)), None);
+        assert_eq!(lock.try_write(100), None);
+        assert_eq!(lock.write_timeout(100, Duration::from_millis(5)), None);
+        assert!(lock.try_update(|y| y + 100).is_none());
+        assert!(lock
+            .update_timeout(|y| y + 100, Duration::from_millis(5))
+            .is_none());
+        x + 1
+    });
+    assert_eq!((v.value, v.version), (6, 1));
+    assert_eq!(
+        lock.read_versioned(),
+        Versioned {
+            value: 6,
+            version: 1
+        }
+    );
+}

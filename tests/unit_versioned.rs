@@ -39,6 +39,8 @@ trait Probe {
     /// `fetch_update` adding `d` while the value is below `limit`: the previous
     /// `(value, version)`, or the declined current one.
     fn fetch_add_below(&self, d: u64, limit: u64) -> Result<(u64, u64), (u64, u64)>;
+    /// `try_load` and `load_timeout`, unwrapped.
+    fn bounded(&self) -> [(u64, u64); 2];
 }
 
 macro_rules! probe {
@@ -61,6 +63,13 @@ macro_rules! probe {
             }
             fn store(&self, $x: u64) -> u64 {
                 VersionedCell::store(self, $enc)
+            }
+            fn bounded(&self) -> [(u64, u64); 2] {
+                let timeout = std::time::Duration::from_secs(1);
+                [self.try_load(), self.load_timeout(timeout)].map(|r| {
+                    let Versioned { value: $v, version } = r.unwrap();
+                    ($dec, version)
+                })
             }
             fn swap(&self, $x: u64) -> (u64, u64) {
                 let Versioned { value: $v, version } = VersionedCell::swap(self, $enc);
@@ -357,4 +366,112 @@ fn over_aligned_payload() {
 #[cfg(target_arch = "x86_64")]
 fn lock_free_on_x86_64() {
     assert!(VersionedCell::<u64>::is_lock_free());
+}
+
+/// #12: seven writers blocked inside their `update` closures (the ring path has
+/// 8 slots) must not keep an eighth writer from publishing. Each of the seven
+/// loses its first commit race (the main thread publishes while they are in
+/// the closure), so the closure runs again; an `update` that kept its staged
+/// claim across that second call would hold all 7 free slots and wedge every
+/// other writer until one of the closures returned.
+#[test]
+fn writers_blocked_in_closures_never_wedge_another_writer() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+
+    const BLOCKED: usize = 7;
+    let limit = Duration::from_secs(if cfg!(miri) { 600 } else { 10 });
+    let cell = Arc::new(VersionedCell::new([0u64; 4]));
+    let (in_first, go) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (in_second, release) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let wait_for = |cond: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < limit, "a writer never got there");
+            std::thread::yield_now();
+        }
+    };
+    let blocked: Vec<_> = (0..BLOCKED)
+        .map(|_| {
+            let (cell, in_first, go) = (cell.clone(), in_first.clone(), go.clone());
+            let (in_second, release) = (in_second.clone(), release.clone());
+            std::thread::spawn(move || {
+                let mut calls = 0;
+                cell.update(|v| {
+                    calls += 1;
+                    if calls == 1 {
+                        in_first.fetch_add(1, SeqCst);
+                        while !go.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    } else if calls == 2 {
+                        in_second.fetch_add(1, SeqCst);
+                        while !release.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    }
+                    v.map(|w| w + 1)
+                });
+                calls
+            })
+        })
+        .collect();
+    wait_for(&|| in_first.load(SeqCst) == BLOCKED);
+    // Every blocked writer read version 0: this makes all their commits fail.
+    assert_eq!(cell.store([100; 4]), 1);
+    go.store(true, SeqCst);
+    wait_for(&|| in_second.load(SeqCst) == BLOCKED);
+    // All seven are inside their second closure call: another writer must
+    // still publish. A detached thread, so that a wedged store fails the test
+    // (after `release` below lets the closures return) instead of hanging it.
+    let (done, published) = mpsc::channel();
+    let writer = {
+        let cell = cell.clone();
+        std::thread::spawn(move || done.send(cell.store([200; 4])).unwrap())
+    };
+    let outcome = published.recv_timeout(limit);
+    release.store(true, SeqCst);
+    for t in blocked {
+        assert!(t.join().unwrap() >= 2);
+    }
+    writer.join().unwrap();
+    assert_eq!(
+        outcome,
+        Ok(2),
+        "a writer was wedged by writers blocked in closures"
+    );
+    // The seven updates all landed after it, none lost.
+    assert_eq!(
+        cell.load(),
+        Versioned {
+            value: [207; 4],
+            version: 9
+        }
+    );
+}
+
+/// #12: the bounded loads agree with `load` on both paths when nobody writes.
+#[test]
+fn bounded_loads_agree_with_load() {
+    use std::time::Duration;
+    each_size(|make| {
+        let cell = make(5);
+        assert_eq!(cell.store(6), 1);
+        assert_eq!(cell.bounded(), [(6, 1); 2]);
+    });
+    let large = VersionedCell::new([1u64; 4]);
+    large.store([2; 4]);
+    assert_eq!(large.try_load(), Ok(large.load()));
+    assert_eq!(large.load_timeout(Duration::ZERO), Ok(large.load()));
+    assert_eq!(
+        format!("{large:?}"),
+        "VersionedCell { value: [2, 2, 2, 2], version: 1 }"
+    );
 }

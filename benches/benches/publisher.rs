@@ -2,7 +2,8 @@
 //! `noclobber::SoloPublisher<[u64; 4], 2>` (`noclobber_solo`):
 //! * `publisher_read_4x64`: `read` against `arc-swap` `load` + copy of the
 //!   array, std and parking_lot `RwLock` read + copy, and `noclobber::SeqLock`
-//!   (reference), 1..=N reader threads;
+//!   (reference), 1..=N reader threads; `noclobber_publisher_try_read` is the
+//!   bounded `try_read` (one attempt, `Result`) beside `read`;
 //! * `publisher_read_4x64_paced_writer` / `publisher_read_4x64_busy_writer`: the
 //!   same while one extra thread publishes about once per microsecond / back to
 //!   back (parameter = reader threads, readers + writer <= N);
@@ -108,6 +109,14 @@ fn read_scenario(c: &mut Criterion, group: &str, writer: Writer) {
             }};
         }
         impls!(one);
+        // #12: the bounded read, against `read` just above (target: within 5%).
+        // Read-side only, so not in `impls!`, which the publish group shares.
+        one!(
+            "noclobber_publisher_try_read",
+            Pub::new(INIT),
+            |l| black_box(l.try_read()).is_ok(),
+            |l, v| l.publish(v)
+        );
         // The single writer is owned by the writer closure; each reader
         // thread clones its own reader outside the timed loop.
         let (mut w, r) = Solo::channel(INIT);
