@@ -104,15 +104,46 @@ impl Notify {
 
     /// The writer's side (N1), right after the access that published.
     /// Without `std` nobody can wait (`wait_newer` needs it, and so does
-    /// `shm`), so there is nothing to do.
-    #[inline]
+    /// `shm`), so there is nothing to do. Small enough to inline into every
+    /// write: the uncommon cases (a waiter, a process not yet registered for
+    /// `membarrier`) are one out-of-line call.
+    #[inline(always)]
     pub(crate) fn wake(&self, how: Published) {
         if cfg!(not(feature = "std")) {
             return;
         }
-        writer_barrier(how);
+        let light = match how {
+            // The RMW is SeqCst and so is the load below. (The RMW is on a
+            // 128-bit head, which loom models as a mutex: its models check
+            // this pairing with a stronger stand-in.)
+            Published::BySeqCstRmw => true,
+            // The writer's half of N4 after a store.
+            Published::ByStore => {
+                core::sync::atomic::compiler_fence(Ordering::SeqCst);
+                asymmetric::writer_registered()
+            }
+        };
         // SeqCst (N4): the load half of the writer's Dekker pair, after its
-        // SeqCst RMW or fence.
+        // SeqCst RMW, or after the compiler fence that `membarrier` turns
+        // into a full barrier whenever a waiter needs one.
+        if !light || self.waiters.load(Ordering::SeqCst) != 0 {
+            self.wake_slow(light);
+        }
+    }
+
+    /// `wake` for a waiter, or for a writer whose process is not registered
+    /// for `membarrier` (under loom and Miri never): the `SeqCst` fence, then
+    /// the waiter count again.
+    #[cold]
+    #[inline(never)]
+    fn wake_slow(&self, light: bool) {
+        if !light {
+            fence(Ordering::SeqCst);
+            // Later publications take the light path once registered (see
+            // `asymmetric` for why a registration racing a waiter is fine).
+            asymmetric::register();
+        }
+        // SeqCst (N4): as in `wake`; after the fence when there is one.
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.wake_all();
         }
@@ -216,28 +247,7 @@ pub(crate) fn retry_until<R>(
 /// the first publication (registration can take milliseconds). For writers
 /// that publish by store, where they are made.
 pub(crate) fn prepare_store_writer() {
-    if !cfg!(any(noclobber_loom, miri)) {
-        asymmetric::writer_registered();
-    }
-}
-
-/// The writer's half of the barrier (N4).
-#[inline(always)]
-fn writer_barrier(how: Published) {
-    match how {
-        // The RMW is SeqCst and the `waiters` load that follows is too. (The
-        // RMW is on a 128-bit head, which loom models as a mutex: its models
-        // check this pairing with a stronger stand-in.)
-        Published::BySeqCstRmw => {}
-        // Under loom and Miri (no system calls) never registered: the fence.
-        Published::ByStore => {
-            if asymmetric::writer_registered() {
-                core::sync::atomic::compiler_fence(Ordering::SeqCst);
-            } else {
-                fence(Ordering::SeqCst);
-            }
-        }
-    }
+    asymmetric::register();
 }
 
 /// The waiter's half of the barrier (N4); `false` if the writer's light half
@@ -269,22 +279,27 @@ mod asymmetric {
     /// This process's registration for expedited global barriers.
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
+    /// Whether this process is registered; `false` also before the first
+    /// attempt, which `register` (from `prepare_store_writer` or a writer's
+    /// slow path) makes.
     #[inline(always)]
     pub(super) fn writer_registered() -> bool {
         // Relaxed: a flag set once; the registration it reports is ordered by
         // the system call itself.
-        match STATE.load(Ordering::Relaxed) {
-            REGISTERED => true,
-            UNAVAILABLE => false,
-            _ => register(),
-        }
+        STATE.load(Ordering::Relaxed) == REGISTERED
     }
 
+    /// Registers the process once; whether it is registered.
     #[cold]
-    fn register() -> bool {
-        let ok = membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok();
-        STATE.store(if ok { REGISTERED } else { UNAVAILABLE }, Ordering::Relaxed);
-        ok
+    pub(super) fn register() -> bool {
+        match STATE.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let ok = membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok();
+                STATE.store(if ok { REGISTERED } else { UNAVAILABLE }, Ordering::Relaxed);
+                ok
+            }
+            state => state == REGISTERED,
+        }
     }
 
     pub(super) fn heavy_barrier() -> bool {
@@ -298,6 +313,10 @@ mod asymmetric {
 mod asymmetric {
     #[inline(always)]
     pub(super) fn writer_registered() -> bool {
+        false
+    }
+
+    pub(super) fn register() -> bool {
         false
     }
 

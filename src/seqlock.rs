@@ -186,6 +186,7 @@ impl<T: NoUninit> SeqLock<T> {
     /// assert_eq!(lock.write(6), 2);
     /// assert_eq!(lock.read(), 6);
     /// ```
+    #[inline]
     pub fn write(&self, value: T) -> u64 {
         self.lock().commit(&Buf::of(value))
     }
