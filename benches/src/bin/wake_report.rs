@@ -207,16 +207,16 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// One `wait_newer` call of a case.
+type Wait<'a> = dyn Fn() -> Result<Versioned<Stamp>, ReadError> + Sync + 'a;
+
 /// CPU time of a thread whose `wait_newer` sleeps through one idle second.
 fn idle_cpu() -> Vec<(String, Duration)> {
     let (_w, r) = SoloPublisher::<Stamp, 2>::channel([0, 0]);
     let lock = SeqLock::new([0u64, 0]);
     let p = Publisher::<Stamp, 3>::new([0, 0]);
     let second = Duration::from_secs(1);
-    let cases: [(
-        &str,
-        &(dyn Fn() -> Result<Versioned<Stamp>, ReadError> + Sync),
-    ); 3] = [
+    let cases: [(&str, &Wait); 3] = [
         ("SoloPublisher", &|| r.wait_newer(0, second)),
         ("SeqLock", &|| lock.wait_newer(0, second)),
         ("Publisher", &|| p.wait_newer(0, second)),
