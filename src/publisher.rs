@@ -155,12 +155,17 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// use std::time::Duration;
     /// let p: noclobber::Publisher<[u8; 4], 2> = noclobber::Publisher::new([0; 4]);
     /// assert_eq!(p.publish_timeout([1; 4], Duration::from_millis(10)), Some(1));
+    /// // A timeout past the clock's range waits as long as `publish` would.
+    /// assert_eq!(p.publish_timeout([2; 4], Duration::MAX), Some(2));
     /// ```
     #[cfg(feature = "std")]
     #[must_use = "`None` means nothing was published"]
     pub fn publish_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
-        let deadline = std::time::Instant::now() + timeout;
-        self.ring().try_publish(value, Some(deadline))
+        match crate::notify::deadline(timeout) {
+            Some(deadline) => self.ring().try_publish(value, Some(deadline)),
+            // `Instant + timeout` would overflow (and panic): no deadline.
+            None => Some(self.publish(value)),
+        }
     }
 
     /// Publishes `value` only if the published version is still

@@ -320,13 +320,18 @@ impl<T: NoUninit> SeqLock<T> {
     #[cfg(feature = "std")]
     #[must_use]
     pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
-        let start = std::time::Instant::now();
+        self.read_until(crate::notify::deadline(timeout))
+    }
+
+    /// `try_read_versioned` until it succeeds or `deadline` has passed.
+    #[cfg(feature = "std")]
+    fn read_until(&self, deadline: Option<std::time::Instant>) -> Option<Versioned<T>> {
         let spin = Spin::new();
         loop {
             if let Some(v) = self.try_read_versioned() {
                 return Some(v);
             }
-            if start.elapsed() >= timeout {
+            if crate::notify::passed(deadline) {
                 return None;
             }
             spin.snooze();
@@ -383,17 +388,8 @@ impl<T: NoUninit> SeqLock<T> {
         // end stores the new one and wakes.
         let version = || self.version();
         crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
-            let spin = Spin::new();
-            loop {
-                if let Some(v) = self.try_read_versioned() {
-                    return Ok(v);
-                }
-                if crate::notify::passed(deadline) {
-                    // A newer version exists, but a writer holds the lock.
-                    return Err(crate::ReadError::Lapped);
-                }
-                spin.snooze();
-            }
+            // `None`: a newer version exists, but a writer holds the lock.
+            self.read_until(deadline).ok_or(crate::ReadError::Lapped)
         })
     }
 
