@@ -102,6 +102,7 @@
 extern crate alloc;
 
 mod notify;
+mod owner;
 mod publisher;
 mod ring;
 mod seqlock;

@@ -28,8 +28,9 @@ use crate::{ReadError, Versioned};
 /// * **Writers** may be several. A writer waits only when every slot except the
 ///   published one is held by a writer still in the middle of its copy; with
 ///   `SLOTS` slots, writers carry on while at most `SLOTS - 2` writers are stopped
-///   mid-publication (so use `SLOTS >= 3` if writers can die, e.g. across
-///   processes).
+///   mid-publication (so use `SLOTS >= 3` if writers can be stopped, e.g. in a
+///   debugger). In a shared file, claims of writer processes that died are
+///   given back (`shm`).
 /// * **Versions** count publications: the initial value is version 0, each
 ///   publication adds exactly 1.
 ///
@@ -113,6 +114,8 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
             head: &self.head,
             tickets: &self.tickets,
             slots: &self.slots,
+            // In a shared file, claims say who made them (I6 in `ring.rs`).
+            owner: crate::owner::current(),
         }
     }
 

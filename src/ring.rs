@@ -36,6 +36,22 @@
 //!   nothing (a `lock cmpxchg` and a plain load either way), and the reader's
 //!   fence is only on the failure path.
 //!
+//! * **I6 (dead claims).** A claim is `(ticket, owner)`, `owner` naming the
+//!   claiming process (`owner.rs`; 0 where unknown). A writer that finds every
+//!   slot held scans for claims newer than the head whose owner is provably
+//!   dead, checks the head again *after* learning of the death (a dead process
+//!   publishes nothing more, so a ticket still newer than the head then can
+//!   never be published) and gives such a claim back with the CAS `release`
+//!   uses. The next claimer's ticket may be older than the dead one; then
+//!   `fill` finds the dead writer's newer tags and gives the slot back, and
+//!   its next ticket is newer than every ticket handed out before (I2 holds:
+//!   tags are only written by CAS, so a smaller tag never replaces a larger
+//!   one). That the dead process's stores are visible once its death is
+//!   observed is outside the language's model: the kernel's teardown of the
+//!   process, which the check observes through `/proc` or `kill`, orders them,
+//!   as it does for robust futexes. A live owner's claim is never taken: a
+//!   writer stopped between `stage` and `commit` keeps its slot.
+//!
 //! Per-site comments name the invariant they rely on.
 
 use crossbeam_utils::CachePadded;
@@ -46,18 +62,18 @@ use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
 use crate::ReadError;
 
-/// One slot of the ring: who may write it (`claim`) and the value, every word
-/// tagged with the ticket of the writer that stored it.
+/// One slot of the ring: who may write it (`claim`: ticket and owner, I6) and
+/// the value, every word tagged with the ticket of the writer that stored it.
 #[repr(C)]
 pub(crate) struct Slot<T> {
-    claim: AtomicU64,
+    claim: AtomicU128,
     words: Tagged<T>,
 }
 
 impl<T: NoUninit> Slot<T> {
     pub(crate) fn new(ticket: u64, value: T) -> Self {
         Slot {
-            claim: AtomicU64::new(ticket),
+            claim: AtomicU128::new(pack(ticket, 0)),
             words: Tagged::new(ticket, value),
         }
     }
@@ -77,7 +93,7 @@ impl<T: NoUninit> Slot<T> {
     #[cfg(all(feature = "shm", not(noclobber_loom)))]
     pub(crate) fn init_in_place(&self, ticket: u64, value: T) {
         // Relaxed: published to other processes by the caller's Release store.
-        self.claim.store(ticket, Ordering::Relaxed);
+        self.claim.store(pack(ticket, 0), Ordering::Relaxed);
         let buf = Buf::of(value);
         for i in 0..word_count::<T>() {
             // Relaxed: as above.
@@ -145,6 +161,9 @@ pub(crate) struct Ring<'a, T> {
     pub(crate) head: &'a AtomicU128,
     pub(crate) tickets: &'a AtomicU64,
     pub(crate) slots: &'a [CachePadded<Slot<T>>],
+    /// This process's owner word for the claims made through this view (I6),
+    /// read once so that a `release` always matches its `stage`.
+    pub(crate) owner: u64,
 }
 
 /// A value read from the ring, with the head it was published under.
@@ -273,6 +292,8 @@ impl<T: NoUninit> Ring<'_, T> {
             self.release(ticket);
         }
         let spin = Spin::new();
+        let slots = self.slots.len();
+        let mut busy = 0usize;
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
@@ -289,10 +310,15 @@ impl<T: NoUninit> Ring<'_, T> {
             // claim taken over from a dead, older ticket needs none: `fill`
             // never lets an older tag overwrite ours (I2).
             if ticket > current
-                && claim < current
+                && unpack(claim).0 < current
                 && slot
                     .claim
-                    .compare_exchange(claim, ticket, Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange(
+                        claim,
+                        pack(ticket, self.owner),
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
             {
                 if slot.fill(ticket, buf) {
@@ -300,6 +326,15 @@ impl<T: NoUninit> Ring<'_, T> {
                 }
                 // A newer writer's tags are in the slot: give it back.
                 self.release(ticket);
+            }
+            // After a whole round of held slots, and every 64 rounds after
+            // that: are some of them held by the dead (I6)? A slot given
+            // back earns another round.
+            busy += 1;
+            if busy % (64 * slots) == slots && self.reclaim_dead() {
+                if let Some(left) = &mut attempts {
+                    *left += slots;
+                }
             }
             if let Some(left) = &mut attempts {
                 *left -= 1;
@@ -324,11 +359,41 @@ impl<T: NoUninit> Ring<'_, T> {
         // Success Release (I4): our tagged stores happen before the claim of
         // whoever reuses the slot (Acquire CAS in `stage`).
         let _ = self.slot(ticket).claim.compare_exchange(
-            ticket,
+            pack(ticket, self.owner),
             0,
             Ordering::Release,
             Ordering::Relaxed,
         );
+    }
+
+    /// Gives back the claims of dead processes that hold slots from everyone
+    /// (I6); whether it gave any back. Slow (it reads `/proc`), hence only
+    /// called when every slot was found held.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_dead(&self) -> bool {
+        let mut freed = false;
+        for slot in self.slots {
+            // Relaxed: the CAS below fails unless the claim is still this one.
+            let claim = slot.claim.load(Ordering::Relaxed);
+            let (ticket, owner) = unpack(claim);
+            // Our own claims, unknown owners and claims the head has passed
+            // (free already, I1) or names are never taken.
+            if owner == 0 || owner == self.owner || ticket <= self.head().1 {
+                continue;
+            }
+            // I6: the head is loaded again after the death is known: only
+            // then is "newer than the head" final for this ticket.
+            if !crate::owner::is_dead(owner) || ticket <= self.head().1 {
+                continue;
+            }
+            // Success Release: as in `release` (I4), for whoever claims next.
+            freed |= slot
+                .claim
+                .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok();
+        }
+        freed
     }
 
     /// Publishes staged `ticket` as `version + 1` if the head is still
@@ -496,7 +561,7 @@ impl<T: NoUninit> Ring<'_, T> {
         let slot = self.slot(ticket);
         // Relaxed: as above; a later claim is newer (`ticket` or more), or 0
         // from a `release` (Release), which the fence in `validate` covers.
-        let claim = slot.claim.load(Ordering::Relaxed);
+        let claim = unpack(slot.claim.load(Ordering::Relaxed)).0;
         if claim < ticket {
             return Err(alloc::format!(
                 "the head names ticket {ticket} in slot {index}, but the slot's claim is \
@@ -573,6 +638,45 @@ mod tests {
         }
     }
 
+    /// #12, I6: claims of a dead owner that hold every free slot are given
+    /// back by the next writer that finds no slot; a live owner's, and those
+    /// of an owner in another pid namespace, are kept.
+    #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
+    #[test]
+    fn dead_owners_claims_are_given_back_live_ones_kept() {
+        crate::owner::register();
+        let me = crate::owner::current();
+        assert_ne!(me, 0);
+        // Our pid with another start time: a process that held the pid before.
+        let dead = me ^ 1;
+        // Another namespace (bit 20 is the namespace's lowest): never judged.
+        let foreign = me ^ (1 << 20) ^ 1;
+        for (owner, reclaimed) in [(dead, true), (foreign, false), (0, false)] {
+            let p = Publisher::<[u64; 3], 3>::new([0; 3]);
+            let ring = Ring { owner, ..p.ring() };
+            // Two writers of `owner` stopped between stage and commit: with
+            // the head's slot, every slot is held.
+            let a = ring.stage(&Buf::of([1; 3]), None);
+            let b = ring.stage(&Buf::of([2; 3]), None);
+            assert_ne!(a % 3, b % 3);
+            assert_eq!(
+                p.try_publish([3; 3]).is_some(),
+                reclaimed,
+                "owner {owner:#x}"
+            );
+            if reclaimed {
+                assert_eq!(p.read(), [3; 3]);
+                // Every slot, the dead ones' too, is in use again.
+                for i in 4..10 {
+                    assert_eq!(p.try_publish([i; 3]), Some(i - 2));
+                    assert_eq!(ring.validate(), Ok(()));
+                }
+            } else {
+                assert_eq!(p.read(), [0; 3]);
+            }
+        }
+    }
+
     /// #12: every state writers leave passes the open check: after any number
     /// of publications, with writers stopped after their claim, mid-fill, or
     /// after a declined `publish_if` (claim given back).
@@ -595,7 +699,7 @@ mod tests {
                 let ticket = ring.tickets.fetch_add(1, Ordering::Relaxed) + 1;
                 let slot = ring.slot(ticket);
                 if ticket % S as u64 != ring.head().1 % S as u64 {
-                    slot.claim.store(ticket, Ordering::Relaxed);
+                    slot.claim.store(pack(ticket, 0), Ordering::Relaxed);
                     slot.words.at(0).store(pack(ticket, 5), Ordering::Relaxed);
                 }
                 assert_eq!(ring.validate(), Ok(()));
@@ -633,7 +737,7 @@ mod tests {
         // could take the published slot.
         for claim in [0, t - 1] {
             let slot = ring.slot(t);
-            let old = slot.claim.swap(claim, Ordering::Relaxed);
+            let old = slot.claim.swap(pack(claim, 0), Ordering::Relaxed);
             refused(&format!("the slot's claim is {claim}, older than the head"));
             slot.claim.store(old, Ordering::Relaxed);
         }

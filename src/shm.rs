@@ -26,9 +26,13 @@
 //! * Everything the in-process types promise holds between processes: values
 //!   are never torn, versions count publications.
 //! * A **stopped or killed writer never blocks [`Publisher`] readers**: they keep
-//!   reading the last published value. Other writers carry on while at most
-//!   `SLOTS - 2` writers are stopped or died mid-publication, so use
-//!   `SLOTS >= 3`. A new process can `open` the file and keep publishing.
+//!   reading the last published value. Claims of writer processes that died
+//!   mid-publication are given back by the next writer that finds no slot free
+//!   (Linux: each claim records its process), so a kill never wedges the file.
+//!   Writers carry on while at most `SLOTS - 2` writers are *stopped*
+//!   mid-publication, so use `SLOTS >= 3`. A new process can `open` the file
+//!   and keep publishing. Writers of one file should share a pid namespace:
+//!   claims of a dead writer in another namespace are kept (docs/shm.md).
 //! * A [`SeqLock`] writer stopped or killed *between* its two sequence bumps
 //!   blocks it: `try_read` returns `None` and `read` and other writers spin until
 //!   it resumes, forever if it died. Use a [`Publisher`] when that is not acceptable.
@@ -123,7 +127,7 @@ use crate::{Publisher, SeqLock, Versioned};
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 /// Bumped whenever the meaning of the header or of an object's fields changes.
-const LAYOUT_VERSION: u64 = 2;
+const LAYOUT_VERSION: u64 = 3;
 
 /// Why a shared mapping could not be created or opened.
 ///
@@ -895,8 +899,10 @@ impl<O: InShm> Mapping<O> {
 ///
 /// Dereferences to the [`Publisher`]: `read`, `publish` and the rest work
 /// across processes. Readers never wait, even for a writer process that was
-/// stopped or killed mid-publication; with `SLOTS >= 3` other writers carry on
-/// too. See the [module docs](self) for the checks and the rules.
+/// stopped or killed mid-publication. Other writers carry on too: with
+/// `SLOTS >= 3` past one stopped writer, and past any number of killed ones,
+/// whose claims are given back. See the [module docs](self) for the checks and
+/// the rules.
 ///
 /// ```
 /// use noclobber::shm::SharedPublisher;
@@ -962,6 +968,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
         initial: T,
         options: &CreateOptions,
     ) -> Result<Self, Error> {
+        // Claims made from now on say who made them (I6 in `ring.rs`).
+        crate::owner::register();
         Mapping::create(path.as_ref(), initial, options).map(Self)
     }
 
@@ -1030,6 +1038,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
+        // As in `create_with`.
+        crate::owner::register();
         let map = Mapping::<Publisher<T, SLOTS>>::open(path)?;
         map.region()
             .object
@@ -1539,6 +1549,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
     ///     // Waits for the first writer to go away.
     ///     SharedSoloWriter::<u64, 2>::attach_timeout(&path, Duration::from_secs(10)).unwrap();
     /// });
+    /// // A timeout past the clock's range waits as long as it takes (here: not at all).
+    /// SharedSoloWriter::<u64, 2>::attach_timeout(&path, Duration::MAX)?;
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1546,14 +1558,17 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
         path: impl AsRef<Path>,
         timeout: std::time::Duration,
     ) -> Result<Self, Error> {
-        Self::attach_until(path.as_ref(), Some(std::time::Instant::now() + timeout))
+        // A timeout past `Instant`'s range (`Duration::MAX`) waits for good.
+        Self::attach_until(path.as_ref(), Some(crate::notify::deadline(timeout)))
     }
 
-    fn attach_until(path: &Path, deadline: Option<std::time::Instant>) -> Result<Self, Error> {
+    /// `wait`: `None` to not wait for the lock, `Some(None)` to wait without
+    /// limit, `Some(Some(deadline))` to wait until `deadline`.
+    fn attach_until(path: &Path, wait: Option<Option<std::time::Instant>>) -> Result<Self, Error> {
         let (map, file) = Mapping::<SoloPublisher<T, SLOTS>>::open_with(path, true)?;
         while !try_lock(&file, path)? {
-            match deadline {
-                Some(d) if std::time::Instant::now() < d => {
+            match wait {
+                Some(deadline) if !crate::notify::passed(deadline) => {
                     std::thread::sleep(std::time::Duration::from_millis(1))
                 }
                 _ => return Err(busy(path)),

@@ -164,6 +164,8 @@ impl<T: NoUninit> VersionedCell<T> {
             head: &self.head,
             tickets: &large.tickets,
             slots: &large.slots,
+            // Never in a shared file: no claim outlives its process (I6).
+            owner: 0,
         })
     }
 
