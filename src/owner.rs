@@ -32,7 +32,8 @@ pub(crate) fn register() {
 
 /// Whether the process that made claims as `owner` is gone for good, as
 /// seen from this process. Slow (it reads `/proc`): only for a writer that
-/// found every slot held.
+/// found every slot held. `false` at once, without I/O, for an unknown owner
+/// (0) and for this process's own.
 pub(crate) fn is_dead(owner: u64) -> bool {
     imp::is_dead(owner)
 }

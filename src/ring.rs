@@ -161,9 +161,6 @@ pub(crate) struct Ring<'a, T> {
     pub(crate) head: &'a AtomicU128,
     pub(crate) tickets: &'a AtomicU64,
     pub(crate) slots: &'a [CachePadded<Slot<T>>],
-    /// This process's owner word for the claims made through this view (I6),
-    /// read once so that a `release` always matches its `stage`.
-    pub(crate) owner: u64,
 }
 
 /// A value read from the ring, with the head it was published under.
@@ -294,6 +291,9 @@ impl<T: NoUninit> Ring<'_, T> {
         let spin = Spin::new();
         let slots = self.slots.len();
         let mut busy = 0usize;
+        // Who our claims say made them (I6); read here, not in `ring()`, so
+        // that readers never load it.
+        let owner = crate::owner::current();
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
             let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
@@ -315,7 +315,7 @@ impl<T: NoUninit> Ring<'_, T> {
                     .claim
                     .compare_exchange(
                         claim,
-                        pack(ticket, self.owner),
+                        pack(ticket, owner),
                         Ordering::Acquire,
                         Ordering::Relaxed,
                     )
@@ -356,14 +356,18 @@ impl<T: NoUninit> Ring<'_, T> {
         // Claim 0 is older than any head, so the slot is free again. The CAS
         // fails only if a newer writer already took the slot over (after the
         // head passed `ticket`), which is just as good.
+        // Relaxed: only the expected value for the CAS. Matched by ticket,
+        // which only this writer claims with, whatever owner `stage` recorded.
+        let slot = self.slot(ticket);
+        let claim = slot.claim.load(Ordering::Relaxed);
+        if unpack(claim).0 != ticket {
+            return;
+        }
         // Success Release (I4): our tagged stores happen before the claim of
         // whoever reuses the slot (Acquire CAS in `stage`).
-        let _ = self.slot(ticket).claim.compare_exchange(
-            pack(ticket, self.owner),
-            0,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        let _ = slot
+            .claim
+            .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
     }
 
     /// Gives back the claims of dead processes that hold slots from everyone
@@ -377,14 +381,11 @@ impl<T: NoUninit> Ring<'_, T> {
             // Relaxed: the CAS below fails unless the claim is still this one.
             let claim = slot.claim.load(Ordering::Relaxed);
             let (ticket, owner) = unpack(claim);
-            // Our own claims, unknown owners and claims the head has passed
-            // (free already, I1) or names are never taken.
-            if owner == 0 || owner == self.owner || ticket <= self.head().1 {
-                continue;
-            }
-            // I6: the head is loaded again after the death is known: only
-            // then is "newer than the head" final for this ticket.
-            if !crate::owner::is_dead(owner) || ticket <= self.head().1 {
+            // Claims the head has passed (free already, I1) or names are
+            // never taken; nor are our own or unknown owners' (`is_dead`
+            // says no without any I/O). I6: the head is loaded again after
+            // the death is known: only then is "newer than the head" final.
+            if ticket <= self.head().1 || !crate::owner::is_dead(owner) || ticket <= self.head().1 {
                 continue;
             }
             // Success Release: as in `release` (I4), for whoever claims next.
@@ -653,12 +654,15 @@ mod tests {
         let foreign = me ^ (1 << 20) ^ 1;
         for (owner, reclaimed) in [(dead, true), (foreign, false), (0, false)] {
             let p = Publisher::<[u64; 3], 3>::new([0; 3]);
-            let ring = Ring { owner, ..p.ring() };
+            let ring = p.ring();
             // Two writers of `owner` stopped between stage and commit: with
             // the head's slot, every slot is held.
             let a = ring.stage(&Buf::of([1; 3]), None);
             let b = ring.stage(&Buf::of([2; 3]), None);
             assert_ne!(a % 3, b % 3);
+            for t in [a, b] {
+                ring.slot(t).claim.store(pack(t, owner), Ordering::Relaxed);
+            }
             assert_eq!(
                 p.try_publish([3; 3]).is_some(),
                 reclaimed,

@@ -164,8 +164,6 @@ impl<T: NoUninit> VersionedCell<T> {
             head: &self.head,
             tickets: &large.tickets,
             slots: &large.slots,
-            // Never in a shared file: no claim outlives its process (I6).
-            owner: 0,
         })
     }
 
