@@ -7,8 +7,8 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::notify::{Notify, Published};
-use crate::ring::{Ring, Slot};
-use crate::sync::{AtomicU128, AtomicU64};
+use crate::ring::{Ring, Slot, Tickets};
+use crate::sync::AtomicU128;
 use crate::{ReadError, Versioned};
 
 /// A ring of `SLOTS` slots: a writer fills a free slot, then publishes it; readers
@@ -69,7 +69,8 @@ use crate::{ReadError, Versioned};
 #[repr(C)]
 pub struct Publisher<T, const SLOTS: usize> {
     head: CachePadded<AtomicU128>,
-    tickets: CachePadded<AtomicU64>,
+    /// Ticket counter and owner table (`ring.rs`), touched by writers only.
+    tickets: CachePadded<Tickets>,
     /// Readers waiting for a newer version (`notify.rs`); beside the
     /// writers' `tickets`, away from the head readers load.
     notify: Notify,
@@ -102,7 +103,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         let slots = core::array::from_fn(|i| CachePadded::new(Slot::new(u64::from(i == 1), value)));
         Publisher {
             head: CachePadded::new(AtomicU128::new(crate::words::pack(0, 1))),
-            tickets: CachePadded::new(AtomicU64::new(1)),
+            tickets: CachePadded::new(Tickets::new(1)),
             notify: Notify::new(),
             slots,
         }
@@ -383,7 +384,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         }
         // Relaxed (both): published by the caller's Release store.
         let relaxed = crate::sync::Ordering::Relaxed;
-        self.tickets.store(1, relaxed);
+        self.tickets.init_in_place(1);
         self.notify.init_in_place();
         self.head.store(crate::words::pack(0, 1), relaxed);
     }

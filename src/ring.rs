@@ -36,12 +36,20 @@
 //!   nothing (a `lock cmpxchg` and a plain load either way), and the reader's
 //!   fence is only on the failure path.
 //!
-//! * **I6 (dead claims).** A claim is `(ticket, owner)`, `owner` naming the
-//!   claiming process (`owner.rs`; 0 where unknown). A writer that finds every
-//!   slot held scans for claims newer than the head whose owner is provably
-//!   dead, checks the head again *after* learning of the death (a dead process
+//! * **I6 (dead claims).** A claim is one 64-bit word, `ticket << 4 | owner`
+//!   (`claim_word`): `owner` is 0 (unknown: never reclaimable) or an index
+//!   into the ring's table of 15 process owner words (`Tickets::owners`,
+//!   `owner.rs`) beside the ticket counter. A writer claims with an index only
+//!   once its own owner word is in that entry, and a live process's entry is
+//!   never taken from it; a dead process's entry is taken over only after its
+//!   claims newer than the head were given back (`adopt_entry`). So the
+//!   entry read after a claim (Acquire load, paired with the AcqRel claim
+//!   CAS) names the claimer or a process that took the entry over after the
+//!   claimer died: if it names a dead process, the claimer is dead. A writer
+//!   that finds every slot held scans for such claims newer than the head,
+//!   checks the head again *after* learning of the death (a dead process
 //!   publishes nothing more, so a ticket still newer than the head then can
-//!   never be published) and gives such a claim back with the CAS `release`
+//!   never be published) and gives the claim back with the CAS `release`
 //!   uses. The next claimer's ticket may be older than the dead one; then
 //!   `fill` finds the dead writer's newer tags and gives the slot back, and
 //!   its next ticket is newer than every ticket handed out before (I2 holds:
@@ -51,6 +59,12 @@
 //!   process, which the check observes through `/proc` or `kill`, orders them,
 //!   as it does for robust futexes. A live owner's claim is never taken: a
 //!   writer stopped between `stage` and `commit` keeps its slot.
+//! * **I7 (ticket space).** Tickets have 60 bits (the claim word's other 4
+//!   name the owner). A writer that draws a ticket beyond `MAX_TICKET` panics
+//!   before it claims anything, and a shared file whose counter is beyond it
+//!   is refused at open, so a ticket never wraps. Each ticket costs at least
+//!   one contended `fetch_add` (about 5 ns here; a publication about 30): the
+//!   space lasts over 180 years of back-to-back draws.
 //!
 //! Per-site comments name the invariant they rely on.
 
@@ -62,18 +76,70 @@ use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
 use crate::ReadError;
 
+/// Bits of a claim word that name its owner (I6).
+const OWNER_BITS: u32 = 4;
+/// Entries of a ring's owner table: indices 1 to 15 (0 is "unknown").
+pub(crate) const OWNERS: usize = (1 << OWNER_BITS) - 1;
+/// The largest ticket (I7).
+pub(crate) const MAX_TICKET: u64 = u64::MAX >> OWNER_BITS;
+
+/// The claim word of `ticket` made by the owner in table entry `owner` (I6).
+#[inline]
+fn claim_word(ticket: u64, owner: u64) -> u64 {
+    debug_assert!(ticket <= MAX_TICKET && owner <= OWNERS as u64);
+    (ticket << OWNER_BITS) | owner
+}
+
+/// A claim word's `(ticket, owner)`.
+#[inline]
+fn split_claim(claim: u64) -> (u64, usize) {
+    (claim >> OWNER_BITS, (claim & OWNERS as u64) as usize)
+}
+
+/// The writers' shared state beside the slots: the ticket counter and the
+/// owner table (I6), one cache line pair that only writers touch.
+#[repr(C)]
+pub(crate) struct Tickets {
+    /// The last ticket handed out.
+    next: AtomicU64,
+    /// Entry `i` (owner index `i + 1`): the owner word of a process that made
+    /// claims with that index, or 0 if none ever did.
+    owners: [AtomicU64; OWNERS],
+}
+
+impl Tickets {
+    /// The counter at `last`, the owner table empty.
+    pub(crate) fn new(last: u64) -> Self {
+        Tickets {
+            next: AtomicU64::new(last),
+            owners: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// Stores what `Tickets::new(last)` holds, for an object created in place
+    /// (as `Slot::init_in_place`).
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn init_in_place(&self, last: u64) {
+        // Relaxed: published to other processes by the caller's Release store.
+        self.next.store(last, Ordering::Relaxed);
+        for entry in &self.owners {
+            entry.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// One slot of the ring: who may write it (`claim`: ticket and owner, I6) and
 /// the value, every word tagged with the ticket of the writer that stored it.
 #[repr(C)]
 pub(crate) struct Slot<T> {
-    claim: AtomicU128,
+    claim: AtomicU64,
     words: Tagged<T>,
 }
 
 impl<T: NoUninit> Slot<T> {
     pub(crate) fn new(ticket: u64, value: T) -> Self {
         Slot {
-            claim: AtomicU128::new(pack(ticket, 0)),
+            claim: AtomicU64::new(claim_word(ticket, 0)),
             words: Tagged::new(ticket, value),
         }
     }
@@ -93,7 +159,7 @@ impl<T: NoUninit> Slot<T> {
     #[cfg(all(feature = "shm", not(noclobber_loom)))]
     pub(crate) fn init_in_place(&self, ticket: u64, value: T) {
         // Relaxed: published to other processes by the caller's Release store.
-        self.claim.store(pack(ticket, 0), Ordering::Relaxed);
+        self.claim.store(claim_word(ticket, 0), Ordering::Relaxed);
         let buf = Buf::of(value);
         for i in 0..word_count::<T>() {
             // Relaxed: as above.
@@ -159,7 +225,7 @@ impl<T: NoUninit> Slot<T> {
 /// never keeps a reader from finding a complete value.
 pub(crate) struct Ring<'a, T> {
     pub(crate) head: &'a AtomicU128,
-    pub(crate) tickets: &'a AtomicU64,
+    pub(crate) tickets: &'a Tickets,
     pub(crate) slots: &'a [CachePadded<Slot<T>>],
 }
 
@@ -291,12 +357,19 @@ impl<T: NoUninit> Ring<'_, T> {
         let spin = Spin::new();
         let slots = self.slots.len();
         let mut busy = 0usize;
-        // Who our claims say made them (I6); read here, not in `ring()`, so
-        // that readers never load it.
-        let owner = crate::owner::current();
+        // Who our claims say made them (I6); looked up here, not in `ring()`,
+        // so that readers never do.
+        let owner = self.owner_index();
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
-            let ticket = self.tickets.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            let ticket = self
+                .tickets
+                .next
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1);
+            if ticket > MAX_TICKET {
+                tickets_exhausted();
+            }
             // Only the head's ticket is used, to decide which claims are dead;
             // it is monotone, so any value read is a safe lower bound. Acquire
             // (I5): only for a reader's corruption check, free on x86-64.
@@ -306,17 +379,19 @@ impl<T: NoUninit> Ring<'_, T> {
             let claim = slot.claim.load(Ordering::Relaxed);
             // I1: `claim < current` can never be published, so no reader is
             // sent here for it; `ticket > current`: ours still can be.
-            // Success Acquire (I4): pairs with the Release CAS in `release`. A
-            // claim taken over from a dead, older ticket needs none: `fill`
-            // never lets an older tag overwrite ours (I2).
+            // Success AcqRel: the Acquire half pairs with the Release CAS in
+            // `release` (I4; a claim taken over from a dead, older ticket
+            // needs none: `fill` never lets an older tag overwrite ours, I2).
+            // The Release half orders our owner entry before the claim, for
+            // whoever reads the claim in `reclaim_dead` (I6).
             if ticket > current
-                && unpack(claim).0 < current
+                && split_claim(claim).0 < current
                 && slot
                     .claim
                     .compare_exchange(
                         claim,
-                        pack(ticket, owner),
-                        Ordering::Acquire,
+                        claim_word(ticket, owner),
+                        Ordering::AcqRel,
                         Ordering::Relaxed,
                     )
                     .is_ok()
@@ -360,14 +435,97 @@ impl<T: NoUninit> Ring<'_, T> {
         // which only this writer claims with, whatever owner `stage` recorded.
         let slot = self.slot(ticket);
         let claim = slot.claim.load(Ordering::Relaxed);
-        if unpack(claim).0 != ticket {
+        if split_claim(claim).0 != ticket {
             return;
         }
         // Success Release (I4): our tagged stores happen before the claim of
-        // whoever reuses the slot (Acquire CAS in `stage`).
+        // whoever reuses the slot (AcqRel CAS in `stage`).
         let _ = slot
             .claim
             .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
+    }
+
+    /// The owner index this process claims with (I6): 0 where owners are
+    /// unknown (`owner::current` is 0: no `shm`, loom, Miri, a forked child)
+    /// or the table has no entry for it. One load of the writers' own line
+    /// once registered.
+    #[inline]
+    fn owner_index(&self) -> u64 {
+        let me = crate::owner::current();
+        if me == 0 {
+            return 0;
+        }
+        let first = (me % OWNERS as u64) as usize;
+        // Relaxed: an entry holds `me` only by this process's own store
+        // (owner words are unique among live processes, I6).
+        if self.tickets.owners[first].load(Ordering::Relaxed) == me {
+            return first as u64 + 1;
+        }
+        self.register_owner(me, first)
+    }
+
+    /// Finds or takes an owner table entry for `me`, probing from `first`:
+    /// one that already holds `me`, a free one, or a dead process's (after
+    /// giving its claims back). 0 if all 15 belong to live processes (or to
+    /// ones we cannot judge): then our claims are never reclaimed, as
+    /// without a table. Threads of one process racing here may take two
+    /// entries for it; both name it, so that only costs an entry.
+    #[cold]
+    #[inline(never)]
+    fn register_owner(&self, me: u64, first: usize) -> u64 {
+        for k in 0..OWNERS {
+            let i = (first + k) % OWNERS;
+            let entry = &self.tickets.owners[i];
+            // Relaxed: the CAS below only succeeds on the value checked.
+            let mut found = entry.load(Ordering::Relaxed);
+            loop {
+                if found == me {
+                    return i as u64 + 1;
+                }
+                if found != 0 {
+                    if !crate::owner::is_dead(found) {
+                        break;
+                    }
+                    self.adopt_entry(i, found);
+                }
+                // Relaxed: what a reader of a claim must see of the entry,
+                // the Release half of our claim CAS in `stage` (sequenced
+                // after this) orders (I6). Claims `adopt_entry` gave back
+                // need no order: a stale copy of one only fails its CAS.
+                match entry.compare_exchange(found, me, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => return i as u64 + 1,
+                    Err(actual) => found = actual,
+                }
+            }
+        }
+        0
+    }
+
+    /// Gives back the claims newer than the head that name entry `i`, whose
+    /// owner `dead` is known dead (I6), before the entry is taken over: after
+    /// that, the entry no longer says their maker is dead. Stops if another
+    /// process takes the entry over meanwhile (its claims then name it).
+    #[cold]
+    fn adopt_entry(&self, i: usize, dead: u64) {
+        for slot in self.slots {
+            // Acquire: pairs with the AcqRel claim CAS in `stage`; a claim made
+            // after a takeover of entry `i` makes the entry load below see
+            // the new owner.
+            let claim = slot.claim.load(Ordering::Acquire);
+            let (ticket, owner) = split_claim(claim);
+            if owner != i + 1 || ticket <= self.head().1 {
+                continue;
+            }
+            // Relaxed: ordered after the claim load by its Acquire.
+            if self.tickets.owners[i].load(Ordering::Relaxed) != dead {
+                return;
+            }
+            // Success Release: as in `release` (I4). The head was loaded
+            // after the death was known (I6).
+            let _ = slot
+                .claim
+                .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
+        }
     }
 
     /// Gives back the claims of dead processes that hold slots from everyone
@@ -378,14 +536,21 @@ impl<T: NoUninit> Ring<'_, T> {
     fn reclaim_dead(&self) -> bool {
         let mut freed = false;
         for slot in self.slots {
-            // Relaxed: the CAS below fails unless the claim is still this one.
-            let claim = slot.claim.load(Ordering::Relaxed);
-            let (ticket, owner) = unpack(claim);
-            // Claims the head has passed (free already, I1) or names are
-            // never taken; nor are our own or unknown owners' (`is_dead`
-            // says no without any I/O). I6: the head is loaded again after
-            // the death is known: only then is "newer than the head" final.
-            if ticket <= self.head().1 || !crate::owner::is_dead(owner) || ticket <= self.head().1 {
+            // Acquire (I6): pairs with the AcqRel claim CAS in `stage`, so the
+            // entry loaded below names the claimer or a later holder.
+            let claim = slot.claim.load(Ordering::Acquire);
+            let (ticket, owner) = split_claim(claim);
+            // Claims the head has passed (free already, I1) or of unknown
+            // owners are never taken.
+            if owner == 0 || ticket <= self.head().1 {
+                continue;
+            }
+            // Relaxed: ordered after the claim load by its Acquire.
+            let holder = self.tickets.owners[owner - 1].load(Ordering::Relaxed);
+            // I6: the head is loaded again after the death is known: only
+            // then is "newer than the head" final. (`is_dead` says no
+            // without I/O for 0 and for this process.)
+            if !crate::owner::is_dead(holder) || ticket <= self.head().1 {
                 continue;
             }
             // Success Release: as in `release` (I4), for whoever claims next.
@@ -552,17 +717,23 @@ impl<T: NoUninit> Ring<'_, T> {
         let index = ticket % self.slots.len() as u64;
         // Relaxed: the head's Acquire load ordered the committing writer's
         // `fetch_add` of `ticket` before this load (coherence: not behind it).
-        let tickets = self.tickets.load(Ordering::Relaxed);
+        let tickets = self.tickets.next.load(Ordering::Relaxed);
         if tickets < ticket {
             return Err(alloc::format!(
                 "the head names version {version} with ticket {ticket}, but the ticket \
                  counter is at {tickets}, behind it"
             ));
         }
+        // I7: a counter beyond the ticket space would make every writer panic.
+        if tickets > MAX_TICKET {
+            return Err(alloc::format!(
+                "the ticket counter is at {tickets}, beyond the last ticket {MAX_TICKET}"
+            ));
+        }
         let slot = self.slot(ticket);
         // Relaxed: as above; a later claim is newer (`ticket` or more), or 0
         // from a `release` (Release), which the fence in `validate` covers.
-        let claim = unpack(slot.claim.load(Ordering::Relaxed)).0;
+        let claim = split_claim(slot.claim.load(Ordering::Relaxed)).0;
         if claim < ticket {
             return Err(alloc::format!(
                 "the head names ticket {ticket} in slot {index}, but the slot's claim is \
@@ -581,6 +752,14 @@ impl<T: NoUninit> Ring<'_, T> {
         }
         Ok(())
     }
+}
+
+/// I7: reached only after 2^60 tickets (or in a shared file damaged after it
+/// was opened); before any claim is made, so no slot is kept.
+#[cold]
+#[inline(never)]
+fn tickets_exhausted() -> ! {
+    panic!("noclobber: this ring's 2^60 tickets are used up")
 }
 
 /// Out of line, so that the panic's formatting stays off the read path.
@@ -641,7 +820,7 @@ mod tests {
 
     /// #12, I6: claims of a dead owner that hold every free slot are given
     /// back by the next writer that finds no slot; a live owner's, and those
-    /// of an owner in another pid namespace, are kept.
+    /// of an owner in another pid namespace or of no entry, are kept.
     #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
     #[test]
     fn dead_owners_claims_are_given_back_live_ones_kept() {
@@ -655,13 +834,20 @@ mod tests {
         for (owner, reclaimed) in [(dead, true), (foreign, false), (0, false)] {
             let p = Publisher::<[u64; 3], 3>::new([0; 3]);
             let ring = p.ring();
-            // Two writers of `owner` stopped between stage and commit: with
-            // the head's slot, every slot is held.
+            // Two writers of `owner` (in entry 7; index 0 for "no entry")
+            // stopped between stage and commit: with the head's slot, every
+            // slot is held.
             let a = ring.stage(&Buf::of([1; 3]), None);
             let b = ring.stage(&Buf::of([2; 3]), None);
             assert_ne!(a % 3, b % 3);
+            let index = if owner == 0 { 0 } else { 7 };
+            if owner != 0 {
+                ring.tickets.owners[6].store(owner, Ordering::Relaxed);
+            }
             for t in [a, b] {
-                ring.slot(t).claim.store(pack(t, owner), Ordering::Relaxed);
+                ring.slot(t)
+                    .claim
+                    .store(claim_word(t, index), Ordering::Relaxed);
             }
             assert_eq!(
                 p.try_publish([3; 3]).is_some(),
@@ -678,6 +864,96 @@ mod tests {
             } else {
                 assert_eq!(p.read(), [0; 3]);
             }
+        }
+    }
+
+    /// #10, I6: a writer registers in the owner table once, reusing its
+    /// entry; a dead process's entry is taken over only after that process's
+    /// claims newer than the head were given back (else they would look
+    /// live forever); entries of live processes are never taken, and with
+    /// all 15 live the writer claims as "unknown" (0).
+    #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
+    #[test]
+    fn owner_entries_are_reused_only_from_the_dead() {
+        crate::owner::register();
+        let me = crate::owner::current();
+        let first = (me % OWNERS as u64) as usize;
+        let dead = me ^ 1;
+        let live_other = me ^ (1 << 20) ^ 1; // another namespace: never dead
+        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
+        let ring = p.ring();
+        // Free table: our first probe entry, found again without a store.
+        assert_eq!(ring.owner_index(), first as u64 + 1);
+        assert_eq!(ring.owner_index(), first as u64 + 1);
+        // The entry held by the dead, who holds a staged claim newer than the
+        // head: we take the entry, and the claim is free again.
+        let staged = ring.stage(&Buf::of([1; 3]), None);
+        ring.tickets.owners[first].store(dead, Ordering::Relaxed);
+        ring.slot(staged)
+            .claim
+            .store(claim_word(staged, first as u64 + 1), Ordering::Relaxed);
+        assert_eq!(ring.owner_index(), first as u64 + 1);
+        assert_eq!(ring.tickets.owners[first].load(Ordering::Relaxed), me);
+        assert_eq!(ring.slot(staged).claim.load(Ordering::Relaxed), 0);
+        // Held by a live process: the next entry.
+        ring.tickets.owners[first].store(live_other, Ordering::Relaxed);
+        let next = (first + 1) % OWNERS;
+        assert_eq!(ring.owner_index(), next as u64 + 1);
+        // An adopter that judged the entry's old owner dead, while a live
+        // process took the entry over and claimed with it: that claim stays.
+        let live_claim = claim_word(ring.stage(&Buf::of([3; 3]), None), first as u64 + 1);
+        let slot = ring.slot(split_claim(live_claim).0);
+        slot.claim.store(live_claim, Ordering::Relaxed);
+        ring.adopt_entry(first, dead);
+        assert_eq!(slot.claim.load(Ordering::Relaxed), live_claim);
+        ring.release(split_claim(live_claim).0);
+        // All live: unknown, and the table is unchanged.
+        for entry in &ring.tickets.owners {
+            entry.store(live_other, Ordering::Relaxed);
+        }
+        assert_eq!(ring.owner_index(), 0);
+        assert!(ring
+            .tickets
+            .owners
+            .iter()
+            .all(|e| e.load(Ordering::Relaxed) == live_other));
+        // A publication with owner 0 still works.
+        assert_eq!(p.publish([2; 3]), 1);
+    }
+
+    /// I7: a ticket beyond the ticket space panics before any claim is
+    /// made, and a shared file's counter beyond it is refused.
+    #[test]
+    fn tickets_never_wrap() {
+        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
+        let ring = p.ring();
+        ring.tickets.next.store(MAX_TICKET - 1, Ordering::Relaxed);
+        // One ticket is left, and one publication takes one ticket.
+        assert_eq!(p.publish([1; 3]), 1);
+        let claims: Vec<u64> = ring
+            .slots
+            .iter()
+            .map(|s| s.claim.load(Ordering::Relaxed))
+            .collect();
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            p.publish([2; 3]);
+            p.publish([3; 3]);
+        }))
+        .unwrap_err();
+        let text = panicked.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(text.contains("tickets are used up"), "{text}");
+        assert_eq!(p.read(), [1; 3]);
+        // The panicking writer claimed nothing.
+        let after: Vec<u64> = ring
+            .slots
+            .iter()
+            .map(|s| s.claim.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(after, claims);
+        #[cfg(feature = "shm")]
+        {
+            let err = ring.validate().expect_err("accepted an exhausted counter");
+            assert!(err.contains("beyond the last ticket"), "{err}");
         }
     }
 
@@ -700,10 +976,10 @@ mod tests {
                 let staged = ring.stage(&Buf::of([99; 3]), None);
                 assert_eq!(ring.validate(), Ok(()));
                 // ... or half-way through its fill.
-                let ticket = ring.tickets.fetch_add(1, Ordering::Relaxed) + 1;
+                let ticket = ring.tickets.next.fetch_add(1, Ordering::Relaxed) + 1;
                 let slot = ring.slot(ticket);
                 if ticket % S as u64 != ring.head().1 % S as u64 {
-                    slot.claim.store(pack(ticket, 0), Ordering::Relaxed);
+                    slot.claim.store(claim_word(ticket, 0), Ordering::Relaxed);
                     slot.words.at(0).store(pack(ticket, 5), Ordering::Relaxed);
                 }
                 assert_eq!(ring.validate(), Ok(()));
@@ -734,14 +1010,14 @@ mod tests {
             assert!(err.contains(what), "{err}");
         };
         // The ticket counter behind the head: every writer would spin.
-        let tickets = ring.tickets.swap(t - 1, Ordering::Relaxed);
+        let tickets = ring.tickets.next.swap(t - 1, Ordering::Relaxed);
         refused(&format!("ticket counter is at {}, behind it", t - 1));
-        ring.tickets.store(tickets, Ordering::Relaxed);
+        ring.tickets.next.store(tickets, Ordering::Relaxed);
         // The head's slot claimed by an older ticket, or free (0): a writer
         // could take the published slot.
         for claim in [0, t - 1] {
             let slot = ring.slot(t);
-            let old = slot.claim.swap(pack(claim, 0), Ordering::Relaxed);
+            let old = slot.claim.swap(claim_word(claim, 0), Ordering::Relaxed);
             refused(&format!("the slot's claim is {claim}, older than the head"));
             slot.claim.store(old, Ordering::Relaxed);
         }

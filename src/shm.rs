@@ -126,8 +126,9 @@ use crate::{Publisher, SeqLock, Versioned};
 
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
-/// Bumped whenever the meaning of the header or of an object's fields changes.
-const LAYOUT_VERSION: u64 = 3;
+/// Bumped whenever the meaning of the header or of an object's fields changes
+/// (4: a ring claim is one 64-bit word naming an owner table entry).
+const LAYOUT_VERSION: u64 = 4;
 
 /// Why a shared mapping could not be created or opened.
 ///

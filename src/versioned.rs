@@ -7,8 +7,8 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::notify::{Notify, Published};
-use crate::ring::{Ring, Slot};
-use crate::sync::{AtomicU128, AtomicU64, Ordering, Spin};
+use crate::ring::{Ring, Slot, Tickets};
+use crate::sync::{AtomicU128, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
 use crate::{ReadError, Versioned};
 
@@ -70,7 +70,7 @@ pub struct VersionedCell<T> {
 }
 
 struct Large<T> {
-    tickets: AtomicU64,
+    tickets: Tickets,
     slots: [CachePadded<Slot<T>>; LARGE_SLOTS],
 }
 
@@ -102,7 +102,7 @@ impl<T: NoUninit> VersionedCell<T> {
         VersionedCell {
             head: AtomicU128::new(pack(0, 1)),
             large: Some(Box::new(Large {
-                tickets: AtomicU64::new(1),
+                tickets: Tickets::new(1),
                 slots,
             })),
             notify: Notify::new(),
