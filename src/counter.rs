@@ -46,8 +46,9 @@ use crate::sync::{self, AtomicI64, Mutex, Ordering, ThreadSlot};
 pub const MAX_SHARDS: usize = 1 << 16;
 
 /// `ThreadSlot::hint` of a thread that shares from now on (no slot, or its slot
-/// already given back at exit). `hint - 1` is then no shard index.
-const SHARING: usize = usize::MAX;
+/// already given back at exit). Like `sync::NO_SLOT`, no shard index.
+const SHARING: usize = usize::MAX - 1;
+const _: () = assert!(SHARING >= MAX_SHARDS);
 
 /// A counter that many threads increment at nearly the speed of an
 /// uncontended, unshared increment.
@@ -172,7 +173,7 @@ impl ShardedCounter {
         // The fast path spelled out (not through `shard_of_this_thread`), so the
         // compiler does not merge both paths into one `Cell` and test its tag:
         // one TLS load, a bounds check, and the owned load + store.
-        match self.shards.get(sync::slot_hint().wrapping_sub(1)) {
+        match self.shards.get(sync::slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total).add(delta),
             None => self.add_slow(delta),
         }
@@ -221,8 +222,8 @@ impl ShardedCounter {
     /// below the shard count), else a shared cell.
     #[inline(always)]
     fn shard_of_this_thread(&self) -> Cell<'_> {
-        // 0 (no slot yet) and `SHARING` both give no index: the slow path.
-        match self.shards.get(sync::slot_hint().wrapping_sub(1)) {
+        // `NO_SLOT` (no slot yet) and `SHARING` are no index: the slow path.
+        match self.shards.get(sync::slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total),
             None => self.shard_slow(),
         }
@@ -334,18 +335,18 @@ impl ShardedCounter {
 /// taken, or already given back at its exit).
 fn slot_of_this_thread() -> Option<usize> {
     sync::with_slot(|s| match s.hint.get() {
-        0 => {
+        sync::NO_SLOT => {
             // Never take a slot that could not be given back at exit.
             let slot = if !s.exited.get() && sync::register_thread_exit() {
                 acquire_slot(s)
             } else {
                 None
             };
-            s.hint.set(slot.map_or(SHARING, |slot| slot + 1));
+            s.hint.set(slot.unwrap_or(SHARING));
             slot
         }
         SHARING => None,
-        hint => Some(hint - 1),
+        slot => Some(slot),
     })
     .flatten()
 }
@@ -380,8 +381,8 @@ fn release_slot(s: &ThreadSlot, slot: usize) {
 /// Gives the thread's slot back (at most once) and makes it share from now on.
 fn give_back(s: &ThreadSlot) {
     let hint = s.hint.replace(SHARING);
-    if hint != 0 && hint != SHARING {
-        release_slot(s, hint - 1);
+    if hint != sync::NO_SLOT && hint != SHARING {
+        release_slot(s, hint);
     }
 }
 

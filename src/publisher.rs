@@ -110,7 +110,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     #[inline]
-    pub(crate) fn ring(&self) -> Ring<'_, T> {
+    pub(crate) fn ring(&self) -> Ring<'_, T, SLOTS> {
         Ring {
             head: &self.head,
             tickets: &self.tickets,

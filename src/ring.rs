@@ -223,10 +223,12 @@ impl<T: NoUninit> Slot<T> {
 /// `VersionedCell` boxes it); its invariants are at the top of this file. The
 /// slot of the current head is never claimed (I1), so a writer stopped anywhere
 /// never keeps a reader from finding a complete value.
-pub(crate) struct Ring<'a, T> {
+pub(crate) struct Ring<'a, T, const N: usize> {
     pub(crate) head: &'a AtomicU128,
     pub(crate) tickets: &'a Tickets,
-    pub(crate) slots: &'a [CachePadded<Slot<T>>],
+    /// The slot count is a constant, so `ticket % N` is a multiply and shift
+    /// (an `and` for powers of two), not a division.
+    pub(crate) slots: &'a [CachePadded<Slot<T>>; N],
 }
 
 /// A value read from the ring, with the head it was published under.
@@ -246,10 +248,10 @@ impl<T> From<Snapshot<T>> for crate::Versioned<T> {
     }
 }
 
-impl<T: NoUninit> Ring<'_, T> {
+impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     #[inline]
     fn slot(&self, ticket: u64) -> &Slot<T> {
-        &self.slots[(ticket % self.slots.len() as u64) as usize]
+        &self.slots[(ticket % N as u64) as usize]
     }
 
     /// The current `(version, ticket)`.
@@ -327,8 +329,12 @@ impl<T: NoUninit> Ring<'_, T> {
     /// Writes `buf` into a slot that no reader can be using and returns the
     /// ticket to `commit` with. `previous`, a ticket this writer staged before
     /// and never published, is refilled in place when still newer than the head.
-    pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>) -> u64 {
-        match self.stage_within(buf, previous, None) {
+    /// `seen`: the head's ticket as this writer last loaded it, with Acquire
+    /// (`head()`, `attempt`); the first claim is judged against it, saving a
+    /// 128-bit load (any value once loaded is a lower bound of the head: it
+    /// only grows).
+    pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>, seen: u64) -> u64 {
+        match self.stage_within(buf, previous, seen, None) {
             Some(ticket) => ticket,
             None => unreachable!("unbounded staging only returns with a ticket"),
         }
@@ -341,6 +347,7 @@ impl<T: NoUninit> Ring<'_, T> {
         &self,
         buf: &Buf<T>,
         previous: Option<u64>,
+        seen: u64,
         mut attempts: Option<usize>,
     ) -> Option<u64> {
         if let Some(ticket) = previous {
@@ -348,18 +355,20 @@ impl<T: NoUninit> Ring<'_, T> {
             // named it). A newer writer can only have taken it after the head
             // passed `ticket`; then `fill` may still succeed on words it has not
             // written yet, but `commit` fails (the head is past `ticket`) and its
-            // newer tags overwrite ours, so nothing of ours is ever read.
-            if ticket > self.head().1 && self.slot(ticket).fill(ticket, buf) {
+            // newer tags overwrite ours, so nothing of ours is ever read. (So a
+            // stale `seen` here only costs a failed commit.)
+            if ticket > seen && self.slot(ticket).fill(ticket, buf) {
                 return Some(ticket);
             }
             self.release(ticket);
         }
         let spin = Spin::new();
-        let slots = self.slots.len();
+        let slots = N;
         let mut busy = 0usize;
         // Who our claims say made them (I6); looked up here, not in `ring()`,
         // so that readers never do.
         let owner = self.owner_index();
+        let mut first = Some(seen);
         loop {
             // Relaxed: a ticket only needs to be unique and increasing.
             let ticket = self
@@ -371,12 +380,23 @@ impl<T: NoUninit> Ring<'_, T> {
                 tickets_exhausted();
             }
             // Only the head's ticket is used, to decide which claims are dead;
-            // it is monotone, so any value read is a safe lower bound. Acquire
-            // (I5): only for a reader's corruption check, free on x86-64.
-            let current = unpack(self.head.load(Ordering::Acquire)).1;
+            // it is monotone, so any value read is a safe lower bound: the
+            // caller's `seen` for the first ticket, a fresh load after that,
+            // and also when the slot looks held by `seen` (a publication since
+            // may have freed it: without the reload, contending writers skip
+            // free slots and back off). Acquire (I5, all): only for a reader's
+            // corruption check, free on x86-64; `seen` was loaded with it.
+            let seen = first.take();
+            let mut current = match seen {
+                Some(seen) => seen,
+                None => unpack(self.head.load(Ordering::Acquire)).1,
+            };
             let slot = self.slot(ticket);
             // Relaxed: only a hint for the CAS below, which orders what matters.
             let claim = slot.claim.load(Ordering::Relaxed);
+            if seen.is_some() && split_claim(claim).0 >= current {
+                current = unpack(self.head.load(Ordering::Acquire)).1;
+            }
             // I1: `claim < current` can never be published, so no reader is
             // sent here for it; `ticket > current`: ours still can be.
             // Success AcqRel: the Acquire half pairs with the Release CAS in
@@ -603,7 +623,7 @@ impl<T: NoUninit> Ring<'_, T> {
         let mut staged = None;
         loop {
             let (version, current) = self.head();
-            let ticket = self.stage(&buf, staged);
+            let ticket = self.stage(&buf, staged, current);
             staged = Some(ticket);
             if self.commit(version, current, ticket) {
                 return version.wrapping_add(1);
@@ -628,7 +648,7 @@ impl<T: NoUninit> Ring<'_, T> {
         let mut staged = None;
         loop {
             let (version, current) = self.head();
-            let Some(ticket) = self.stage_within(&buf, staged, Some(self.slots.len())) else {
+            let Some(ticket) = self.stage_within(&buf, staged, current, Some(N)) else {
                 match deadline {
                     Some(d) if std::time::Instant::now() < d => {
                         staged = None;
@@ -667,7 +687,7 @@ impl<T: NoUninit> Ring<'_, T> {
             };
             // `Buf::of` and `stage` cannot panic, so no guard is needed between
             // here and the commit or release below.
-            let ticket = self.stage(&Buf::of(new), None);
+            let ticket = self.stage(&Buf::of(new), None, snap.ticket);
             if self.commit(snap.version, snap.ticket, ticket) {
                 return Ok(Snapshot {
                     version: snap.version.wrapping_add(1),
@@ -684,7 +704,7 @@ impl<T: NoUninit> Ring<'_, T> {
 
 /// The body check of a shared file (`shm::SharedPublisher::open`).
 #[cfg(all(feature = "shm", not(noclobber_loom)))]
-impl<T: NoUninit> Ring<'_, T> {
+impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     /// Checks what every writer leaves true with the head at `(v, t)`: the
     /// ticket counter is not behind `t` (else every writer spins, finding no
     /// ticket newer than the head), the head's slot is still claimed by `t`
@@ -714,7 +734,7 @@ impl<T: NoUninit> Ring<'_, T> {
 
     fn check(&self, head: u128) -> Result<(), alloc::string::String> {
         let (version, ticket) = unpack(head);
-        let index = ticket % self.slots.len() as u64;
+        let index = ticket % N as u64;
         // Relaxed: the head's Acquire load ordered the committing writer's
         // `fetch_add` of `ticket` before this load (coherence: not behind it).
         let tickets = self.tickets.next.load(Ordering::Relaxed);
@@ -837,8 +857,8 @@ mod tests {
             // Two writers of `owner` (in entry 7; index 0 for "no entry")
             // stopped between stage and commit: with the head's slot, every
             // slot is held.
-            let a = ring.stage(&Buf::of([1; 3]), None);
-            let b = ring.stage(&Buf::of([2; 3]), None);
+            let a = ring.stage(&Buf::of([1; 3]), None, ring.head().1);
+            let b = ring.stage(&Buf::of([2; 3]), None, ring.head().1);
             assert_ne!(a % 3, b % 3);
             let index = if owner == 0 { 0 } else { 7 };
             if owner != 0 {
@@ -887,7 +907,7 @@ mod tests {
         assert_eq!(ring.owner_index(), first as u64 + 1);
         // The entry held by the dead, who holds a staged claim newer than the
         // head: we take the entry, and the claim is free again.
-        let staged = ring.stage(&Buf::of([1; 3]), None);
+        let staged = ring.stage(&Buf::of([1; 3]), None, ring.head().1);
         ring.tickets.owners[first].store(dead, Ordering::Relaxed);
         ring.slot(staged)
             .claim
@@ -901,7 +921,10 @@ mod tests {
         assert_eq!(ring.owner_index(), next as u64 + 1);
         // An adopter that judged the entry's old owner dead, while a live
         // process took the entry over and claimed with it: that claim stays.
-        let live_claim = claim_word(ring.stage(&Buf::of([3; 3]), None), first as u64 + 1);
+        let live_claim = claim_word(
+            ring.stage(&Buf::of([3; 3]), None, ring.head().1),
+            first as u64 + 1,
+        );
         let slot = ring.slot(split_claim(live_claim).0);
         slot.claim.store(live_claim, Ordering::Relaxed);
         ring.adopt_entry(first, dead);
@@ -973,7 +996,7 @@ mod tests {
                 assert_eq!(ring.validate(), Ok(()));
                 // A writer stopped after staging (claim and words written, no
                 // commit): what a killed writer leaves.
-                let staged = ring.stage(&Buf::of([99; 3]), None);
+                let staged = ring.stage(&Buf::of([99; 3]), None, ring.head().1);
                 assert_eq!(ring.validate(), Ok(()));
                 // ... or half-way through its fill.
                 let ticket = ring.tickets.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -1066,8 +1089,8 @@ mod tests {
         let p = Publisher::<[u64; 2], 3>::new([0; 2]);
         let ring = p.ring();
         let stopped = [
-            ring.stage(&Buf::of([7; 2]), None),
-            ring.stage(&Buf::of([8; 2]), None),
+            ring.stage(&Buf::of([7; 2]), None, ring.head().1),
+            ring.stage(&Buf::of([8; 2]), None, ring.head().1),
         ];
         assert_eq!(p.try_publish([1; 2]), None);
         let start = Instant::now();

@@ -115,10 +115,16 @@ mod loom128 {
 
 /// Per-thread state of `ShardedCounter`'s shard slots (see `counter.rs`: what
 /// the fields mean and who changes them). Only the owning thread touches it.
+/// `ThreadSlot::hint` of a thread that has not taken a slot yet.
+#[cfg(feature = "std")]
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
 #[cfg(feature = "std")]
 pub(crate) struct ThreadSlot {
-    /// 0: no slot yet; `s + 1`: the thread holds slot `s`; `usize::MAX`: the
-    /// thread shares from now on (slot given back at exit, or none was free).
+    /// `s`: the thread holds slot `s`; [`NO_SLOT`]: none taken yet;
+    /// `counter::SHARING`: the thread shares from now on (slot given back at
+    /// exit, or none was free). Both markers are beyond every shard index, so
+    /// the counter's fast path is one bounds check, with no arithmetic.
     pub(crate) hint: std::cell::Cell<usize>,
     /// Live `LocalCounter` handles of this thread that write its owned shard.
     pub(crate) pins: std::cell::Cell<usize>,
@@ -134,7 +140,7 @@ pub(crate) struct ThreadSlot {
 impl ThreadSlot {
     const fn new() -> Self {
         ThreadSlot {
-            hint: std::cell::Cell::new(0),
+            hint: std::cell::Cell::new(NO_SLOT),
             pins: std::cell::Cell::new(0),
             exited: std::cell::Cell::new(false),
             #[cfg(noclobber_loom)]
@@ -226,7 +232,7 @@ loom::thread_local! {
 
 #[cfg(noclobber_loom)]
 pub(crate) fn slot_hint() -> usize {
-    SLOT.try_with(|s| s.0.hint.get()).unwrap_or(usize::MAX)
+    SLOT.try_with(|s| s.0.hint.get()).unwrap_or(NO_SLOT)
 }
 
 #[cfg(noclobber_loom)]

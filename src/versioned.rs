@@ -159,7 +159,7 @@ impl<T: NoUninit> VersionedCell<T> {
     }
 
     #[inline]
-    fn ring(&self) -> Option<Ring<'_, T>> {
+    fn ring(&self) -> Option<Ring<'_, T, LARGE_SLOTS>> {
         self.large.as_deref().map(|large| Ring {
             head: &self.head,
             tickets: &large.tickets,
