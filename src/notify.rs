@@ -27,15 +27,24 @@
 //!   `SeqCst` fence that is the Dekker pair at no cost (x86-64 `lock cmpxchg`
 //!   and a plain load). A publication by plain store (single writer, seqlock)
 //!   would need a `SeqCst` fence (x86-64 `mfence`, about a third of a
-//!   publication); instead, on Linux, the writer's process registers for
-//!   `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` once, its half is a compiler
-//!   fence, and the waiter's half is that `membarrier` call, which runs a full
-//!   barrier on every CPU running a registered process (an idle or preempted
-//!   writer passed one in its context switch). This is Linux's asymmetric
-//!   fence, the one liburcu and folly use; the waiter pays a few microseconds
-//!   per sleep, the writer nothing. A writer whose registration fails uses the
-//!   `SeqCst` fence; a waiter whose `membarrier` fails sleeps in slices of
-//!   [`FALLBACK_SLICE`] so that a missed wake-up costs at most that long.
+//!   publication); instead, on Linux, the writer's half is a compiler fence,
+//!   and the waiter's half is `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`,
+//!   which runs a full barrier on every CPU running a process registered for
+//!   it (an idle or preempted writer passed one in its context switch). This
+//!   is Linux's asymmetric fence, the one liburcu and folly use; the waiter
+//!   pays a few microseconds per sleep, the writer nothing, not even a check
+//!   of its registration (N5).
+//! * **N5 (registration).** Every process that writes a store-published
+//!   object is registered before its first write, or the object says
+//!   `FENCED`: in process, writers and waiters are one process, and the
+//!   waiter registers it before its first barrier; a shared file's writers
+//!   register when they map it writable (`prepare_store_writers`). A process
+//!   whose registration fails sets the `FENCED` bit of the object's `waiters`
+//!   word (at open, before it writes; as a waiter, before it announces), and
+//!   writers that see it take the `SeqCst` fence. A waiter whose `membarrier`
+//!   fails, or that had to set the bit (a writer may have checked just
+//!   before), sleeps in slices of [`FALLBACK_SLICE`], so a missed wake-up
+//!   costs at most that long. The bit stays for the object's life.
 //!   Under loom both halves are `SeqCst` fences (loom models `SeqCst` fences,
 //!   not `SeqCst` accesses); neither loom nor Miri runs system calls, so
 //!   there the writer takes the fence after a store, and under Miri waiters
@@ -60,6 +69,11 @@ pub(crate) struct Notify {
     #[cfg(noclobber_loom)]
     queue: (loom::sync::Mutex<()>, loom::sync::Condvar),
 }
+
+/// Bit of `Notify::waiters` (N5): a writer of this object may not be covered
+/// by `membarrier`, so writers take the `SeqCst` fence. The other bits count
+/// the waiters.
+const FENCED: u32 = 1 << 31;
 
 /// How long a waiter without a working `membarrier` (or without futexes, off
 /// Linux) sleeps before it checks again.
@@ -105,8 +119,8 @@ impl Notify {
     /// The writer's side (N1), right after the access that published.
     /// Without `std` nobody can wait (`wait_newer` needs it, and so does
     /// `shm`), so there is nothing to do. Small enough to inline into every
-    /// write: the uncommon cases (a waiter, a process not yet registered for
-    /// `membarrier`) are one out-of-line call.
+    /// write: with nobody waiting, one load and a branch; the rest (a waiter,
+    /// a `FENCED` object, no `membarrier` at all) is one out-of-line call.
     #[inline(always)]
     pub(crate) fn wake(&self, how: Published) {
         if cfg!(not(feature = "std")) {
@@ -117,35 +131,49 @@ impl Notify {
             // 128-bit head, which loom models as a mutex: its models check
             // this pairing with a stronger stand-in.)
             Published::BySeqCstRmw => true,
-            // The writer's half of N4 after a store.
+            // The writer's half of N4 after a store; N5 says whether a
+            // waiter's `membarrier` covers it (a constant).
             Published::ByStore => {
                 core::sync::atomic::compiler_fence(Ordering::SeqCst);
-                asymmetric::writer_registered()
+                asymmetric::COVERS_WRITERS
             }
         };
         // SeqCst (N4): the load half of the writer's Dekker pair, after its
         // SeqCst RMW, or after the compiler fence that `membarrier` turns
-        // into a full barrier whenever a waiter needs one.
+        // into a full barrier whenever a waiter needs one. Not 0 also when
+        // the object is `FENCED` (N5).
         if !light || self.waiters.load(Ordering::SeqCst) != 0 {
             self.wake_slow(light);
         }
     }
 
-    /// `wake` for a waiter, or for a writer whose process is not registered
-    /// for `membarrier` (under loom and Miri never): the `SeqCst` fence, then
-    /// the waiter count again.
+    /// `wake` for a waiter, a `FENCED` object, or a writer that no waiter's
+    /// barrier covers (under loom and Miri, and off Linux): the `SeqCst`
+    /// fence where needed, then the waiter count again.
     #[cold]
     #[inline(never)]
     fn wake_slow(&self, light: bool) {
-        if !light {
+        // Relaxed: a bit set before this process's first write (N5), or by a
+        // waiter that then sleeps in slices.
+        if !light || self.waiters.load(Ordering::Relaxed) & FENCED != 0 {
             fence(Ordering::SeqCst);
-            // Later publications take the light path once registered (see
-            // `asymmetric` for why a registration racing a waiter is fine).
-            asymmetric::register();
         }
         // SeqCst (N4): as in `wake`; after the fence when there is one.
-        if self.waiters.load(Ordering::SeqCst) != 0 {
+        if self.waiters.load(Ordering::SeqCst) & !FENCED != 0 {
             self.wake_all();
+        }
+    }
+
+    /// N5 for a process that maps a shared file with this object writable:
+    /// registers it for `membarrier`, or marks the object `FENCED` if that
+    /// fails. Before the process's first write through the mapping.
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn prepare_store_writers(&self) {
+        if asymmetric::COVERS_WRITERS && !asymmetric::register() {
+            // Relaxed: this process's own later writes see it (program
+            // order); other processes need not (they are registered, or set
+            // it themselves).
+            self.waiters.fetch_or(FENCED, Ordering::Relaxed);
         }
     }
 
@@ -174,7 +202,7 @@ impl Notify {
         // writer's half, whether that is a SeqCst fence or a SeqCst RMW and
         // load (C++20 [atomics.order] p4.2, p4.3).
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        let sliced = !waiter_barrier();
+        let sliced = !self.waiter_barrier();
         let found = loop {
             // Acquire (N3): pairs with the Release bump in `wake_all`.
             let epoch = self.epoch.load(Ordering::Acquire);
@@ -243,30 +271,36 @@ pub(crate) fn retry_until<R>(
     }
 }
 
-/// Registers the calling process for the light writer half (N4) now, not in
-/// the first publication (registration can take milliseconds). For writers
-/// that publish by store, where they are made.
-pub(crate) fn prepare_store_writer() {
-    asymmetric::register();
+impl Notify {
+    /// The waiter's half of the barrier (N4), after its announcement; `false`
+    /// if a writer's light half might not pair with it (the waiter then
+    /// sleeps in slices). Registers this process first (N5): in process, it
+    /// is also the writers'.
+    #[cfg(feature = "std")]
+    fn waiter_barrier(&self) -> bool {
+        fence(Ordering::SeqCst);
+        if !asymmetric::COVERS_WRITERS {
+            // Writers take the fence (loom, Miri: the fences are the model).
+            return cfg!(any(noclobber_loom, miri)) || asymmetric::heavy_barrier();
+        }
+        if !asymmetric::register() {
+            // N5. Relaxed: writers that miss it are why this waiter sleeps in
+            // slices; the next writes see it.
+            self.waiters.fetch_or(FENCED, Ordering::Relaxed);
+            return false;
+        }
+        asymmetric::heavy_barrier()
+    }
 }
 
-/// The waiter's half of the barrier (N4); `false` if the writer's light half
-/// might not pair with it (the waiter then sleeps in slices).
-#[cfg(feature = "std")]
-fn waiter_barrier() -> bool {
-    fence(Ordering::SeqCst);
-    cfg!(any(noclobber_loom, miri)) || asymmetric::heavy_barrier()
-}
-
-/// `membarrier` on Linux (N4): the writer's registration and the waiter's
-/// barrier.
+/// `membarrier` on Linux (N4, N5): the registration and the waiter's barrier.
 ///
-/// Why a registration that races with a barrier is harmless: a writer uses the
-/// light half only after its registration returned. A barrier that started
-/// before that may skip the writer's CPU, but the waiter announced itself
-/// before its barrier started, and the writer's `waiters` load comes after its
-/// registration returned, so that load sees the announcement (N3's first case)
-/// whenever the barrier could have missed it.
+/// Why a registration that races with a barrier is harmless: a shared file's
+/// writer registers before its first write (N5). A barrier that started
+/// before the registration returned may skip the writer's CPU, but the waiter
+/// announced itself before its barrier started, and the writer's `waiters`
+/// loads come after its registration returned, so they see the announcement
+/// (N3's first case) whenever the barrier could have missed it.
 #[cfg(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri))))]
 mod asymmetric {
     use core::sync::atomic::{AtomicU8, Ordering};
@@ -276,21 +310,15 @@ mod asymmetric {
     const REGISTERED: u8 = 1;
     const UNAVAILABLE: u8 = 2;
 
+    /// A waiter's barrier covers every writer that N5 does not mark.
+    pub(crate) const COVERS_WRITERS: bool = true;
+
     /// This process's registration for expedited global barriers.
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// Whether this process is registered; `false` also before the first
-    /// attempt, which `register` (from `prepare_store_writer` or a writer's
-    /// slow path) makes.
-    #[inline(always)]
-    pub(super) fn writer_registered() -> bool {
-        // Relaxed: a flag set once; the registration it reports is ordered by
-        // the system call itself.
-        STATE.load(Ordering::Relaxed) == REGISTERED
-    }
-
-    /// Registers the process once; whether it is registered.
-    #[cold]
+    /// Registers the process once; whether it is registered. (Relaxed: a
+    /// flag set once; the registration it reports is ordered by the system
+    /// call itself, which the caller made or saw made before.)
     pub(super) fn register() -> bool {
         match STATE.load(Ordering::Relaxed) {
             UNKNOWN => {
@@ -311,11 +339,10 @@ mod asymmetric {
 /// futex off Linux) sleep in slices.
 #[cfg(not(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri)))))]
 mod asymmetric {
-    #[inline(always)]
-    pub(super) fn writer_registered() -> bool {
-        false
-    }
+    /// Writers after a store always take the `SeqCst` fence here.
+    pub(crate) const COVERS_WRITERS: bool = false;
 
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(super) fn register() -> bool {
         false
     }
@@ -396,4 +423,43 @@ pub(crate) fn deadline(timeout: std::time::Duration) -> Option<std::time::Instan
 #[cfg(feature = "std")]
 pub(crate) fn passed(deadline: Option<std::time::Instant>) -> bool {
     deadline.is_some_and(|d| std::time::Instant::now() >= d)
+}
+
+/// N5's `FENCED` bit, on ordinary memory.
+#[cfg(all(test, feature = "std", not(noclobber_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::time::{Duration, Instant};
+
+    /// A `FENCED` object with nobody waiting: writes take the fence but wake
+    /// nobody (the bit is no waiter); a waiter is still woken by the next
+    /// write, and leaves the bit behind when it withdraws.
+    #[test]
+    fn a_fenced_object_wakes_waiters_and_only_them() {
+        let n = Notify::new();
+        n.waiters.fetch_or(FENCED, Ordering::Relaxed);
+        for how in [Published::ByStore, Published::BySeqCstRmw] {
+            n.wake(how);
+        }
+        assert_eq!(n.epoch.load(Ordering::Relaxed), 0, "woke nobody's futex");
+        let version = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let start = Instant::now();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let woken = n.wait_until(Some(deadline), || version.load(Ordering::Acquire) > 0);
+                (woken, start.elapsed())
+            });
+            while n.waiters.load(Ordering::Relaxed) & !FENCED == 0 {
+                std::thread::yield_now();
+            }
+            version.store(1, Ordering::Release);
+            n.wake(Published::ByStore);
+            let (woken, took) = waiter.join().unwrap();
+            assert!(woken && took < Duration::from_secs(20), "{took:?}");
+        });
+        assert_eq!(n.waiters.load(Ordering::Relaxed), FENCED);
+        assert_eq!(n.epoch.load(Ordering::Relaxed), 1);
+    }
 }

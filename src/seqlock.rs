@@ -505,6 +505,11 @@ impl<T: NoUninit> SeqLock<T> {
         core::mem::offset_of!(Self, words),
     ];
 
+    /// The waiter words, for `shm` (N5 in `notify.rs`).
+    pub(crate) fn notify(&self) -> &crate::notify::Notify {
+        &self.notify
+    }
+
     /// Stores every atomic so that `self` holds the state `SeqLock::new(value)`
     /// builds. The caller must ensure nobody uses the object meanwhile, and
     /// publish the stores afterwards with a Release store.

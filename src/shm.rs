@@ -560,6 +560,10 @@ unsafe trait InShm {
     /// (with an empty path, which the caller fills in: `Error::in_file`).
     fn check_supported() -> Result<(), Error>;
     fn init_in_place(&self, value: Self::Value);
+    /// Runs in every process that maps the object writable, once the object
+    /// is initialised or checked, before the caller gets it: a store-published
+    /// kind prepares its writers for waiters (N5 in `notify.rs`).
+    fn mapped_writable(&self) {}
 }
 
 // SAFETY: `SoloPublisher` is `#[repr(C, align(128))]`: an `AtomicU64` head, the
@@ -582,10 +586,15 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for SoloPublisher<T, SLOTS>
     fn init_in_place(&self, value: T) {
         SoloPublisher::init_in_place(self, value);
     }
+
+    fn mapped_writable(&self) {
+        self.notify().prepare_store_writers();
+    }
 }
 
 // SAFETY: `Publisher` is `#[repr(C)]` and consists of `CachePadded<AtomicU128>`
-// (the head), `CachePadded<AtomicU64>` (tickets), two `AtomicU32` waiter words
+// (the head), `CachePadded<ring::Tickets>` (16 `AtomicU64`s: the ticket
+// counter and the owner table), two `AtomicU32` waiter words
 // (`notify::Notify`) and slots of an `AtomicU64`
 // claim plus an `UnsafeCell` of words the crate only accesses as `AtomicU128`
 // (`words::Tagged::at`), and padding. Every data byte is thus inside an
@@ -636,6 +645,10 @@ unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
 
     fn init_in_place(&self, value: T) {
         SeqLock::init_in_place(self, value);
+    }
+
+    fn mapped_writable(&self) {
+        self.notify().prepare_store_writers();
     }
 }
 
@@ -819,6 +832,7 @@ impl<O: InShm> Mapping<O> {
             let this = Self::map(&file, path, true)?;
             before_init(&file)?;
             this.region().init(value);
+            this.region().object.mapped_writable();
             // The Release store of the magic in `init` orders the object for
             // openers in other processes; the link makes it reachable.
             std::fs::hard_link(&tmp, path).map_err(io_error(path, "create"))?;
@@ -853,6 +867,9 @@ impl<O: InShm> Mapping<O> {
         }
         let this = Self::map(&file, path, writable)?;
         this.region().check().map_err(|e| e.in_file(path, len))?;
+        if writable {
+            this.region().object.mapped_writable();
+        }
         Ok((this, file))
     }
 
@@ -1501,7 +1518,6 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
                 .then_some(())
                 .ok_or_else(|| busy(path))
         })?;
-        crate::notify::prepare_store_writer();
         Ok(SharedSoloWriter {
             map,
             _lock: lock,
@@ -1577,7 +1593,6 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
         }
         // With the lock held the head is ours: no other writer moves it.
         let version = map.region().object.validate().map_err(corrupt(path))?;
-        crate::notify::prepare_store_writer();
         Ok(SharedSoloWriter {
             map,
             _lock: file,

@@ -141,7 +141,6 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
     #[must_use]
     pub fn channel(initial: T) -> (SoloWriter<T, SLOTS>, SoloReader<T, SLOTS>) {
         let shared = Arc::new(Self::new(initial));
-        crate::notify::prepare_store_writer();
         let reader = SoloReader(Arc::clone(&shared));
         (SoloWriter { shared, version: 0 }, reader)
     }
@@ -387,6 +386,11 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         core::mem::size_of::<SoloSlot<T>>(),
         core::mem::offset_of!(SoloSlot<T>, words),
     ];
+
+    /// The waiter words, for `shm` (N5 in `notify.rs`).
+    pub(crate) fn notify(&self) -> &crate::notify::Notify {
+        &self.notify
+    }
 
     /// Stores every atomic so that `self` holds the state `new(value)` builds.
     /// The caller must ensure nobody uses the object meanwhile, and publish the
