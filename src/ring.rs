@@ -685,8 +685,9 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             let Some(new) = f(&snap) else {
                 return Err(snap);
             };
-            // `Buf::of` and `stage` cannot panic, so no guard is needed between
-            // here and the commit or release below.
+            // `Buf::of` cannot panic, and `stage` only before it claims (I7),
+            // so no guard is needed between here and the commit or release
+            // below.
             let ticket = self.stage(&Buf::of(new), None, snap.ticket);
             if self.commit(snap.version, snap.ticket, ticket) {
                 return Ok(Snapshot {
