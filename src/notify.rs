@@ -40,8 +40,8 @@
 //!   waiter registers it before its first barrier; a shared file's writers
 //!   register when they map it writable (`prepare_store_writers`). A process
 //!   whose registration fails sets the `FENCED` bit of the object's `waiters`
-//!   word (at open, before it writes; as a waiter, before it announces), and
-//!   writers that see it take the `SeqCst` fence. A waiter whose `membarrier`
+//!   word (at open, before it writes; as a waiter, in place of its barrier),
+//!   and writers that see it take the `SeqCst` fence. A waiter whose `membarrier`
 //!   fails, or that had to set the bit (a writer may have checked just
 //!   before), sleeps in slices of [`FALLBACK_SLICE`], so a missed wake-up
 //!   costs at most that long. The bit stays for the object's life.
