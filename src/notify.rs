@@ -5,10 +5,10 @@
 //! # Protocol
 //!
 //! * **N1 (writer).** After the access that publishes a new version (a store
-//!   or an RMW of the head or sequence), the writer runs its half of a
-//!   store-load barrier ([`Notify::wake`]), then loads `waiters`; only if it is
-//!   not 0 does it bump `epoch` and wake every thread sleeping on it. With
-//!   nobody waiting this is one load of a word beside the head.
+//!   or an RMW of the head), the writer runs its half of a store-load barrier
+//!   ([`Notify::wake`]), then loads `waiters`; only if it is not 0 does it
+//!   bump `epoch` and wake every thread sleeping on it. With nobody waiting
+//!   this is one load of a word beside the head.
 //! * **N2 (waiter).** A waiter announces itself (`waiters += 1`), runs the
 //!   other half of the barrier, and then, until the version is newer than the
 //!   one it has seen: loads `epoch`, checks the version, and sleeps on `epoch`
@@ -25,15 +25,15 @@
 //! * **N4 (barriers).** A publication by RMW (the multi-writer head CAS) is
 //!   `SeqCst`, and so is the writer's `waiters` load: with the waiter's
 //!   `SeqCst` fence that is the Dekker pair at no cost (x86-64 `lock cmpxchg`
-//!   and a plain load). A publication by plain store (single writer, seqlock)
-//!   would need a `SeqCst` fence (x86-64 `mfence`, about a third of a
-//!   publication); instead, on Linux, the writer's half is a compiler fence,
-//!   and the waiter's half is `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`,
-//!   which runs a full barrier on every CPU running a process registered for
-//!   it (an idle or preempted writer passed one in its context switch). This
-//!   is Linux's asymmetric fence, the one liburcu and folly use; the waiter
-//!   pays a few microseconds per sleep, the writer nothing, not even a check
-//!   of its registration (N5).
+//!   and a plain load), and the waiter needs nothing more. A publication by
+//!   plain store (the single writer) would need a `SeqCst` fence (x86-64
+//!   `mfence`, about a third of a publication); instead, on Linux, the
+//!   writer's half is a compiler fence, and the waiter's half is
+//!   `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, which runs a full barrier
+//!   on every CPU running a process registered for it (an idle or preempted
+//!   writer passed one in its context switch). This is Linux's asymmetric
+//!   fence, the one liburcu and folly use; the waiter pays a few microseconds
+//!   per sleep, the writer nothing, not even a check of its registration (N5).
 //! * **N5 (registration).** Every process that writes a store-published
 //!   object is registered before its first write, or the object says
 //!   `FENCED`: in process, writers and waiters are one process, and the
@@ -49,6 +49,27 @@
 //!   not `SeqCst` accesses); neither loom nor Miri runs system calls, so
 //!   there the writer takes the fence after a store, and under Miri waiters
 //!   sleep in slices.
+//! * **N6 (a flag in the sequence).** A `SeqLock` writer publishes by a
+//!   store, but it first takes the lock by a CAS of the very word readers
+//!   check, from an even value to the next odd one. Its waiters therefore
+//!   announce themselves in that word instead of `waiters`: a waiter that
+//!   finds the sequence even and not newer sets its `WAITING` bit by a CAS
+//!   from the value it checked (its check, [`Announce::InCheck`]), and a
+//!   writer whose lock CAS found the bit clears it in its closing store and
+//!   then wakes ([`Notify::wake_announced`]). Both CASes replace the same
+//!   even value, so the word's modification order decides, with no barrier:
+//!   if the waiter's came first, the writer's reads the bit; otherwise the
+//!   waiter's fails and returns the writer's odd value, or a later one. The
+//!   flag is thus only ever set on an even sequence, and the writer that
+//!   takes the lock from that value wakes. The waiter's `epoch` load comes
+//!   before its Release CAS, which the writer's Acquire CAS reads, so the
+//!   writer's bump comes after that load (N3's first case). A waiter that
+//!   finds the sequence odd ([`Seen::Writing`]) has a writer running that
+//!   may not wake it: it snoozes briefly (a write takes nanoseconds), then
+//!   sleeps in slices of [`FALLBACK_SLICE`], checking with loads until the
+//!   sequence is even, and then announces itself. With nobody waiting, the
+//!   writer tests a bit of the value its CAS read anyway: no memory access
+//!   at all. Such an object's `waiters` word stays 0.
 //!
 //! Timeouts bound every sleep: a writer stopped or killed mid-publication never
 //! keeps a waiter past its deadline, since a sleep ends at the deadline and
@@ -88,6 +109,44 @@ pub(crate) enum Published {
     BySeqCstRmw,
     /// The version moved by a store.
     ByStore,
+}
+
+/// How a waiter makes itself known to writers (N2, N6).
+#[cfg(feature = "std")]
+#[derive(Clone, Copy)]
+pub(crate) enum Announce {
+    /// In `waiters`, with the half of N4's barrier that pairs with writers
+    /// that publish as given.
+    Count(Published),
+    /// By its check, an RMW of the version word that writers' lock CAS
+    /// reads (N6).
+    InCheck,
+}
+
+/// What a waiter's check of the version finds (N2, N6).
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Seen {
+    /// A version newer than the caller's: the wait is over.
+    Newer,
+    /// No newer version, and no write running: sleep until woken.
+    Same,
+    /// No newer version yet, but a write is running whose writer may not
+    /// wake this waiter (N6): poll.
+    Writing,
+}
+
+#[cfg(feature = "std")]
+impl Seen {
+    /// `Newer` if `newer`, else `Same`: the check of a type whose writers
+    /// publish in one access.
+    pub(crate) fn newer_if(newer: bool) -> Seen {
+        if newer {
+            Seen::Newer
+        } else {
+            Seen::Same
+        }
+    }
 }
 
 impl Notify {
@@ -164,17 +223,37 @@ impl Notify {
         }
     }
 
+    /// N6: the end of a write whose lock CAS found the `WAITING` flag, after
+    /// the store that publishes it and clears the flag.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wake_announced(&self) {
+        self.wake_all();
+    }
+
     /// N5 for a process that maps a shared file with this object writable:
     /// registers it for `membarrier`, or marks the object `FENCED` if that
     /// fails. Before the process's first write through the mapping.
     #[cfg(all(feature = "shm", not(noclobber_loom)))]
     pub(crate) fn prepare_store_writers(&self) {
-        if asymmetric::COVERS_WRITERS && !asymmetric::register() {
+        if asymmetric::COVERS_WRITERS {
+            self.register_or_fence();
+        }
+    }
+
+    /// N5: registers this process for `membarrier`; if that fails, sets
+    /// `FENCED` and returns `false`.
+    #[cfg(feature = "std")]
+    fn register_or_fence(&self) -> bool {
+        let registered = asymmetric::register();
+        if !registered {
             // Relaxed: this process's own later writes see it (program
-            // order); other processes need not (they are registered, or set
-            // it themselves).
+            // order). Other processes' writers are registered, or set it
+            // themselves; those that miss it are why a waiter that had to set
+            // it sleeps in slices.
             self.waiters.fetch_or(FENCED, Ordering::Relaxed);
         }
+        registered
     }
 
     #[cold]
@@ -185,30 +264,48 @@ impl Notify {
         futex::wake_all(self);
     }
 
-    /// Sleeps until `newer()` holds or `deadline` passes; returns whether
-    /// `newer()` held (N2). `newer` must check the version with at least an
-    /// Acquire load of the head or sequence.
+    /// Sleeps until `check()` is `Newer` or `deadline` passes; returns
+    /// whether it was (N2). `check` must load the version with at least an
+    /// Acquire load of the head or sequence (and with `Announce::InCheck`,
+    /// announce the waiter as N6 says whenever it returns `Same`).
     #[cfg(feature = "std")]
     pub(crate) fn wait_until(
         &self,
         deadline: Option<std::time::Instant>,
-        newer: impl Fn() -> bool,
+        how: Announce,
+        check: impl Fn() -> Seen,
     ) -> bool {
-        if newer() {
+        if check() == Seen::Newer {
             return true;
         }
-        // Relaxed: the store half of the waiter's Dekker pair (N4); the SeqCst
-        // fence in `waiter_barrier` right after it orders it against the
-        // writer's half, whether that is a SeqCst fence or a SeqCst RMW and
-        // load (C++20 [atomics.order] p4.2, p4.3).
-        self.waiters.fetch_add(1, Ordering::Relaxed);
-        let sliced = !self.waiter_barrier();
+        let sliced = match how {
+            Announce::Count(published) => {
+                // Relaxed: the store half of the waiter's Dekker pair (N4);
+                // the SeqCst fence in `waiter_barrier` right after it orders
+                // it against the writer's half, whether that is a SeqCst
+                // fence or a SeqCst RMW and load (C++20 [atomics.order] p4.2,
+                // p4.3).
+                self.waiters.fetch_add(1, Ordering::Relaxed);
+                !self.waiter_barrier(published)
+            }
+            Announce::InCheck => false,
+        };
+        let spin = crate::sync::Spin::new();
         let found = loop {
             // Acquire (N3): pairs with the Release bump in `wake_all`.
             let epoch = self.epoch.load(Ordering::Acquire);
-            if newer() {
-                break true;
-            }
+            let sliced = match check() {
+                Seen::Newer => break true,
+                Seen::Same => sliced,
+                // N6: the writer may not wake us. Snooze while that is cheap,
+                // then sleep in slices (a wake still ends one at once).
+                Seen::Writing => {
+                    if spin.snooze_more() {
+                        continue;
+                    }
+                    true
+                }
+            };
             let left = match deadline {
                 Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
@@ -223,26 +320,30 @@ impl Notify {
             };
             futex::wait(self, epoch, left);
         };
-        // Relaxed: only a count; a writer that still sees it pays one futex
-        // wake for nobody, never a missed one (N3 holds for every waiter still
-        // announced).
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        if let Announce::Count(_) = how {
+            // Relaxed: only a count; a writer that still sees it pays one
+            // futex wake for nobody, never a missed one (N3 holds for every
+            // waiter still announced). (N6's flag is cleared by the next
+            // writer instead.)
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
         found
     }
 }
 
-/// `wait_newer` of every type: waits until `version()` is newer than `seen`
-/// (`TimedOut` if not before the deadline), then returns `read(deadline)`.
+/// `wait_newer` of every type: waits until `check()` finds a version newer
+/// than the caller's (`TimedOut` if not before the deadline), then returns
+/// `read(deadline)`. `how`: how waiters announce themselves (N2, N6).
 #[cfg(feature = "std")]
 pub(crate) fn wait_newer<T>(
     notify: &Notify,
-    seen: u64,
     timeout: std::time::Duration,
-    version: impl Fn() -> u64,
+    how: Announce,
+    check: impl Fn() -> Seen,
     read: impl FnOnce(Option<std::time::Instant>) -> Result<crate::Versioned<T>, crate::ReadError>,
 ) -> Result<crate::Versioned<T>, crate::ReadError> {
     let deadline = deadline(timeout);
-    if notify.wait_until(deadline, || version() > seen) {
+    if notify.wait_until(deadline, how, check) {
         // The version only moves forward, so what `read` copies is newer too.
         // A read that times out now was lapped: newer versions exist.
         read(deadline).map_err(|e| match e {
@@ -274,22 +375,20 @@ pub(crate) fn retry_until<R>(
 impl Notify {
     /// The waiter's half of the barrier (N4), after its announcement; `false`
     /// if a writer's light half might not pair with it (the waiter then
-    /// sleeps in slices). Registers this process first (N5): in process, it
-    /// is also the writers'.
+    /// sleeps in slices). For writers that publish by store, it registers
+    /// this process first (N5): in process, it is also the writers'.
     #[cfg(feature = "std")]
-    fn waiter_barrier(&self) -> bool {
+    fn waiter_barrier(&self, how: Published) -> bool {
         fence(Ordering::SeqCst);
+        if let Published::BySeqCstRmw = how {
+            // The fence pairs with the writer's SeqCst RMW and load (N4).
+            return true;
+        }
         if !asymmetric::COVERS_WRITERS {
             // Writers take the fence (loom, Miri: the fences are the model).
             return cfg!(any(noclobber_loom, miri)) || asymmetric::heavy_barrier();
         }
-        if !asymmetric::register() {
-            // N5. Relaxed: writers that miss it are why this waiter sleeps in
-            // slices; the next writes see it.
-            self.waiters.fetch_or(FENCED, Ordering::Relaxed);
-            return false;
-        }
-        asymmetric::heavy_barrier()
+        self.register_or_fence() && asymmetric::heavy_barrier()
     }
 }
 
@@ -448,7 +547,9 @@ mod tests {
             let waiter = s.spawn(|| {
                 let start = Instant::now();
                 let deadline = Instant::now() + Duration::from_secs(30);
-                let woken = n.wait_until(Some(deadline), || version.load(Ordering::Acquire) > 0);
+                let newer = || Seen::newer_if(version.load(Ordering::Acquire) > 0);
+                let how = Announce::Count(Published::ByStore);
+                let woken = n.wait_until(Some(deadline), how, newer);
                 (woken, start.elapsed())
             });
             while n.waiters.load(Ordering::Relaxed) & !FENCED == 0 {

@@ -320,10 +320,14 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
-            self.ring().read_until(deadline).map(Into::into)
-        })
+        let check = || crate::notify::Seen::newer_if(self.version() > seen);
+        crate::notify::wait_newer(
+            &self.notify,
+            timeout,
+            crate::notify::Announce::Count(Published::BySeqCstRmw),
+            check,
+            |deadline| self.ring().read_until(deadline).map(Into::into),
+        )
     }
 
     /// Consumes the publisher and returns the latest value.

@@ -4,7 +4,7 @@ use core::fmt;
 
 use bytemuck::NoUninit;
 
-use crate::notify::{Notify, Published};
+use crate::notify::Notify;
 use crate::sync::{fence, AtomicU64, Ordering, Spin};
 use crate::words::{word_count, Buf, Words};
 use crate::Versioned;
@@ -38,11 +38,25 @@ use crate::Versioned;
 /// ```
 #[repr(C)]
 pub struct SeqLock<T> {
-    /// Twice the number of completed writes, plus one while a write runs.
+    /// Four times the number of completed writes, plus 1 while a write runs,
+    /// plus [`WAITING`] (2) while waiters may be asleep.
     seq: AtomicU64,
-    /// Readers waiting for a newer version (`notify.rs`).
+    /// The futex word waiters sleep on (`notify.rs`; its waiter count stays
+    /// 0, N6).
     notify: Notify,
     words: Words<T>,
+}
+
+/// Bit of the sequence (N6 in `notify.rs`): a waiter may be asleep, so the
+/// writer whose lock CAS finds it wakes waiters after its write (and clears
+/// it). Bit 0 is set while a write runs; the bits above count writes, and
+/// wrap at 2^62, which 5 ns writes reach in 700 years.
+const WAITING: u64 = 2;
+
+/// The version a sequence value stands for: the completed writes.
+#[inline]
+const fn version_of(seq: u64) -> u64 {
+    seq >> 2
 }
 
 impl<T: NoUninit> SeqLock<T> {
@@ -143,7 +157,7 @@ impl<T: NoUninit> SeqLock<T> {
         let value = unsafe { buf.assume_value() };
         Some(Versioned {
             value,
-            version: seq / 2,
+            version: version_of(seq),
         })
     }
 
@@ -350,7 +364,7 @@ impl<T: NoUninit> SeqLock<T> {
     #[must_use]
     pub fn version(&self) -> u64 {
         // Acquire: a caller that sees version n also sees the n-th write.
-        self.seq.load(Ordering::Acquire) / 2
+        version_of(self.seq.load(Ordering::Acquire))
     }
 
     /// Waits until a version newer than `seen` is written, then reads it;
@@ -384,10 +398,39 @@ impl<T: NoUninit> SeqLock<T> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        // An odd sequence (a write running) counts as the old version: its
-        // end stores the new one and wakes.
-        let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
+        use crate::notify::Seen;
+        let seen_in = |seq: u64| match version_of(seq) > seen {
+            true => Seen::Newer,
+            // N6 in `notify.rs`: this writer took the lock before
+            // our announcement, and may not wake us.
+            false if seq & 1 == 1 => Seen::Writing,
+            false => Seen::Same,
+        };
+        let check = || {
+            // Acquire: as in `version`.
+            let mut seq = self.seq.load(Ordering::Acquire);
+            loop {
+                if seen_in(seq) != Seen::Same {
+                    return seen_in(seq);
+                }
+                // N6: not newer and even, so announce, by a CAS from the
+                // value checked: it fails if a writer took the lock
+                // meanwhile, and the value found is judged instead. Release:
+                // the caller's `epoch` load comes before it, for the
+                // writer's Acquire CAS that reads the flag. Acquire (both):
+                // as above.
+                let flagged = seq | WAITING;
+                match self
+                    .seq
+                    .compare_exchange(seq, flagged, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => return Seen::Same,
+                    Err(found) => seq = found,
+                }
+            }
+        };
+        let how = crate::notify::Announce::InCheck;
+        crate::notify::wait_newer(&self.notify, timeout, how, check, |deadline| {
             // `None`: a newer version exists, but a writer holds the lock.
             self.read_until(deadline).ok_or(crate::ReadError::Lapped)
         })
@@ -469,8 +512,9 @@ impl<T: NoUninit> SeqLock<T> {
         debug_assert!(seq & 1 == 0);
         // Acquire: pairs with the Release store that ended the previous
         // write, so our word loads (in `update`) see its stores and our word
-        // stores come after them. Failure Relaxed: the value found is only a
-        // hint for the next attempt.
+        // stores come after them; and (N6 in `notify.rs`) with a waiter's
+        // Release RMW that set the `WAITING` flag we find. Failure Relaxed:
+        // the value found is only a hint for the next attempt.
         let (success, failure) = (Ordering::Acquire, Ordering::Relaxed);
         if strong {
             self.seq.compare_exchange(seq, seq + 1, success, failure)?;
@@ -504,11 +548,6 @@ impl<T: NoUninit> SeqLock<T> {
         core::mem::offset_of!(Self, notify),
         core::mem::offset_of!(Self, words),
     ];
-
-    /// The waiter words, for `shm` (N5 in `notify.rs`).
-    pub(crate) fn notify(&self) -> &crate::notify::Notify {
-        &self.notify
-    }
 
     /// Stores every atomic so that `self` holds the state `SeqLock::new(value)`
     /// builds. The caller must ensure nobody uses the object meanwhile, and
@@ -566,6 +605,7 @@ impl<T: NoUninit> SeqLock<T> {
 /// restores the even value it found, with nothing written.
 struct WriteGuard<'a, T: NoUninit> {
     lock: &'a SeqLock<T>,
+    /// The even sequence our CAS replaced, with its `WAITING` flag.
     seq: u64,
 }
 
@@ -595,16 +635,33 @@ impl<T: NoUninit> WriteGuard<'_, T> {
             // `lock`, and before the even one by the Release store below.
             self.lock.words.at(i).store(buf.word(i), Ordering::Relaxed);
         }
-        // Wrapping: 2^63 writes are out of reach, but a corrupt shared mapping
-        // may start anywhere; a wrapped sequence is still even and new.
-        let next = self.seq.wrapping_add(2);
+        if self.seq & WAITING != 0 {
+            return self.commit_flagged();
+        }
+        // One write more. Wrapping: 2^62 writes are out of reach, but a
+        // corrupt shared mapping may start anywhere; a wrapped sequence is
+        // still even and new.
+        let next = self.seq.wrapping_add(4);
         // Release: publishes the words to readers (Acquire load of `seq`) and to
         // the next writer (Acquire CAS).
         self.lock.seq.store(next, Ordering::Release);
-        // Wakes waiting readers, if any (N1 in `notify.rs`).
-        self.lock.notify.wake(Published::ByStore);
         core::mem::forget(self);
-        next / 2
+        version_of(next)
+    }
+
+    /// The end of a write whose lock CAS found the `WAITING` flag (N6 in
+    /// `notify.rs`): one write more without the flag (adding 2 carries it
+    /// into the count), then wakes the waiters that set it; later ones found
+    /// the odd sequence, and poll.
+    #[cold]
+    #[inline(never)]
+    fn commit_flagged(self) -> u64 {
+        let next = self.seq.wrapping_add(2);
+        // Release: as in `commit`.
+        self.lock.seq.store(next, Ordering::Release);
+        self.lock.notify.wake_announced();
+        core::mem::forget(self);
+        version_of(next)
     }
 }
 
@@ -614,7 +671,10 @@ impl<T: NoUninit> Drop for WriteGuard<'_, T> {
         // and nothing was written since, so whoever reads the restored sequence
         // with Acquire (a reader, the next writer's CAS) synchronises with that
         // fence and sees the last write, which our Acquire CAS had acquired.
-        // Readers that straddle the odd period still see one value.
+        // Readers that straddle the odd period still see one value. The
+        // restored `WAITING` flag keeps its waiters announced for the next
+        // writer; waiters that came meanwhile found the odd sequence and
+        // announce themselves once it is even again (N6).
         self.lock.seq.store(self.seq, Ordering::Relaxed);
     }
 }
@@ -717,6 +777,46 @@ mod tests {
                 version: v
             }
         );
+    }
+
+    /// N6 in `notify.rs`: a waiter about to sleep sets `WAITING` on the even
+    /// sequence; versions do not count it; the next write clears it and
+    /// wakes the waiter; an aborted write (a panic in `update`) keeps it for
+    /// the write after.
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_sleeping_waiter_flags_the_sequence_until_the_next_write() {
+        use std::time::{Duration, Instant};
+        let lock = SeqLock::new(5u64);
+        let flagged = || lock.seq.load(Ordering::Relaxed) & WAITING != 0;
+        let wait_for_flag = || {
+            let start = Instant::now();
+            while !flagged() {
+                assert!(start.elapsed() < Duration::from_secs(30), "no flag");
+                std::thread::yield_now();
+            }
+        };
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| lock.wait_newer(0, Duration::from_secs(60)));
+            wait_for_flag();
+            assert_eq!(
+                (lock.version(), lock.read()),
+                (0, 5),
+                "the flag is no version"
+            );
+            // An aborted write restores the flag with the sequence.
+            let aborted = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+                lock.update(|_| panic!("abort"));
+            }));
+            assert!(aborted.is_err() && flagged() && lock.version() == 0);
+            assert_eq!(lock.write(6), 1);
+            assert!(!flagged(), "the write that found the flag clears it");
+            let v = waiter.join().unwrap().unwrap();
+            assert_eq!((v.value, v.version), (6, 1));
+        });
+        // With nobody waiting, writes leave it clear.
+        assert_eq!(lock.write(7), 2);
+        assert!(!flagged());
     }
 
     /// #12: the open check of a shared `SeqLock`: an even sequence, or an odd

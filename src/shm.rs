@@ -127,8 +127,11 @@ use crate::{Publisher, SeqLock, Versioned};
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 /// Bumped whenever the meaning of the header or of an object's fields changes
-/// (4: a ring claim is one 64-bit word naming an owner table entry).
-const LAYOUT_VERSION: u64 = 4;
+/// (4: a ring claim is one 64-bit word naming an owner table entry; 5: a
+/// `SeqLock` writer checks for waiters when it takes the lock, N6 in
+/// `notify.rs`, so its waiters no longer run `membarrier`: a process of
+/// version 4 would lose their wake-ups).
+const LAYOUT_VERSION: u64 = 5;
 
 /// Why a shared mapping could not be created or opened.
 ///
@@ -645,10 +648,6 @@ unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
 
     fn init_in_place(&self, value: T) {
         SeqLock::init_in_place(self, value);
-    }
-
-    fn mapped_writable(&self) {
-        self.notify().prepare_store_writers();
     }
 }
 

@@ -349,10 +349,14 @@ impl<T: NoUninit, const SLOTS: usize> SoloPublisher<T, SLOTS> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, ReadError> {
-        let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
-            self.read_until(deadline)
-        })
+        let check = || crate::notify::Seen::newer_if(self.version() > seen);
+        crate::notify::wait_newer(
+            &self.notify,
+            timeout,
+            crate::notify::Announce::Count(Published::ByStore),
+            check,
+            |deadline| self.read_until(deadline),
+        )
     }
 
     /// The version of the latest publication (0 for the initial value).

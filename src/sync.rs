@@ -63,6 +63,22 @@ impl Spin {
         #[cfg(noclobber_loom)]
         loom::thread::yield_now();
     }
+
+    /// [`snooze`](Self::snooze) while backing off is still short (crossbeam's
+    /// `is_completed`: a few dozen microseconds in all); `false`, without
+    /// waiting, once the caller should block instead. Under loom it always
+    /// yields and returns `true`: the model has no timed sleep to fall back
+    /// to.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn snooze_more(&self) -> bool {
+        #[cfg(not(noclobber_loom))]
+        if self.backoff.is_completed() {
+            return false;
+        }
+        self.snooze();
+        true
+    }
 }
 
 /// Loom has no 128-bit atomic. The model stands in a `loom::sync::Mutex<u128>`:

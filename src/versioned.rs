@@ -277,10 +277,14 @@ impl<T: NoUninit> VersionedCell<T> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, crate::ReadError> {
-        let version = || self.version();
-        crate::notify::wait_newer(&self.notify, seen, timeout, version, |deadline| {
-            self.load_until(deadline)
-        })
+        let check = || crate::notify::Seen::newer_if(self.version() > seen);
+        crate::notify::wait_newer(
+            &self.notify,
+            timeout,
+            crate::notify::Announce::Count(Published::BySeqCstRmw),
+            check,
+            |deadline| self.load_until(deadline),
+        )
     }
 
     /// Writes `new` if the version is still `expected_version`.

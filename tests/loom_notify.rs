@@ -66,6 +66,11 @@ fn solo_two_waiters_two_publications() {
     });
 }
 
+/// N6: the waiter announces itself in the sequence word (`WAITING`), and
+/// the writer whose lock CAS found the flag wakes. Fails if the writer never
+/// wakes, or wakes before its closing store, or if a waiter that finds the
+/// sequence odd sleeps instead of polling (the writer's closing store erases
+/// a flag set meanwhile).
 #[test]
 fn seqlock_waiter_sees_one_write() {
     model(3, || {
@@ -103,5 +108,48 @@ fn versioned_cell_waiter_sees_one_update() {
         let v = cell.wait_newer(0, FOREVER).unwrap();
         assert_eq!((v.value, v.version), (1, 1));
         t.join().unwrap();
+    });
+}
+
+/// N6 with two writers: a waiter's flag set during one write is erased by
+/// its closing store, so the waiter polls, then announces itself again for
+/// the second write; it must see both, in order or skipping forward.
+#[test]
+fn seqlock_waiter_follows_two_writers() {
+    model(2, || {
+        let lock = Arc::new(SeqLock::new([0u64, !0]));
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let l = Arc::clone(&lock);
+                thread::spawn(move || {
+                    l.update(|[n, _]| [n + 1, !(n + 1)]);
+                })
+            })
+            .collect();
+        let mut seen = 0;
+        while seen < 2 {
+            seen = check(lock.wait_newer(seen, FOREVER).unwrap(), seen);
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// N6 with two waiters on one write: one flag in the sequence stands for
+/// both, and the one wake-up reaches both.
+#[test]
+fn seqlock_two_waiters_one_write() {
+    model(2, || {
+        let lock = Arc::new(SeqLock::new([0u64, !0]));
+        let l = Arc::clone(&lock);
+        let writer = thread::spawn(move || {
+            l.write([1, !1]);
+        });
+        let l = Arc::clone(&lock);
+        let other = thread::spawn(move || check(l.wait_newer(0, FOREVER).unwrap(), 0));
+        check(lock.wait_newer(0, FOREVER).unwrap(), 0);
+        other.join().unwrap();
+        writer.join().unwrap();
     });
 }
