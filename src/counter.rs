@@ -14,7 +14,9 @@
 //! threads than shards) `fetch_add` into the shard's separate `shared` cell, so
 //! they never touch the owner's cache line on an add. There is no owner word to
 //! check: the fast path is one thread-local load, one bounds check, the load and
-//! the store.
+//! the store. The thread-local hint holds the slot as a byte offset
+//! (`slot * SHARD_BYTES`), so the owned shard's address is the shards' base plus
+//! the hint, with no multiply or shift on the path.
 //!
 //! Hand-over: the exiting owner's last store to `total` is sequenced before its
 //! Release `fetch_and`; the next thread's Acquire `fetch_or` reads that (or a
@@ -45,10 +47,16 @@ use crate::sync::{self, AtomicI64, Mutex, Ordering, ThreadSlot};
 /// ```
 pub const MAX_SHARDS: usize = 1 << 16;
 
+/// Bytes from one shard to the next: a thread holding slot `s` has
+/// `ThreadSlot::hint == s * SHARD_BYTES`, the offset of shard `s` in every
+/// counter's shard array.
+const SHARD_BYTES: usize = core::mem::size_of::<Shard>();
+
 /// `ThreadSlot::hint` of a thread that shares from now on (no slot, or its slot
-/// already given back at exit). Like `sync::NO_SLOT`, no shard index.
+/// already given back at exit). Like `sync::NO_SLOT`, beyond every offset a
+/// counter's fast path accepts (`ShardedCounter::bytes`).
 const SHARING: usize = usize::MAX - 1;
-const _: () = assert!(SHARING >= MAX_SHARDS);
+const _: () = assert!(SHARING > MAX_SHARDS * SHARD_BYTES && sync::NO_SLOT > SHARING);
 
 /// A counter that many threads increment at nearly the speed of an
 /// uncontended, unshared increment.
@@ -88,6 +96,8 @@ const _: () = assert!(SHARING >= MAX_SHARDS);
 /// ```
 pub struct ShardedCounter {
     shards: Box<[Shard]>,
+    /// `shards.len() * SHARD_BYTES`: a hint below it is the offset of a shard.
+    bytes: usize,
     /// Serialises `take`s: each one moves every shard's `taken` alone.
     take_lock: Mutex<()>,
 }
@@ -146,6 +156,7 @@ impl ShardedCounter {
         let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
         ShardedCounter {
             shards: (0..n).map(|_| Shard::default()).collect(),
+            bytes: n * SHARD_BYTES,
             take_lock: Mutex::new(()),
         }
     }
@@ -173,9 +184,28 @@ impl ShardedCounter {
         // The fast path spelled out (not through `shard_of_this_thread`), so the
         // compiler does not merge both paths into one `Cell` and test its tag:
         // one TLS load, a bounds check, and the owned load + store.
-        match self.shards.get(sync::slot_hint()) {
+        match self.owned_shard(sync::slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total).add(delta),
             None => self.add_slow(delta),
+        }
+    }
+
+    /// The shard at byte offset `hint` (the calling thread's
+    /// `ThreadSlot::hint`) if it is one of ours: the shard this thread owns.
+    #[inline(always)]
+    fn owned_shard(&self, hint: usize) -> Option<&Shard> {
+        if hint < self.bytes {
+            // SAFETY: a hint is `sync::NO_SLOT`, `SHARING` (both above
+            // `self.bytes`, asserted at compile time) or `slot * SHARD_BYTES`,
+            // stored only by `slot_of_this_thread`. So here `hint` is
+            // `slot * SHARD_BYTES` with `slot < self.shards.len()` (as
+            // `self.bytes == len * SHARD_BYTES`): the pointer is that of
+            // `self.shards[slot]`, in bounds, aligned (a multiple of the
+            // element size from the slice's aligned base), and the shared
+            // borrow lives no longer than `&self`.
+            Some(unsafe { &*self.shards.as_ptr().byte_add(hint) })
+        } else {
+            None
         }
     }
 
@@ -222,8 +252,8 @@ impl ShardedCounter {
     /// below the shard count), else a shared cell.
     #[inline(always)]
     fn shard_of_this_thread(&self) -> Cell<'_> {
-        // `NO_SLOT` (no slot yet) and `SHARING` are no index: the slow path.
-        match self.shards.get(sync::slot_hint()) {
+        // `NO_SLOT` (no slot yet) and `SHARING` are no offset: the slow path.
+        match self.owned_shard(sync::slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total),
             None => self.shard_slow(),
         }
@@ -342,11 +372,12 @@ fn slot_of_this_thread() -> Option<usize> {
             } else {
                 None
             };
-            s.hint.set(slot.unwrap_or(SHARING));
+            // No overflow: `slot < MAX_SHARDS` (asserted with `SHARING`).
+            s.hint.set(slot.map_or(SHARING, |slot| slot * SHARD_BYTES));
             slot
         }
         SHARING => None,
-        slot => Some(slot),
+        offset => Some(offset / SHARD_BYTES),
     })
     .flatten()
 }
@@ -382,7 +413,7 @@ fn release_slot(s: &ThreadSlot, slot: usize) {
 fn give_back(s: &ThreadSlot) {
     let hint = s.hint.replace(SHARING);
     if hint != sync::NO_SLOT && hint != SHARING {
-        release_slot(s, hint);
+        release_slot(s, hint / SHARD_BYTES);
     }
 }
 

@@ -137,10 +137,12 @@ pub(crate) const NO_SLOT: usize = usize::MAX;
 
 #[cfg(feature = "std")]
 pub(crate) struct ThreadSlot {
-    /// `s`: the thread holds slot `s`; [`NO_SLOT`]: none taken yet;
-    /// `counter::SHARING`: the thread shares from now on (slot given back at
-    /// exit, or none was free). Both markers are beyond every shard index, so
-    /// the counter's fast path is one bounds check, with no arithmetic.
+    /// `s * counter::SHARD_BYTES`: the thread holds slot `s` (the byte offset of
+    /// shard `s`); [`NO_SLOT`]: none taken yet; `counter::SHARING`: the thread
+    /// shares from now on (slot given back at exit, or none was free). Both
+    /// markers are beyond every counter's shard bytes, so the counter's fast
+    /// path is one bounds check and an add to the shards' base, with no
+    /// multiply or shift.
     pub(crate) hint: std::cell::Cell<usize>,
     /// Live `LocalCounter` handles of this thread that write its owned shard.
     pub(crate) pins: std::cell::Cell<usize>,

@@ -153,3 +153,27 @@ fn seqlock_two_waiters_one_write() {
         writer.join().unwrap();
     });
 }
+
+/// N6 seen by a reader that does not wait: a write whose lock CAS found the
+/// waiter's flag ends in `commit_flagged`, and its closing store must publish
+/// the words to every reader, not only to the waiters it wakes (those acquire
+/// them through the notifier's epoch as well). Fails if that store is
+/// `Relaxed`: the plain reader then sees the new sequence with the old words.
+#[test]
+fn seqlock_plain_reader_beside_flagged_write() {
+    model(2, || {
+        let lock = Arc::new(SeqLock::new([0u64, !0]));
+        let l = Arc::clone(&lock);
+        let writer = thread::spawn(move || {
+            l.write([1, !1]);
+        });
+        let l = Arc::clone(&lock);
+        let reader = thread::spawn(move || {
+            let v = l.read_versioned();
+            assert_eq!(v.value, [v.version, !v.version], "torn: {v:?}");
+        });
+        check(lock.wait_newer(0, FOREVER).unwrap(), 0);
+        reader.join().unwrap();
+        writer.join().unwrap();
+    });
+}
