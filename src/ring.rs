@@ -363,7 +363,6 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             self.release(ticket);
         }
         let spin = Spin::new();
-        let slots = N;
         let mut busy = 0usize;
         // Who our claims say made them (I6); looked up here, not in `ring()`,
         // so that readers never do.
@@ -426,9 +425,9 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             // that: are some of them held by the dead (I6)? A slot given
             // back earns another round.
             busy += 1;
-            if busy % (64 * slots) == slots && self.reclaim_dead() {
+            if busy % (64 * N) == N && self.reclaim_dead() {
                 if let Some(left) = &mut attempts {
-                    *left += slots;
+                    *left += N;
                 }
             }
             if let Some(left) = &mut attempts {

@@ -1,6 +1,8 @@
 //! Counter increments: `ShardedCounter::inc` against a shared `AtomicU64`,
-//! std and parking_lot `Mutex<u64>`, per-thread padded `fetch_add`, and the
-//! physical limit (each thread owns a padded word: Relaxed load + store).
+//! std and parking_lot `Mutex<u64>`, per-thread padded `fetch_add`, the
+//! `thread_local` crate's per-object thread-local cells (`tl_thread_local`:
+//! each thread's padded cell, Relaxed load + store, summed by iterating), and
+//! the physical limit (each thread owns a padded word: Relaxed load + store).
 //!
 //! Time = ns per increment per thread; throughput = all threads' increments/s.
 //! See `benches/common/mod.rs` for the harness and `docs/benchmarks.md`.
@@ -10,12 +12,15 @@
 //! * `counter_churn`: one iteration is one **round**: `threads` threads start,
 //!   each increments [`CHURN_ADDS`] times, and exits (joined). `noclobber_sharded`
 //!   against `legacy_owner_cas` (the pre-issue-14 algorithm, copied below: shards
-//!   claimed by CAS on an owner word, never given back) and a shared
+//!   claimed by CAS on an owner word, never given back), the `thread_local`
+//!   crate's cells (`tl_thread_local`: a thread's id, and with it its cell, is
+//!   reused by the next thread after it exits) and a shared
 //!   `std_atomic_fetch_add`.
 //! * `counter_fresh_thread`: `inc` from a thread started after 10,000 threads
 //!   started, incremented once and exited (`noclobber_after_10k_churn`,
 //!   `legacy_after_10k_churn`), against the same on a counter no thread ever
-//!   churned (`ref_never_churned`). Time = ns per increment.
+//!   churned (`ref_never_churned`), and `tl_after_10k_churn` for the
+//!   `thread_local` crate. Time = ns per increment.
 
 mod common;
 
@@ -29,6 +34,28 @@ use common::{bench, config, max_threads, thread_counts};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
 use noclobber::ShardedCounter;
+use thread_local::ThreadLocal;
+
+/// The `thread_local` crate's way to a per-thread counter: one padded cell per
+/// thread that used it, written only by that thread (Relaxed load + store, as
+/// the owned shards), summed by iterating over the cells.
+struct TlCounter(ThreadLocal<CachePadded<AtomicU64>>);
+
+impl TlCounter {
+    fn new() -> Self {
+        TlCounter(ThreadLocal::new())
+    }
+
+    #[inline]
+    fn inc(&self) {
+        let cell = self.0.get_or_default();
+        cell.store(cell.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Relaxed)).sum()
+    }
+}
 
 fn counter_inc(c: &mut Criterion) {
     let mut g = c.benchmark_group("counter_inc");
@@ -47,6 +74,11 @@ fn counter_inc(c: &mut Criterion) {
                 move || local.inc()
             });
             black_box(ctr.sum());
+        }
+        {
+            let tl = &TlCounter::new();
+            bench(&mut g, "tl_thread_local", t, move |_| move || tl.inc());
+            black_box(tl.sum());
         }
         {
             let a = &CachePadded::new(AtomicU64::new(0));
@@ -133,6 +165,9 @@ fn counter_churn(c: &mut Criterion) {
     let legacy = legacy::Counter::new();
     run("legacy_owner_cas", &|| legacy.inc());
     black_box(legacy.sum());
+    let tl = TlCounter::new();
+    run("tl_thread_local", &|| tl.inc());
+    black_box(tl.sum());
     let a = CachePadded::new(AtomicU64::new(0));
     run("std_atomic_fetch_add", &|| {
         a.fetch_add(1, Relaxed);
@@ -167,17 +202,21 @@ fn counter_fresh_thread(c: &mut Criterion) {
     let ctr = ShardedCounter::new();
     let never = ShardedCounter::new();
     let legacy = legacy::Counter::new();
+    let tl = TlCounter::new();
     for _ in 0..CHURNED_THREADS {
         churn_round(1, 1, &|| {
             ctr.inc();
             legacy.inc();
+            tl.inc();
         });
     }
     assert_eq!(ctr.sum(), CHURNED_THREADS as i64);
-    let cases: [(&str, &(dyn Fn() + Sync)); 3] = [
+    assert_eq!(tl.sum(), CHURNED_THREADS as u64);
+    let cases: [(&str, &(dyn Fn() + Sync)); 4] = [
         ("noclobber_after_10k_churn", &|| ctr.inc()),
         ("ref_never_churned", &|| never.inc()),
         ("legacy_after_10k_churn", &|| legacy.inc()),
+        ("tl_after_10k_churn", &|| tl.inc()),
     ];
     for (name, inc) in cases {
         thread::scope(|s| {
@@ -190,7 +229,7 @@ fn counter_fresh_thread(c: &mut Criterion) {
             });
         });
     }
-    black_box((ctr.sum(), never.sum(), legacy.sum()));
+    black_box((ctr.sum(), never.sum(), legacy.sum(), tl.sum()));
     g.finish();
 }
 
