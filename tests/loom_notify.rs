@@ -136,21 +136,29 @@ fn seqlock_waiter_follows_two_writers() {
     });
 }
 
+/// One write of `[1, !1]`, a waiter on this thread, and `other` on a third
+/// thread beside them.
+fn seqlock_write_waiter_and(other: fn(&SeqLock<[u64; 2]>)) {
+    let lock = Arc::new(SeqLock::new([0u64, !0]));
+    let l = Arc::clone(&lock);
+    let writer = thread::spawn(move || {
+        l.write([1, !1]);
+    });
+    let l = Arc::clone(&lock);
+    let third = thread::spawn(move || other(&l));
+    check(lock.wait_newer(0, FOREVER).unwrap(), 0);
+    third.join().unwrap();
+    writer.join().unwrap();
+}
+
 /// N6 with two waiters on one write: one flag in the sequence stands for
 /// both, and the one wake-up reaches both.
 #[test]
 fn seqlock_two_waiters_one_write() {
     model(2, || {
-        let lock = Arc::new(SeqLock::new([0u64, !0]));
-        let l = Arc::clone(&lock);
-        let writer = thread::spawn(move || {
-            l.write([1, !1]);
-        });
-        let l = Arc::clone(&lock);
-        let other = thread::spawn(move || check(l.wait_newer(0, FOREVER).unwrap(), 0));
-        check(lock.wait_newer(0, FOREVER).unwrap(), 0);
-        other.join().unwrap();
-        writer.join().unwrap();
+        seqlock_write_waiter_and(|l| {
+            check(l.wait_newer(0, FOREVER).unwrap(), 0);
+        })
     });
 }
 
@@ -162,18 +170,9 @@ fn seqlock_two_waiters_one_write() {
 #[test]
 fn seqlock_plain_reader_beside_flagged_write() {
     model(2, || {
-        let lock = Arc::new(SeqLock::new([0u64, !0]));
-        let l = Arc::clone(&lock);
-        let writer = thread::spawn(move || {
-            l.write([1, !1]);
-        });
-        let l = Arc::clone(&lock);
-        let reader = thread::spawn(move || {
+        seqlock_write_waiter_and(|l| {
             let v = l.read_versioned();
             assert_eq!(v.value, [v.version, !v.version], "torn: {v:?}");
-        });
-        check(lock.wait_newer(0, FOREVER).unwrap(), 0);
-        reader.join().unwrap();
-        writer.join().unwrap();
+        })
     });
 }
