@@ -195,9 +195,9 @@ impl ShardedCounter {
     #[inline(always)]
     fn owned_shard(&self, hint: usize) -> Option<&Shard> {
         if hint < self.bytes {
-            // SAFETY: a hint is `sync::NO_SLOT`, `SHARING` (both above
-            // `self.bytes`, asserted at compile time) or `slot * SHARD_BYTES`,
-            // stored only by `slot_of_this_thread`. So here `hint` is
+            // SAFETY: a hint is `NO_SLOT` (initial), `SHARING` (both above
+            // `self.bytes`, asserted at compile time) or else `slot *
+            // SHARD_BYTES`, as `slot_of_this_thread` stores it. So `hint` is
             // `slot * SHARD_BYTES` with `slot < self.shards.len()` (as
             // `self.bytes == len * SHARD_BYTES`): the pointer is that of
             // `self.shards[slot]`, in bounds, aligned (a multiple of the
