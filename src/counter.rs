@@ -78,6 +78,11 @@ const _: () = assert!(SHARING > MAX_SHARDS * SHARD_BYTES && sync::NO_SLOT > SHAR
 ///   and never twice. Concurrent `take`s wait for each other (a lock; `add` and
 ///   `sum` never wait).
 /// * Arithmetic wraps on overflow, like `i64::wrapping_add`.
+/// * **Not for signal handlers.** A thread updates its own shard with a load
+///   and a store, not a read-modify-write; an `add` made by a signal handler
+///   that interrupted an `add` of the same thread on the same counter (between
+///   that load and store) is lost. Count from signal handlers with an
+///   `AtomicI64::fetch_add` instead.
 ///
 /// # Example
 ///
@@ -171,7 +176,8 @@ impl ShardedCounter {
         self.shards.len()
     }
 
-    /// Adds `delta` (wrapping on overflow).
+    /// Adds `delta` (wrapping on overflow). Not async-signal-safe: see the
+    /// type's docs.
     ///
     /// ```
     /// let c = noclobber::ShardedCounter::new();

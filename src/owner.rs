@@ -2,72 +2,115 @@
 //! claims of dead processes (reclaimable) from those of live ones (`ring.rs`,
 //! I6).
 //!
-//! An owner is a `u64`: 0 means "unknown, never reclaimable" (every claim
-//! without `shm` on Linux, under loom and Miri, and in a process that has not
-//! opened a shared file since it started or forked). Otherwise it packs the
-//! process's pid (22 bits: Linux's `PID_MAX_LIMIT`), the low 22 bits of its pid
-//! namespace's inode, and the low 20 bits of its start time in clock ticks
-//! (`/proc/<pid>/stat` field 22).
+//! An owner is a `u64`. Two values are not identities: [`UNKNOWN`] (0: never
+//! reclaimable) is what every claim carries in a process that has never
+//! opened a shared file, and where identities are not supported (off Linux,
+//! under loom and Miri, without a readable `/proc`); [`UNREGISTERED`] marks a
+//! process that has opened a shared file but has not computed its identity
+//! yet: its first claim computes it ([`current`]), and a child after `fork`
+//! starts there again, so that it never claims in its parent's name.
+//!
+//! An identity packs the process's pid (22 bits: Linux's `PID_MAX_LIMIT`;
+//! never 0), the low 21 bits of its pid namespace's inode, one bit set when
+//! the process is in a time namespace other than the initial one, and the low
+//! 20 bits of its start time in clock ticks (`/proc/<pid>/stat` field 22).
 //!
 //! The check errs only towards "alive": a claim is reclaimed only when its
 //! owner is provably gone (no such pid, a pid now held by a process with
-//! another start time, or a zombie with no live thread), seen from the same
-//! pid namespace. A claim of an owner in another namespace, or of a process
-//! whose `/proc` entry we may not read and that `kill(pid, 0)` still finds,
-//! is kept. Wrongly reclaiming a live writer's claim would let two writers
-//! fill one slot; keeping a dead one only leaves a slot held, as before.
+//! another start time, or a zombie with no live thread), as seen from the
+//! same pid namespace and the initial time namespace on both sides. Linux
+//! reports a start time shifted by the *reading* process's time-namespace
+//! offset, so start times taken in different time namespaces cannot be
+//! compared; a process in a non-initial time namespace is never judged, and
+//! never judges. A claim of an owner in another namespace, or of a process
+//! whose `/proc` entry we may not read and that `kill(pid, 0)` still finds, is
+//! kept. Wrongly reclaiming a live writer's claim would let two writers fill
+//! one slot; keeping a dead one only leaves a slot held.
 
-/// The owner to record in this process's claims (0 until [`register`]).
+/// The owner of claims made where identities are not known.
+pub(crate) const UNKNOWN: u64 = 0;
+
+/// A process that uses shared files and has not computed its identity yet
+/// (pid field 0, which no identity has).
+#[cfg_attr(
+    not(all(feature = "shm", target_os = "linux", not(any(noclobber_loom, miri)))),
+    allow(dead_code)
+)]
+pub(crate) const UNREGISTERED: u64 = 1;
+
+/// The owner to record in this process's claims: its identity, computed at
+/// the first call after [`enable`] (and again in a child after `fork`), or
+/// [`UNKNOWN`].
 #[inline]
 pub(crate) fn current() -> u64 {
     imp::current()
 }
 
-/// Computes this process's owner once, for the claims it makes from now on.
-/// Called where shared files are opened or created (it reads `/proc`).
+/// This process's identity if it has computed one, else [`UNKNOWN`]; never
+/// computes it.
 #[cfg_attr(not(all(feature = "shm", not(noclobber_loom))), allow(dead_code))]
-pub(crate) fn register() {
-    imp::register();
+pub(crate) fn registered() -> u64 {
+    imp::registered()
+}
+
+/// Called where shared files are opened or created: from now on this
+/// process's claims carry its identity (computed lazily by [`current`]).
+#[cfg_attr(not(all(feature = "shm", not(noclobber_loom))), allow(dead_code))]
+pub(crate) fn enable() {
+    imp::enable();
 }
 
 /// Whether the process that made claims as `owner` is gone for good, as
 /// seen from this process. Slow (it reads `/proc`): only for a writer that
 /// found every slot held. `false` at once, without I/O, for an unknown owner
-/// (0) and for this process's own.
+/// and for this process's own.
 pub(crate) fn is_dead(owner: u64) -> bool {
     imp::is_dead(owner)
 }
 
 #[cfg(all(feature = "shm", target_os = "linux", not(any(noclobber_loom, miri))))]
 mod imp {
+    use super::{UNKNOWN, UNREGISTERED};
     use core::sync::atomic::{AtomicU64, Ordering};
     use std::os::unix::fs::MetadataExt;
-    use std::sync::OnceLock;
+    use std::sync::Once;
 
     const PID_BITS: u32 = 22;
-    const NS_BITS: u32 = 22;
+    const NS_BITS: u32 = 21;
     const START_BITS: u32 = 20;
-    const _: () = assert!(PID_BITS + NS_BITS + START_BITS == 64);
+    /// The bit after the start time: the process is in a time namespace
+    /// other than the initial one.
+    const SHIFTED: u64 = 1 << START_BITS;
+    const _: () = assert!(PID_BITS + NS_BITS + 1 + START_BITS == 64);
 
-    /// This process's owner word; 0 until registered, and again in a child
-    /// after `fork` (whose pid differs from the one recorded).
-    static OWNER: AtomicU64 = AtomicU64::new(0);
+    /// `PROC_TIME_INIT_INO` (`include/linux/proc_ns.h`): the inode of the
+    /// initial time namespace in `/proc/<pid>/ns/time`.
+    const INITIAL_TIME_NS: u64 = 0xEFFF_FFFA;
 
-    struct Owner {
-        pid: u64,
-        ns: u64,
-        start: u64,
+    /// [`UNKNOWN`], [`UNREGISTERED`], or this process's identity.
+    static OWNER: AtomicU64 = AtomicU64::new(UNKNOWN);
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) struct Owner {
+        pub(super) pid: u64,
+        pub(super) ns: u64,
+        pub(super) shifted: bool,
+        pub(super) start: u64,
     }
 
-    fn pack(o: &Owner) -> u64 {
-        (o.pid << (NS_BITS + START_BITS)) | (o.ns << START_BITS) | o.start
+    pub(super) fn pack(o: &Owner) -> u64 {
+        (o.pid << (NS_BITS + 1 + START_BITS))
+            | ((o.ns & ((1 << NS_BITS) - 1)) << (1 + START_BITS))
+            | if o.shifted { SHIFTED } else { 0 }
+            | (o.start & (SHIFTED - 1))
     }
 
-    fn unpack(word: u64) -> Owner {
+    pub(super) fn unpack(word: u64) -> Owner {
         Owner {
-            pid: word >> (NS_BITS + START_BITS),
-            ns: (word >> START_BITS) & ((1 << NS_BITS) - 1),
-            start: word & ((1 << START_BITS) - 1),
+            pid: word >> (NS_BITS + 1 + START_BITS),
+            ns: (word >> (1 + START_BITS)) & ((1 << NS_BITS) - 1),
+            shifted: word & SHIFTED != 0,
+            start: word & (SHIFTED - 1),
         }
     }
 
@@ -75,46 +118,90 @@ mod imp {
     pub(super) fn current() -> u64 {
         // Relaxed: a value of this process's own, set before the claims that
         // carry it (program order); other processes read it from the claim.
-        OWNER.load(Ordering::Relaxed)
+        match OWNER.load(Ordering::Relaxed) {
+            UNREGISTERED => register(),
+            owner => owner,
+        }
     }
 
     /// The child's half of `fork`: it must not make claims in its parent's
-    /// name (the parent's death would make them look dead). Only an atomic
-    /// store, so async-signal-safe as `pthread_atfork` requires.
+    /// name (the parent's death would make them look dead), so it computes
+    /// its own identity at its first claim. A load and a store of an atomic:
+    /// async-signal-safe, as `pthread_atfork` requires of a child handler
+    /// (the child runs one thread).
     extern "C" fn forget_in_child() {
-        OWNER.store(0, Ordering::Relaxed);
+        if OWNER.load(Ordering::Relaxed) != UNKNOWN {
+            OWNER.store(UNREGISTERED, Ordering::Relaxed);
+        }
     }
 
-    pub(super) fn register() {
-        static FORK_SAFE: OnceLock<bool> = OnceLock::new();
-        // SAFETY: registers a handler that only stores to an atomic; no other
-        // precondition. If it fails (ENOMEM), this process never records an
-        // owner: a child could otherwise claim in its parent's name.
-        let fork_safe = *FORK_SAFE.get_or_init(|| unsafe {
-            libc::pthread_atfork(None, None, Some(forget_in_child)) == 0
+    pub(super) fn registered() -> u64 {
+        // Relaxed: as in `current`.
+        match OWNER.load(Ordering::Relaxed) {
+            UNREGISTERED => UNKNOWN,
+            owner => owner,
+        }
+    }
+
+    pub(super) fn enable() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: registers a handler that only loads and stores an
+            // atomic; no other precondition. If registration fails (ENOMEM),
+            // identities stay off in this process: a forked child could
+            // otherwise claim in its parent's name.
+            if unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) } == 0 {
+                // Relaxed: as in `current`.
+                let _ = OWNER.compare_exchange(
+                    UNKNOWN,
+                    UNREGISTERED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
         });
-        if !fork_safe || current() != 0 {
-            return;
-        }
+    }
+
+    /// Computes and records this process's identity; [`UNKNOWN`] for good if
+    /// it cannot (no readable `/proc`). Threads racing here compute the same
+    /// value.
+    #[cold]
+    #[inline(never)]
+    fn register() -> u64 {
+        let owner = identity().map_or(UNKNOWN, |o| pack(&o));
+        // Relaxed: as in `current`. A `fork` between the computation and
+        // this store cannot leave the parent's identity in the child: the
+        // child's handler runs after the fork returns in the child, whose
+        // only thread is the forking one, before it gets here.
+        OWNER.store(owner, Ordering::Relaxed);
+        owner
+    }
+
+    fn identity() -> Option<Owner> {
         let pid = u64::from(std::process::id());
-        let (Some(ns), Some(stat)) = (own_namespace(), read_stat("self")) else {
-            return;
-        };
         if pid == 0 || pid >> PID_BITS != 0 {
-            return;
+            return None;
         }
-        let owner = pack(&Owner {
+        let ns = std::fs::metadata("/proc/self/ns/pid").ok()?.ino();
+        let stat = read_stat("self")?;
+        Some(Owner {
             pid,
             ns,
+            shifted: time_shifted()?,
             start: stat.start,
-        });
-        // Relaxed: as in `current`.
-        OWNER.store(owner, Ordering::Relaxed);
+        })
     }
 
-    fn own_namespace() -> Option<u64> {
-        let ino = std::fs::metadata("/proc/self/ns/pid").ok()?.ino();
-        Some(ino & ((1 << NS_BITS) - 1))
+    /// Whether this process is in a time namespace other than the initial
+    /// one; `None` if that cannot be told.
+    fn time_shifted() -> Option<bool> {
+        match std::fs::metadata("/proc/self/ns/time") {
+            Ok(m) => Some(m.ino() != INITIAL_TIME_NS),
+            // A kernel without time namespaces (before 5.6, or built
+            // without them): every process shares the clock.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+            Err(_) => None,
+        }
     }
 
     struct Stat {
@@ -132,18 +219,25 @@ mod imp {
         let start: u64 = fields.nth(22 - 4)?.parse().ok()?;
         Some(Stat {
             zombie,
-            start: start & ((1 << START_BITS) - 1),
+            start: start & (SHIFTED - 1),
         })
+    }
+
+    /// Whether two identities can be compared by start time: the same pid
+    /// namespace, and both in the initial time namespace.
+    pub(super) fn comparable(a: &Owner, b: &Owner) -> bool {
+        a.ns == b.ns && !a.shifted && !b.shifted
     }
 
     pub(super) fn is_dead(word: u64) -> bool {
         let me = current();
-        if word == 0 || me == 0 || word == me {
+        if word == UNKNOWN || word == UNREGISTERED || me == UNKNOWN || word == me {
             return false;
         }
         let (owner, me) = (unpack(word), unpack(me));
-        if owner.ns != me.ns {
-            // Its pid means another process, or none, in our namespace.
+        if !comparable(&owner, &me) {
+            // Its pid means another process, or none, in our namespace, or
+            // its start time was measured on another clock.
             return false;
         }
         let Ok(raw) = i32::try_from(owner.pid) else {
@@ -181,35 +275,75 @@ mod imp {
     mod tests {
         use super::*;
 
+        fn me() -> Owner {
+            enable();
+            let me = current();
+            assert!(me != UNKNOWN && me != UNREGISTERED);
+            unpack(me)
+        }
+
         #[test]
         fn own_process_is_alive_and_recorded() {
-            register();
-            let me = current();
-            assert_ne!(me, 0);
-            assert_eq!(unpack(me).pid, u64::from(std::process::id()));
-            assert!(!is_dead(me));
+            let me = me();
+            assert_eq!(me.pid, u64::from(std::process::id()));
+            assert_eq!(unpack(pack(&me)), me);
+            let word = pack(&me);
+            assert!(!is_dead(word));
             // Another start time under our pid: a process that reused it.
-            let other = me ^ 1;
-            assert!(is_dead(other));
-            // Another namespace: never judged.
-            assert!(!is_dead(me ^ (1 << START_BITS) ^ 1));
-            // Unknown owners are never dead.
-            assert!(!is_dead(0));
+            assert!(is_dead(word ^ 1));
+            // Unknown and unregistered owners are never dead.
+            assert!(!is_dead(UNKNOWN));
+            assert!(!is_dead(UNREGISTERED));
+        }
+
+        /// Identities that differ in a namespace are never judged: another
+        /// pid namespace (the pid means another process there), or another
+        /// time namespace on either side (start times are shifted by the
+        /// reader's clock offset).
+        #[test]
+        fn other_namespaces_are_alive() {
+            let me = me();
+            // Our pid with another start time: a process that reused it.
+            let reused = Owner {
+                start: (me.start + 1) & (SHIFTED - 1),
+                ..me
+            };
+            // In our namespaces: dead (the control; only judged from the
+            // initial time namespace).
+            assert_eq!(is_dead(pack(&reused)), !me.shifted);
+            let other_pid_ns = Owner {
+                ns: me.ns ^ 1,
+                ..reused
+            };
+            assert!(!is_dead(pack(&other_pid_ns)));
+            let other_time_ns = Owner {
+                shifted: !me.shifted,
+                ..reused
+            };
+            assert!(!is_dead(pack(&other_time_ns)));
+            // The comparison itself, both ways and between shifted processes.
+            let shifted = Owner {
+                shifted: true,
+                ..me
+            };
+            assert!(!comparable(&shifted, &me) && !comparable(&me, &shifted));
+            assert!(!comparable(&shifted, &shifted));
+            assert!(comparable(&me, &reused) || me.shifted);
         }
 
         #[test]
         fn a_reaped_child_is_dead_a_live_one_is_not() {
-            register();
+            let me = me();
             let mut child = std::process::Command::new("sleep")
                 .arg("30")
                 .spawn()
                 .unwrap();
             let pid = u64::from(child.id());
             let stat = read_stat(&alloc::format!("{pid}")).unwrap();
-            let ns = unpack(current()).ns;
             let word = pack(&Owner {
                 pid,
-                ns,
+                ns: me.ns,
+                shifted: me.shifted,
                 start: stat.start,
             });
             assert!(!is_dead(word), "a running child judged dead");
@@ -223,9 +357,9 @@ mod imp {
                 );
                 std::thread::yield_now();
             }
-            assert!(is_dead(word), "a zombie judged alive");
+            assert_eq!(is_dead(word), !me.shifted, "a zombie judged alive");
             child.wait().unwrap();
-            assert!(is_dead(word), "a reaped child judged alive");
+            assert_eq!(is_dead(word), !me.shifted, "a reaped child judged alive");
         }
     }
 }
@@ -234,10 +368,14 @@ mod imp {
 mod imp {
     #[inline(always)]
     pub(super) fn current() -> u64 {
-        0
+        super::UNKNOWN
     }
 
-    pub(super) fn register() {}
+    pub(super) fn enable() {}
+
+    pub(super) fn registered() -> u64 {
+        super::UNKNOWN
+    }
 
     pub(super) fn is_dead(_owner: u64) -> bool {
         false

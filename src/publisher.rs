@@ -147,7 +147,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[cfg(feature = "std")]
     #[must_use = "`None` means nothing was published"]
     pub fn try_publish(&self, value: T) -> Option<u64> {
-        self.ring().try_publish(value, None)
+        self.ring().try_publish(value, None).ok()
     }
 
     /// [`publish`](Self::publish), waiting at most `timeout` for a slot to
@@ -164,7 +164,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[must_use = "`None` means nothing was published"]
     pub fn publish_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
         match crate::notify::deadline(timeout) {
-            Some(deadline) => self.ring().try_publish(value, Some(deadline)),
+            Some(deadline) => self.ring().try_publish(value, Some(deadline)).ok(),
             // `Instant + timeout` would overflow (and panic): no deadline.
             None => Some(self.publish(value)),
         }

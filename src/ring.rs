@@ -36,10 +36,10 @@
 //!   nothing (a `lock cmpxchg` and a plain load either way), and the reader's
 //!   fence is only on the failure path.
 //!
-//! * **I6 (dead claims).** A claim is one 64-bit word, `ticket << 4 | owner`
-//!   (`claim_word`): `owner` is 0 (unknown: never reclaimable) or an index
-//!   into the ring's table of 15 process owner words (`Tickets::owners`,
-//!   `owner.rs`) beside the ticket counter. A writer claims with an index only
+//! * **I6 (dead claims).** A claim is one 64-bit word, `ticket << 5 | owner`
+//!   (`claim_word`): `owner` is 0 (unknown: never reclaimable; only where
+//!   identities are off, I8) or an index into the ring's table of 31 process
+//!   owner words (`Tickets::owners`, `owner.rs`) beside the ticket counter. A writer claims with an index only
 //!   once its own owner word is in that entry, and a live process's entry is
 //!   never taken from it; a dead process's entry is taken over only after its
 //!   claims newer than the head were given back (`adopt_entry`). So the
@@ -59,12 +59,23 @@
 //!   process, which the check observes through `/proc` or `kill`, orders them,
 //!   as it does for robust futexes. A live owner's claim is never taken: a
 //!   writer stopped between `stage` and `commit` keeps its slot.
-//! * **I7 (ticket space).** Tickets have 60 bits (the claim word's other 4
-//!   name the owner). A writer that draws a ticket beyond `MAX_TICKET` panics
-//!   before it claims anything, and a shared file whose counter is beyond it
-//!   is refused at open, so a ticket never wraps. Each ticket costs at least
-//!   one contended `fetch_add` (about 5 ns here; a publication about 30): the
-//!   space lasts over 180 years of back-to-back draws.
+//! * **I7 (ticket space).** Tickets have 59 bits (the claim word's other 5
+//!   name the owner). A writer that draws a ticket beyond `MAX_TICKET` stops
+//!   before it claims anything (`Stuck::Exhausted`: the bounded writes return
+//!   it, the others panic), and a shared file whose counter is beyond it is
+//!   refused at open, so a ticket never wraps. Each ticket costs at least one
+//!   contended `fetch_add`: at one draw per 5 ns the space lasts 90 years.
+//! * **I8 (owner entries).** Once a process uses shared files, its claims
+//!   carry an identity (`owner::current`, computed at its first claim, and
+//!   again in a child after `fork`), and it claims only with an entry of the
+//!   table that holds that identity: with every entry held by a live process
+//!   it claims nothing and waits (the bounded writes give up with
+//!   `Stuck::Busy`), so no claim in a shared file is ever unreclaimable. A
+//!   process gives its entries back when it drops its last handle on the
+//!   file (`release_owner`, Release), when no claim of its is newer than the
+//!   head; the next taker's CAS is Acquire, so whatever that process
+//!   published happens before the taker's claims, as for the claims of a
+//!   dead process (I6).
 //!
 //! Per-site comments name the invariant they rely on.
 
@@ -77,11 +88,21 @@ use crate::words::{pack, unpack, word_count, Buf, Tagged};
 use crate::ReadError;
 
 /// Bits of a claim word that name its owner (I6).
-const OWNER_BITS: u32 = 4;
-/// Entries of a ring's owner table: indices 1 to 15 (0 is "unknown").
+const OWNER_BITS: u32 = 5;
+/// Entries of a ring's owner table: indices 1 to 31 (0 is "unknown").
 pub(crate) const OWNERS: usize = (1 << OWNER_BITS) - 1;
 /// The largest ticket (I7).
 pub(crate) const MAX_TICKET: u64 = u64::MAX >> OWNER_BITS;
+
+/// Why a bounded `stage` or `try_publish` claimed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stuck {
+    /// Every slot it tried was held, or no owner entry was free (I8).
+    Busy,
+    /// The ticket counter is past the last ticket (I7): 2^59 draws, or a
+    /// shared file damaged after it was opened.
+    Exhausted,
+}
 
 /// The claim word of `ticket` made by the owner in table entry `owner` (I6).
 #[inline]
@@ -103,7 +124,7 @@ pub(crate) struct Tickets {
     /// The last ticket handed out.
     next: AtomicU64,
     /// Entry `i` (owner index `i + 1`): the owner word of a process that made
-    /// claims with that index, or 0 if none ever did.
+    /// claims with that index, or 0 if none holds it (I8).
     owners: [AtomicU64; OWNERS],
 }
 
@@ -333,23 +354,30 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     /// (`head()`, `attempt`); the first claim is judged against it, saving a
     /// 128-bit load (any value once loaded is a lower bound of the head: it
     /// only grows).
+    ///
+    /// # Panics
+    ///
+    /// When the ticket space is used up (I7), before claiming anything.
     pub(crate) fn stage(&self, buf: &Buf<T>, previous: Option<u64>, seen: u64) -> u64 {
         match self.stage_within(buf, previous, seen, None) {
-            Some(ticket) => ticket,
-            None => unreachable!("unbounded staging only returns with a ticket"),
+            Ok(ticket) => ticket,
+            Err(Stuck::Exhausted) => tickets_exhausted(),
+            Err(Stuck::Busy) => unreachable!("unbounded staging never gives up"),
         }
     }
 
-    /// `stage`, trying at most `attempts` fresh tickets (`None`: no bound);
-    /// `None` if every slot it tried was held by a writer in flight (or
-    /// stopped, or dead). Then it holds no claim: `previous` was given back.
+    /// `stage`, making at most `attempts` attempts (`None`: no bound); on
+    /// `Err` it holds no claim (`previous` was given back): `Busy` if every
+    /// slot it tried was held by a writer in flight (or stopped, or dead), or
+    /// no owner entry was free (I8); `Exhausted` at once past the last ticket
+    /// (I7).
     fn stage_within(
         &self,
         buf: &Buf<T>,
         previous: Option<u64>,
         seen: u64,
         mut attempts: Option<usize>,
-    ) -> Option<u64> {
+    ) -> Result<u64, Stuck> {
         if let Some(ticket) = previous {
             // Our own unpublished slot: no reader looks at it (the head never
             // named it). A newer writer can only have taken it after the head
@@ -358,88 +386,103 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             // newer tags overwrite ours, so nothing of ours is ever read. (So a
             // stale `seen` here only costs a failed commit.)
             if ticket > seen && self.slot(ticket).fill(ticket, buf) {
-                return Some(ticket);
+                return Ok(ticket);
             }
             self.release(ticket);
         }
         let spin = Spin::new();
         let mut busy = 0usize;
-        // Who our claims say made them (I6); looked up here, not in `ring()`,
-        // so that readers never do.
-        let owner = self.owner_index();
         let mut first = Some(seen);
         loop {
-            // Relaxed: a ticket only needs to be unique and increasing.
-            let ticket = self
-                .tickets
-                .next
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_add(1);
-            if ticket > MAX_TICKET {
-                tickets_exhausted();
-            }
-            // Only the head's ticket is used, to decide which claims are dead;
-            // it is monotone, so any value read is a safe lower bound: the
-            // caller's `seen` for the first ticket, a fresh load after that,
-            // and also when the slot looks held by `seen` (a publication since
-            // may have freed it: without the reload, contending writers skip
-            // free slots and back off). Acquire (I5, all): only for a reader's
-            // corruption check, free on x86-64; `seen` was loaded with it.
-            let seen = first.take();
-            let mut current = match seen {
-                Some(seen) => seen,
-                None => unpack(self.head.load(Ordering::Acquire)).1,
-            };
-            let slot = self.slot(ticket);
-            // Relaxed: only a hint for the CAS below, which orders what matters.
-            let claim = slot.claim.load(Ordering::Relaxed);
-            if seen.is_some() && split_claim(claim).0 >= current {
-                current = unpack(self.head.load(Ordering::Acquire)).1;
-            }
-            // I1: `claim < current` can never be published, so no reader is
-            // sent here for it; `ticket > current`: ours still can be.
-            // Success AcqRel: the Acquire half pairs with the Release CAS in
-            // `release` (I4; a claim taken over from a dead, older ticket
-            // needs none: `fill` never lets an older tag overwrite ours, I2).
-            // The Release half orders our owner entry before the claim, for
-            // whoever reads the claim in `reclaim_dead` (I6).
-            if ticket > current
-                && split_claim(claim).0 < current
-                && slot
-                    .claim
-                    .compare_exchange(
-                        claim,
-                        claim_word(ticket, owner),
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-            {
-                if slot.fill(ticket, buf) {
-                    return Some(ticket);
+            // Who our claims say made them (I6, I8); looked up here, not in
+            // `ring()`, so that readers never do. `None`: no entry is free.
+            if let Some(owner) = self.owner_index() {
+                match self.claim_next(buf, owner, first.take()) {
+                    Ok(ticket) => return Ok(ticket),
+                    Err(Stuck::Exhausted) => return Err(Stuck::Exhausted),
+                    Err(Stuck::Busy) => {}
                 }
-                // A newer writer's tags are in the slot: give it back.
-                self.release(ticket);
-            }
-            // After a whole round of held slots, and every 64 rounds after
-            // that: are some of them held by the dead (I6)? A slot given
-            // back earns another round.
-            busy += 1;
-            if busy % (64 * N) == N && self.reclaim_dead() {
-                if let Some(left) = &mut attempts {
-                    *left += N;
+                // After a whole round of held slots, and every 64 rounds
+                // after that: are some of them held by the dead (I6)? A slot
+                // given back earns another round.
+                busy += 1;
+                if busy % (64 * N) == N && self.reclaim_dead() {
+                    if let Some(left) = &mut attempts {
+                        *left += N;
+                    }
                 }
             }
             if let Some(left) = &mut attempts {
                 *left -= 1;
                 if *left == 0 {
-                    return None;
+                    return Err(Stuck::Busy);
                 }
             }
             // Every slot we could use is held by a writer still in flight (or
-            // stopped): wait for one to publish.
+            // stopped), or every owner entry by a live process: wait for one
+            // to publish, or to go.
             spin.snooze();
         }
+    }
+
+    /// Draws a ticket and claims and fills its slot for `owner`: `Busy` if
+    /// the slot is held (claimed by a ticket not older than the head), or a
+    /// newer writer's tags are in it. `seen`: a head ticket the caller
+    /// loaded with Acquire, if any (see `stage`).
+    #[inline]
+    fn claim_next(&self, buf: &Buf<T>, owner: u64, seen: Option<u64>) -> Result<u64, Stuck> {
+        // Relaxed: a ticket only needs to be unique and increasing.
+        let ticket = self
+            .tickets
+            .next
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        if ticket > MAX_TICKET {
+            return Err(Stuck::Exhausted);
+        }
+        // Only the head's ticket is used, to decide which claims are dead;
+        // it is monotone, so any value read is a safe lower bound: the
+        // caller's `seen` for the first ticket, a fresh load after that, and
+        // also when the slot looks held by `seen` (a publication since may
+        // have freed it: without the reload, contending writers skip free
+        // slots and back off). Acquire (I5, all): only for a reader's
+        // corruption check, free on x86-64; `seen` was loaded with it.
+        let mut current = match seen {
+            Some(seen) => seen,
+            None => unpack(self.head.load(Ordering::Acquire)).1,
+        };
+        let slot = self.slot(ticket);
+        // Relaxed: only a hint for the CAS below, which orders what matters.
+        let claim = slot.claim.load(Ordering::Relaxed);
+        if seen.is_some() && split_claim(claim).0 >= current {
+            current = unpack(self.head.load(Ordering::Acquire)).1;
+        }
+        // I1: `claim < current` can never be published, so no reader is sent
+        // here for it; `ticket > current`: ours still can be.
+        // Success AcqRel: the Acquire half pairs with the Release CAS in
+        // `release` (I4; a claim taken over from a dead, older ticket needs
+        // none: `fill` never lets an older tag overwrite ours, I2). The
+        // Release half orders our owner entry before the claim, for whoever
+        // reads the claim in `reclaim_dead` (I6).
+        if ticket > current
+            && split_claim(claim).0 < current
+            && slot
+                .claim
+                .compare_exchange(
+                    claim,
+                    claim_word(ticket, owner),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            if slot.fill(ticket, buf) {
+                return Ok(ticket);
+            }
+            // A newer writer's tags are in the slot: give it back.
+            self.release(ticket);
+        }
+        Err(Stuck::Busy)
     }
 
     /// Gives up the claim of `ticket`, which this writer holds and will not
@@ -464,34 +507,35 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
     }
 
-    /// The owner index this process claims with (I6): 0 where owners are
-    /// unknown (`owner::current` is 0: no `shm`, loom, Miri, a forked child)
-    /// or the table has no entry for it. One load of the writers' own line
-    /// once registered.
+    /// The owner index this process claims with (I6, I8): 0 where owners are
+    /// unknown (`owner::current` is `UNKNOWN`: no shared file in this
+    /// process, loom, Miri, off Linux), `None` if every entry is held by
+    /// another live process (or one we cannot judge). One load of the
+    /// writers' own line once registered.
     #[inline]
-    fn owner_index(&self) -> u64 {
+    fn owner_index(&self) -> Option<u64> {
         let me = crate::owner::current();
-        if me == 0 {
-            return 0;
+        if me == crate::owner::UNKNOWN {
+            return Some(0);
         }
         let first = (me % OWNERS as u64) as usize;
         // Relaxed: an entry holds `me` only by this process's own store
         // (owner words are unique among live processes, I6).
         if self.tickets.owners[first].load(Ordering::Relaxed) == me {
-            return first as u64 + 1;
+            return Some(first as u64 + 1);
         }
         self.register_owner(me, first)
     }
 
     /// Finds or takes an owner table entry for `me`, probing from `first`:
     /// one that already holds `me`, a free one, or a dead process's (after
-    /// giving its claims back). 0 if all 15 belong to live processes (or to
-    /// ones we cannot judge): then our claims are never reclaimed, as
-    /// without a table. Threads of one process racing here may take two
-    /// entries for it; both name it, so that only costs an entry.
+    /// giving its claims back). `None` if all belong to live processes (or
+    /// to ones we cannot judge): then we must not claim (I8). Threads of one
+    /// process racing here may take two entries for it; both name it, so
+    /// that only costs an entry.
     #[cold]
     #[inline(never)]
-    fn register_owner(&self, me: u64, first: usize) -> u64 {
+    fn register_owner(&self, me: u64, first: usize) -> Option<u64> {
         for k in 0..OWNERS {
             let i = (first + k) % OWNERS;
             let entry = &self.tickets.owners[i];
@@ -499,7 +543,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             let mut found = entry.load(Ordering::Relaxed);
             loop {
                 if found == me {
-                    return i as u64 + 1;
+                    return Some(i as u64 + 1);
                 }
                 if found != 0 {
                     if !crate::owner::is_dead(found) {
@@ -507,17 +551,45 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
                     }
                     self.adopt_entry(i, found);
                 }
-                // Relaxed: what a reader of a claim must see of the entry,
-                // the Release half of our claim CAS in `stage` (sequenced
-                // after this) orders (I6). Claims `adopt_entry` gave back
-                // need no order: a stale copy of one only fails its CAS.
-                match entry.compare_exchange(found, me, Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => return i as u64 + 1,
+                // Success Acquire (I8): pairs with the Release that freed the
+                // entry (`release_owner`), so what its holder published
+                // happens before our claims. What a reader of a claim must
+                // see of the entry, the Release half of our claim CAS in
+                // `stage` (sequenced after this) orders (I6). Claims
+                // `adopt_entry` gave back need no order: a stale copy of one
+                // only fails its CAS. Failure Relaxed: the value found is
+                // judged again.
+                match entry.compare_exchange(found, me, Ordering::Acquire, Ordering::Relaxed) {
+                    Ok(_) => return Some(i as u64 + 1),
                     Err(actual) => found = actual,
                 }
             }
         }
-        0
+        None
+    }
+
+    /// The owner table's entries.
+    #[cfg(all(test, feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn owner_entries(&self) -> alloc::vec::Vec<u64> {
+        let load = |e: &AtomicU64| e.load(Ordering::Relaxed);
+        self.tickets.owners.iter().map(load).collect()
+    }
+
+    /// Gives back this process's owner entries (I8). The caller guarantees
+    /// that no claim of this process is newer than the head: its last handle
+    /// on the file is being dropped, so no publication of its is in flight.
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) fn release_owner(&self) {
+        let me = crate::owner::registered();
+        if me == crate::owner::UNKNOWN {
+            return;
+        }
+        for entry in &self.tickets.owners {
+            // Release (I8): our publications happen before the claims of
+            // whoever takes the entry next (Acquire CAS in `register_owner`).
+            // Failure Relaxed: another process's entry, left alone.
+            let _ = entry.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
+        }
     }
 
     /// Gives back the claims newer than the head that name entry `i`, whose
@@ -631,35 +703,35 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         }
     }
 
-    /// `publish` that gives up instead of waiting for a slot: `None` if, until
-    /// `deadline` (`None`: one round of `SLOTS` tickets), every slot but the
-    /// head's was held by writers in flight, stopped or dead. A lost commit
-    /// race is retried (another writer published: progress). Holds no claim
-    /// when it returns `None`.
+    /// `publish` that gives up instead of waiting for a slot: `Busy` if,
+    /// until `deadline` (`None`: one round of `SLOTS` tickets), every slot but
+    /// the head's was held by writers in flight, stopped or dead (or no owner
+    /// entry was free, I8); `Exhausted` past the last ticket (I7). A lost
+    /// commit race is retried (another writer published: progress). Holds no
+    /// claim when it returns `Err`.
     #[cfg(feature = "std")]
     pub(crate) fn try_publish(
         &self,
         value: T,
         deadline: Option<std::time::Instant>,
-    ) -> Option<u64> {
+    ) -> Result<u64, Stuck> {
         let buf = Buf::of(value);
         let spin = Spin::new();
         let mut staged = None;
         loop {
             let (version, current) = self.head();
-            let Some(ticket) = self.stage_within(&buf, staged, current, Some(N)) else {
-                match deadline {
-                    Some(d) if std::time::Instant::now() < d => {
-                        staged = None;
-                        spin.snooze();
-                        continue;
-                    }
-                    _ => return None,
+            let ticket = match self.stage_within(&buf, staged, current, Some(N)) {
+                Ok(ticket) => ticket,
+                Err(Stuck::Busy) if deadline.is_some_and(|d| std::time::Instant::now() < d) => {
+                    staged = None;
+                    spin.snooze();
+                    continue;
                 }
+                Err(stuck) => return Err(stuck),
             };
             staged = Some(ticket);
             if self.commit(version, current, ticket) {
-                return Some(version.wrapping_add(1));
+                return Ok(version.wrapping_add(1));
             }
             spin.spin();
         }
@@ -774,12 +846,12 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     }
 }
 
-/// I7: reached only after 2^60 tickets (or in a shared file damaged after it
+/// I7: reached only after 2^59 tickets (or in a shared file damaged after it
 /// was opened); before any claim is made, so no slot is kept.
 #[cold]
 #[inline(never)]
 fn tickets_exhausted() -> ! {
-    panic!("noclobber: this ring's 2^60 tickets are used up")
+    panic!("noclobber: this ring's 2^59 tickets are used up")
 }
 
 /// Out of line, so that the panic's formatting stays off the read path.
@@ -844,13 +916,14 @@ mod tests {
     #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
     #[test]
     fn dead_owners_claims_are_given_back_live_ones_kept() {
-        crate::owner::register();
+        crate::owner::enable();
         let me = crate::owner::current();
-        assert_ne!(me, 0);
+        assert_ne!(me, crate::owner::UNKNOWN);
         // Our pid with another start time: a process that held the pid before.
         let dead = me ^ 1;
-        // Another namespace (bit 20 is the namespace's lowest): never judged.
-        let foreign = me ^ (1 << 20) ^ 1;
+        // Another pid namespace (bit 21 is the namespace's lowest): never
+        // judged.
+        let foreign = me ^ (1 << 21) ^ 1;
         for (owner, reclaimed) in [(dead, true), (foreign, false), (0, false)] {
             let p = Publisher::<[u64; 3], 3>::new([0; 3]);
             let ring = p.ring();
@@ -887,24 +960,25 @@ mod tests {
         }
     }
 
-    /// #10, I6: a writer registers in the owner table once, reusing its
+    /// I6, I8: a writer registers in the owner table once, reusing its
     /// entry; a dead process's entry is taken over only after that process's
     /// claims newer than the head were given back (else they would look
     /// live forever); entries of live processes are never taken, and with
-    /// all 15 live the writer claims as "unknown" (0).
+    /// all 31 live the writer claims nothing: a bounded publication gives up
+    /// and `publish` waits until an entry is given back.
     #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
     #[test]
     fn owner_entries_are_reused_only_from_the_dead() {
-        crate::owner::register();
+        crate::owner::enable();
         let me = crate::owner::current();
         let first = (me % OWNERS as u64) as usize;
         let dead = me ^ 1;
-        let live_other = me ^ (1 << 20) ^ 1; // another namespace: never dead
+        let live_other = me ^ (1 << 21) ^ 1; // another namespace: never dead
         let p = Publisher::<[u64; 3], 3>::new([0; 3]);
         let ring = p.ring();
         // Free table: our first probe entry, found again without a store.
-        assert_eq!(ring.owner_index(), first as u64 + 1);
-        assert_eq!(ring.owner_index(), first as u64 + 1);
+        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
+        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
         // The entry held by the dead, who holds a staged claim newer than the
         // head: we take the entry, and the claim is free again.
         let staged = ring.stage(&Buf::of([1; 3]), None, ring.head().1);
@@ -912,13 +986,13 @@ mod tests {
         ring.slot(staged)
             .claim
             .store(claim_word(staged, first as u64 + 1), Ordering::Relaxed);
-        assert_eq!(ring.owner_index(), first as u64 + 1);
+        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
         assert_eq!(ring.tickets.owners[first].load(Ordering::Relaxed), me);
         assert_eq!(ring.slot(staged).claim.load(Ordering::Relaxed), 0);
         // Held by a live process: the next entry.
         ring.tickets.owners[first].store(live_other, Ordering::Relaxed);
         let next = (first + 1) % OWNERS;
-        assert_eq!(ring.owner_index(), next as u64 + 1);
+        assert_eq!(ring.owner_index(), Some(next as u64 + 1));
         // An adopter that judged the entry's old owner dead, while a live
         // process took the entry over and claimed with it: that claim stays.
         let live_claim = claim_word(
@@ -930,18 +1004,45 @@ mod tests {
         ring.adopt_entry(first, dead);
         assert_eq!(slot.claim.load(Ordering::Relaxed), live_claim);
         ring.release(split_claim(live_claim).0);
-        // All live: unknown, and the table is unchanged.
+        // All live: no entry, and the table is unchanged.
         for entry in &ring.tickets.owners {
             entry.store(live_other, Ordering::Relaxed);
         }
-        assert_eq!(ring.owner_index(), 0);
+        assert_eq!(ring.owner_index(), None);
         assert!(ring
             .tickets
             .owners
             .iter()
             .all(|e| e.load(Ordering::Relaxed) == live_other));
-        // A publication with owner 0 still works.
-        assert_eq!(p.publish([2; 3]), 1);
+        // A bounded publication gives up without claiming anything ...
+        let claims = || -> Vec<u64> {
+            let load = |s: &CachePadded<Slot<_>>| s.claim.load(Ordering::Relaxed);
+            ring.slots.iter().map(load).collect()
+        };
+        let before = claims();
+        assert_eq!(ring.try_publish([2; 3], None), Err(Stuck::Busy));
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(ring.try_publish([2; 3], Some(deadline)), Err(Stuck::Busy));
+        assert!(Instant::now() >= deadline, "gave up early");
+        assert_eq!(claims(), before);
+        // ... and `publish` waits until a process gives its entry back.
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| p.publish([2; 3]));
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!writer.is_finished(), "claimed without an entry");
+            ring.tickets.owners[first].store(me, Ordering::Relaxed);
+            ring.release_owner();
+            assert_eq!(writer.join().unwrap(), 1);
+        });
+        assert_eq!(p.read(), [2; 3]);
+        // `release_owner` frees our entries only.
+        ring.release_owner();
+        let ours = ring.tickets.owners.iter();
+        assert!(ours.filter(|e| e.load(Ordering::Relaxed) == me).count() == 0);
+        assert_eq!(
+            ring.tickets.owners[(first + 1) % OWNERS].load(Ordering::Relaxed),
+            live_other
+        );
     }
 
     /// I7: a ticket beyond the ticket space panics before any claim is
@@ -950,9 +1051,12 @@ mod tests {
     fn tickets_never_wrap() {
         let p = Publisher::<[u64; 3], 3>::new([0; 3]);
         let ring = p.ring();
+        // The head at ticket 2, in slot 2: the last ticket's slot is free.
+        assert_eq!(p.publish([9; 3]), 1);
+        assert_ne!(MAX_TICKET % 3, 2);
         ring.tickets.next.store(MAX_TICKET - 1, Ordering::Relaxed);
         // One ticket is left, and one publication takes one ticket.
-        assert_eq!(p.publish([1; 3]), 1);
+        assert_eq!(p.publish([1; 3]), 2);
         let claims: Vec<u64> = ring
             .slots
             .iter()
@@ -965,6 +1069,10 @@ mod tests {
         .unwrap_err();
         let text = panicked.downcast_ref::<&str>().copied().unwrap_or_default();
         assert!(text.contains("tickets are used up"), "{text}");
+        // The bounded writes say so instead of panicking.
+        assert_eq!(ring.try_publish([4; 3], None), Err(Stuck::Exhausted));
+        let deadline = Some(Instant::now() + Duration::from_secs(60));
+        assert_eq!(ring.try_publish([4; 3], deadline), Err(Stuck::Exhausted));
         assert_eq!(p.read(), [1; 3]);
         // The panicking writer claimed nothing.
         let after: Vec<u64> = ring

@@ -564,6 +564,78 @@ impl<T: NoUninit> SeqLock<T> {
     }
 }
 
+/// The read side on a read-only mapping (`shm::SharedSeqLockReader`): std
+/// documents atomic loads on read-only memory only for `Relaxed` loads of at
+/// most a register's width, so these use nothing else (and exist only where
+/// a 64-bit word is a register), with fences for the ordering.
+#[cfg(all(feature = "shm", not(noclobber_loom), target_pointer_width = "64"))]
+impl<T: NoUninit> SeqLock<T> {
+    /// [`try_read_versioned`](Self::try_read_versioned) by `Relaxed` loads.
+    pub(crate) fn try_read_loads_only(&self) -> Option<Versioned<T>> {
+        // Relaxed, then an Acquire fence: together an Acquire load (a fence
+        // after a load that reads a Release store synchronises with it), as
+        // in `try_read_versioned`.
+        let seq = self.seq.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        if seq & 1 == 1 {
+            return None;
+        }
+        let mut buf = Buf::uninit();
+        for i in 0..word_count::<T>() {
+            // Relaxed: as in `try_read_versioned`.
+            buf.set(i, self.words.at(i).load(Ordering::Relaxed));
+        }
+        // Acquire fence and Relaxed load: as in `try_read_versioned`.
+        fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != seq {
+            return None;
+        }
+        // SAFETY: as in `try_read_versioned`: the same loads and fences.
+        let value = unsafe { buf.assume_value() };
+        Some(Versioned {
+            value,
+            version: version_of(seq),
+        })
+    }
+
+    /// [`read_versioned`](Self::read_versioned) by `Relaxed` loads.
+    pub(crate) fn read_loads_only(&self) -> Versioned<T> {
+        let spin = Spin::new();
+        loop {
+            if let Some(v) = self.try_read_loads_only() {
+                return v;
+            }
+            spin.snooze();
+        }
+    }
+
+    /// [`read_timeout`](Self::read_timeout) by `Relaxed` loads.
+    pub(crate) fn read_timeout_loads_only(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Option<Versioned<T>> {
+        let deadline = crate::notify::deadline(timeout);
+        let spin = Spin::new();
+        loop {
+            if let Some(v) = self.try_read_loads_only() {
+                return Some(v);
+            }
+            if crate::notify::passed(deadline) {
+                return None;
+            }
+            spin.snooze();
+        }
+    }
+
+    /// [`version`](Self::version) by a `Relaxed` load.
+    pub(crate) fn version_loads_only(&self) -> u64 {
+        // Relaxed, then an Acquire fence: as in `try_read_loads_only`.
+        let seq = self.seq.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        version_of(seq)
+    }
+}
+
 /// The body check of a shared file (`shm::SharedSeqLock::open`).
 #[cfg(all(feature = "shm", not(noclobber_loom)))]
 impl<T: NoUninit> SeqLock<T> {

@@ -28,11 +28,22 @@
 //! * A **stopped or killed writer never blocks [`Publisher`] readers**: they keep
 //!   reading the last published value. Claims of writer processes that died
 //!   mid-publication are given back by the next writer that finds no slot free
-//!   (Linux: each claim records its process), so a kill never wedges the file.
-//!   Writers carry on while at most `SLOTS - 2` writers are *stopped*
-//!   mid-publication, so use `SLOTS >= 3`. A new process can `open` the file
-//!   and keep publishing. Writers of one file should share a pid namespace:
-//!   claims of a dead writer in another namespace are kept (docs/shm.md).
+//!   (Linux: each claim records its process, in an owner table of 31 entries
+//!   in the file), so a kill never wedges the file, also of a writer `fork`ed
+//!   after the file was opened (a child computes its own identity at its
+//!   first claim). Writers carry on while at most `SLOTS - 2` writers are
+//!   *stopped* mid-publication, so use `SLOTS >= 3`. A new process can `open`
+//!   the file and keep publishing.
+//! * **At most 31 writer processes per file at a time.** A process holds an
+//!   owner entry from its first publication until it drops its last handle on
+//!   the file, or dies. A 32nd process that publishes waits in `publish` until
+//!   an entry is free (`try_publish` and `publish_timeout` give up): it never
+//!   makes a claim that could not be given back.
+//! * **Namespaces.** A claim is judged dead only by a writer in the same pid
+//!   namespace, and only when both are in the initial time namespace (Linux
+//!   shifts the start times it reports by the *reader's* clock offset, so
+//!   they cannot be compared across time namespaces). Claims of a dead writer
+//!   that no writer can judge are kept, never wrongly taken (docs/shm.md).
 //! * A [`SeqLock`] writer stopped or killed *between* its two sequence bumps
 //!   blocks it: `try_read` returns `None` and `read` and other writers spin until
 //!   it resumes, forever if it died. Use a [`Publisher`] when that is not acceptable.
@@ -126,12 +137,10 @@ use crate::{Publisher, SeqLock, Versioned};
 
 /// First word of every mapping: `b"noclobbr"`.
 const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
-/// Bumped whenever the meaning of the header or of an object's fields changes
-/// (4: a ring claim is one 64-bit word naming an owner table entry; 5: a
-/// `SeqLock` writer checks for waiters when it takes the lock, N6 in
-/// `notify.rs`, so its waiters no longer run `membarrier`: a process of
-/// version 4 would lose their wake-ups).
-const LAYOUT_VERSION: u64 = 5;
+/// Bumped whenever the meaning of the header or of an object's fields
+/// changes, so that processes built with different meanings never share a
+/// file (the CHANGELOG lists what each version changed).
+const LAYOUT_VERSION: u64 = 6;
 
 /// Why a shared mapping could not be created or opened.
 ///
@@ -634,8 +643,8 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for Publisher<T, SLOTS> {
 // waiter words (`notify::Notify`) and an `UnsafeCell`
 // of words the crate only accesses as `AtomicU64` (`words::Words::at`). Every bit
 // pattern is valid as above (`T: Pod`), and it holds no pointers. Its readers
-// only load (64-bit atomic loads, lock-free here), so `SharedSeqLockReader`
-// may map the file read-only.
+// only load, so `SharedSeqLockReader` may map the file read-only (on 64-bit
+// targets, with `Relaxed` loads only).
 unsafe impl<T: Pod + Send> InShm for SeqLock<T> {
     type Value = T;
     const KIND: &'static str = "SeqLock";
@@ -694,10 +703,15 @@ impl<O: InShm> Region<O> {
     fn check(&self) -> Result<(), Error> {
         let header = &self.header;
         let path = PathBuf::new;
-        // Acquire: pairs with the creator's Release store of the magic in
-        // `init`; without it the fields below and the object may be read
-        // before the magic (checked by Miri in the `tests` below).
-        match header.magic.load(Ordering::Acquire) {
+        // Relaxed, then an Acquire fence: together an Acquire load, pairing
+        // with the creator's Release store of the magic in `init`; without
+        // it the fields below and the object may be read before the magic
+        // (checked by Miri in the `tests` below). A fence rather than an
+        // Acquire load, because a read-only mapping allows only `Relaxed`
+        // loads (`SharedSeqLockReader`).
+        let magic = header.magic.load(Ordering::Relaxed);
+        crate::sync::fence(Ordering::Acquire);
+        match magic {
             MAGIC => {}
             0 => return Err(Error::Uninitialized { path: path() }),
             found => {
@@ -904,10 +918,11 @@ impl<O: InShm> Mapping<O> {
         // atomics too). `Region<O>` consists of atomics only, so a shared
         // reference to memory that other processes modify concurrently is what a
         // reference shared with other threads is; no `&mut` is ever made. A
-        // read-only mapping (`SharedSeqLockReader`) is only ever loaded from:
-        // its header checks, its body check and the read methods it exposes
-        // (64-bit loads only; it does not deref to the lock) never store (see
-        // `InShm`).
+        // read-only mapping (`SharedSeqLockReader`) is only ever loaded from,
+        // with `Relaxed` 64-bit loads on 64-bit targets: its header checks
+        // (`Region::check`), its body check (`SeqLock::validate`) and the
+        // read methods it exposes (`SeqLock::*_loads_only`; it does not deref
+        // to the lock) make no other access.
         unsafe { &*self.map.as_ptr().cast::<Region<O>>() }
     }
 }
@@ -941,7 +956,60 @@ impl<O: InShm> Mapping<O> {
 /// ```compile_fail
 /// let _ = noclobber::shm::SharedPublisher::<u64, 1>::open("/dev/shm/any");
 /// ```
-pub struct SharedPublisher<T, const SLOTS: usize>(Mapping<Publisher<T, SLOTS>>);
+pub struct SharedPublisher<T: Pod + Send, const SLOTS: usize>(
+    Mapping<Publisher<T, SLOTS>>,
+    OpenFile,
+);
+
+/// The process gives its owner entries back (I8 in `ring.rs`) when it drops
+/// its last handle on the file: no publication of it is in flight then.
+impl<T: Pod + Send, const SLOTS: usize> Drop for SharedPublisher<T, SLOTS> {
+    fn drop(&mut self) {
+        self.1
+            .release(|| self.0.region().object.ring().release_owner());
+    }
+}
+
+/// This process's handles on one file, by device and inode: the owner
+/// entries of a `SharedPublisher` file are given back when the last one is
+/// dropped (I8 in `ring.rs`).
+struct OpenFile {
+    id: (u64, u64),
+}
+
+/// The open counts of [`OpenFile`]s. A child `fork`ed while another thread
+/// held this lock would block in its first `open` or drop of a handle: fork
+/// from a thread that is not opening or dropping handles.
+static OPEN_FILES: std::sync::Mutex<Vec<((u64, u64), usize)>> = std::sync::Mutex::new(Vec::new());
+
+impl OpenFile {
+    fn register(file: &File, path: &Path) -> Result<Self, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().map_err(io_error(path, "stat"))?;
+        let id = (meta.dev(), meta.ino());
+        let mut open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+        match open.iter_mut().find(|(f, _)| *f == id) {
+            Some((_, count)) => *count += 1,
+            None => open.push((id, 1)),
+        }
+        Ok(OpenFile { id })
+    }
+
+    /// Counts this handle out; runs `last` if it was the process's last one
+    /// on the file, with the count locked, so that no handle is opened
+    /// meanwhile.
+    fn release(&self, last: impl FnOnce()) {
+        let mut open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = open.iter().position(|(f, _)| *f == self.id) else {
+            return;
+        };
+        open[i].1 -= 1;
+        if open[i].1 == 0 {
+            open.swap_remove(i);
+            last();
+        }
+    }
+}
 
 impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     /// Creates the file at `path` (it must not exist), holding a publisher
@@ -985,9 +1053,10 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
         initial: T,
         options: &CreateOptions,
     ) -> Result<Self, Error> {
-        // Claims made from now on say who made them (I6 in `ring.rs`).
-        crate::owner::register();
-        Mapping::create(path.as_ref(), initial, options).map(Self)
+        // Claims made from now on say who made them (I6, I8 in `ring.rs`).
+        crate::owner::enable();
+        let (map, file) = Mapping::create_then(path.as_ref(), initial, options, |_| Ok(()))?;
+        Ok(Self(map, OpenFile::register(&file, path.as_ref())?))
     }
 
     /// Opens the file at `path`, or creates it holding `initial` if there is
@@ -1056,14 +1125,14 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         // As in `create_with`.
-        crate::owner::register();
-        let map = Mapping::<Publisher<T, SLOTS>>::open(path)?;
+        crate::owner::enable();
+        let (map, file) = Mapping::<Publisher<T, SLOTS>>::open_with(path, true)?;
         map.region()
             .object
             .ring()
             .validate()
             .map_err(corrupt(path))?;
-        Ok(Self(map))
+        Ok(Self(map, OpenFile::register(&file, path)?))
     }
 }
 
@@ -1274,6 +1343,10 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
 /// read methods of [`SeqLock`] and no write method (it does not dereference
 /// to the lock, whose writes would fault on a read-only mapping).
 ///
+/// Only on 64-bit targets: std promises atomic loads from read-only memory
+/// only for `Relaxed` loads no wider than a register, and this handle makes
+/// no other access (its orderings come from fences).
+///
 /// ```
 /// use noclobber::shm::{SharedSeqLock, SharedSeqLockReader};
 ///
@@ -1287,8 +1360,10 @@ impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLock<T> {
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg(target_pointer_width = "64")]
 pub struct SharedSeqLockReader<T>(Mapping<SeqLock<T>>);
 
+#[cfg(target_pointer_width = "64")]
 impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// Opens a file made by [`SharedSeqLock::create`] with the same `T`,
     /// read-only. Errors and checks as for [`SharedSeqLock::open`].
@@ -1330,7 +1405,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn read(&self) -> T {
-        self.lock().read()
+        self.lock().read_loads_only().value
     }
 
     /// [`SeqLock::read_versioned`].
@@ -1346,7 +1421,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
-        self.lock().read_versioned()
+        self.lock().read_loads_only()
     }
 
     /// [`SeqLock::try_read`]: one attempt, `None` while a write is in progress.
@@ -1362,7 +1437,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn try_read(&self) -> Option<T> {
-        self.lock().try_read()
+        self.lock().try_read_loads_only().map(|v| v.value)
     }
 
     /// [`SeqLock::try_read_versioned`].
@@ -1378,7 +1453,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn try_read_versioned(&self) -> Option<Versioned<T>> {
-        self.lock().try_read_versioned()
+        self.lock().try_read_loads_only()
     }
 
     /// [`SeqLock::read_timeout`].
@@ -1394,7 +1469,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn read_timeout(&self, timeout: std::time::Duration) -> Option<Versioned<T>> {
-        self.lock().read_timeout(timeout)
+        self.lock().read_timeout_loads_only(timeout)
     }
 
     /// [`SeqLock::version`].
@@ -1410,7 +1485,7 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
     /// ```
     #[must_use]
     pub fn version(&self) -> u64 {
-        self.lock().version()
+        self.lock().version_loads_only()
     }
 }
 
@@ -1425,11 +1500,17 @@ impl<T: Pod + Send> SharedSeqLockReader<T> {
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg(target_pointer_width = "64")]
 impl<T: Pod + Send + fmt::Debug> fmt::Debug for SharedSeqLockReader<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SharedSeqLockReader")
-            .field(self.lock())
-            .finish()
+        let mut s = f.debug_struct("SharedSeqLockReader");
+        match self.lock().try_read_loads_only() {
+            Some(Versioned { value, version }) => {
+                s.field("value", &value).field("version", &version)
+            }
+            None => s.field("value", &format_args!("<write in progress>")),
+        };
+        s.finish()
     }
 }
 
@@ -1846,6 +1927,37 @@ mod tests {
     #[test]
     fn seqlock_opener_sees_everything_created_before_the_magic() {
         opener_sees_everything::<SeqLock<[u64; 3]>>([7, 8, 9], SeqLock::read);
+    }
+
+    /// I8 in `ring.rs`: a process holds its owner entry while it has a
+    /// handle on the file, and gives it back with the last one.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn the_last_handle_gives_the_owner_entry_back() {
+        let path =
+            std::env::temp_dir().join(format!("noclobber-unit-{}-owner", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let held = |p: &SharedPublisher<u64, 3>| {
+            let me = crate::owner::registered();
+            let entries = p.ring().owner_entries();
+            entries.iter().filter(|&&e| e == me && me != 0).count()
+        };
+        let first = SharedPublisher::<u64, 3>::create(&path, 0).unwrap();
+        assert_eq!(held(&first), 0, "an entry before any claim");
+        first.publish(1);
+        assert_eq!(held(&first), 1);
+        let second = SharedPublisher::<u64, 3>::open(&path).unwrap();
+        drop(first);
+        assert_eq!(held(&second), 1, "given back while a handle lives");
+        second.publish(2);
+        let third = SharedPublisher::<u64, 3>::open(&path).unwrap();
+        drop(second);
+        assert_eq!(held(&third), 1);
+        drop(third);
+        let last = SharedPublisher::<u64, 3>::open(&path).unwrap();
+        assert_eq!(held(&last), 0, "kept after the last handle dropped");
+        assert_eq!(last.read(), 2);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -722,6 +722,167 @@ fn kill_and_publish<const N: usize, const SLOTS: usize>(
 /// every free slot held (each stop takes about 6 ms).
 const WEDGE_SEARCH_STOPS_EACH: usize = 600;
 
+/// A writer `fork`ed from this process, publishing through the mapping it
+/// inherited (no `open` of its own); killed and reaped when dropped.
+struct Forked(libc::pid_t);
+
+impl Forked {
+    /// Forks a child in which `threads` threads publish `[t << 56 | n; N]`
+    /// (thread `t`, `n = 0, 1, ...`) through `p` until it is killed (or
+    /// `CHILD_LIFETIME` passes).
+    fn publishing<const N: usize, const SLOTS: usize>(
+        p: &SharedPublisher<[u64; N], SLOTS>,
+        threads: u64,
+    ) -> Forked {
+        // SAFETY: the child runs only the loops below and `_exit`: it takes
+        // no lock another thread of the parent may hold at the fork (it
+        // publishes through the inherited mapping; its threads and its first
+        // claim, which reads `/proc/self`, allocate: glibc's `malloc` is
+        // fork-safe), and never returns into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let start = Instant::now();
+            thread::scope(|s| {
+                for t in 1..=threads {
+                    s.spawn(move || {
+                        for n in 0.. {
+                            if start.elapsed() > CHILD_LIFETIME {
+                                break;
+                            }
+                            p.publish([t << 56 | n; N]);
+                        }
+                    });
+                }
+            });
+            // SAFETY: ends the child without running the parent's exit
+            // handlers or destructors.
+            unsafe { libc::_exit(0) };
+        }
+        Forked(pid)
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: `kill` has no memory-safety preconditions; the pid is our
+        // child, not yet reaped, so it cannot have been reused.
+        assert_eq!(unsafe { libc::kill(self.0, sig) }, 0);
+    }
+
+    /// Stops the child and returns once the kernel reports it stopped.
+    fn stop(&self) {
+        self.signal(libc::SIGSTOP);
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer; WUNTRACED reports the
+        // stop without reaping the child.
+        while unsafe { libc::waitpid(self.0, &mut status, libc::WUNTRACED) } != self.0 {
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "waitpid: {e}");
+        }
+        assert!(libc::WIFSTOPPED(status), "child did not stop: {status:#x}");
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+        let mut status = 0;
+        // SAFETY: as in `stop`; this reaps the child.
+        unsafe { libc::waitpid(self.0, &mut status, 0) };
+    }
+}
+
+/// #24: writers `fork`ed from the creator (the fork-style sharing the shm docs
+/// describe: they never `open` the file) and killed while they hold claims:
+/// the next bounded publication succeeds within `PUBLISH_AFTER_KILL`, every
+/// time. With 2 slots a forked writer with one thread holding a claim leaves
+/// no slot free; with 3 slots one with two threads, both holding claims
+/// (stopping the process stops both at once). A child claims in its own
+/// name (it computes its identity at its first claim), not in its parent's
+/// and not as an unknown owner, whose claims are never given back.
+#[test]
+fn publisher_reclaims_claims_of_killed_forked_writers() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start_for(
+        "publisher_reclaims_claims_of_killed_forked_writers",
+        Duration::from_secs(150),
+    );
+    let mut rng = Rng::new();
+    let (two, stops2) = fork_kill_and_publish::<2>(1, 10, &mut rng);
+    let (three, stops3) = fork_kill_and_publish::<3>(2, 10, &mut rng);
+    println!(
+        "publish after killing forked writers holding claims: 2 slots {two:?} \
+         ({stops2} stops), 3 slots {three:?} ({stops3} stops)"
+    );
+}
+
+/// Forks writers with `threads` threads, stops each at random points until
+/// it holds every free slot (a 1 ms `publish_timeout` of this process gives
+/// up), kills it there, and publishes with a bounded call; until `kills`
+/// kills landed in that state. Some children rarely reach it (the two
+/// threads fall into a rhythm in which one's commit keeps retiring the
+/// other's claim), so a child not found there within
+/// `FORK_SEARCH_STOPS_EACH` stops is killed where it is (the bounded
+/// publication after it is checked all the same) and a new one forked.
+/// The slowest publication after a kill and the stops the searches took.
+fn fork_kill_and_publish<const SLOTS: usize>(
+    threads: u64,
+    kills: usize,
+    rng: &mut Rng,
+) -> (Duration, usize) {
+    let file = TempPath::new(&format!("fork-{SLOTS}"));
+    let p = SharedPublisher::<[u64; WIDE], SLOTS>::create(&file.0, [0; WIDE]).unwrap();
+    let running = |p: &SharedPublisher<[u64; WIDE], SLOTS>| {
+        let before = p.version();
+        wait_until("the forked writers to run", Duration::from_secs(20), || {
+            whole(p.read_versioned()).version > before + 100
+        });
+    };
+    let (mut slowest, mut stops, mut found, mut children) = (Duration::ZERO, 0, 0, 0);
+    while found < kills {
+        assert!(
+            children < 4 * kills,
+            "{SLOTS} slots: only {found} of {children} forked writers were found holding \
+             every free slot ({stops} stops)"
+        );
+        children += 1;
+        let forked = Forked::publishing(&p, threads);
+        running(&p);
+        for _ in 0..FORK_SEARCH_STOPS_EACH {
+            rng.jitter();
+            forked.stop();
+            stops += 1;
+            let frozen = whole(p.read_versioned());
+            if p.publish_timeout([0; WIDE], Duration::from_millis(1))
+                .is_none()
+            {
+                assert_eq!(whole(p.read_versioned()), frozen);
+                found += 1;
+                break;
+            }
+            forked.signal(libc::SIGCONT);
+            running(&p);
+        }
+        drop(forked);
+        let dead = whole(p.read_versioned()).version;
+        let t = Instant::now();
+        let published = p.publish_timeout([dead + 1; WIDE], PUBLISH_AFTER_KILL);
+        let took = t.elapsed();
+        assert_eq!(
+            published,
+            Some(dead + 1),
+            "child {children}, {SLOTS} slots: no slot free {took:?} after the forked writer \
+             was killed"
+        );
+        assert_eq!(whole(p.read_versioned()).value, [dead + 1; WIDE]);
+        slowest = slowest.max(took);
+    }
+    (slowest, stops)
+}
+
+/// Stops of one forked writer allowed in the search for it holding every
+/// free slot (a stop takes about 1 ms here).
+const FORK_SEARCH_STOPS_EACH: usize = 300;
+
 // ------------------------------------------------------------- open checks
 
 #[test]
@@ -1275,4 +1436,112 @@ fn seqlock_reader_maps_read_only() {
         drop(go);
     });
     assert_eq!(r.read_versioned().version, 2);
+}
+
+/// Overwrites every byte of `path` after its 24-byte header (magic, layout
+/// version and hash) with `fill(i)`: damage done by other means to a file
+/// that handles have open.
+fn garble(path: &Path, fill: impl Fn(u64) -> u8) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    let bytes: Vec<u8> = (24..len).map(fill).collect();
+    f.write_all_at(&bytes, 24).unwrap();
+}
+
+/// A byte for each offset of the file.
+type Damage = Box<dyn Fn(u64) -> u8>;
+
+/// The damage `garbled_files_never_panic_a_bounded_call` applies: all ones
+/// (a ticket counter past the last ticket, an odd sequence), all zeroes but
+/// the header, and pseudo-random bytes.
+fn damages() -> Vec<(&'static str, Damage)> {
+    let random = |seed: u64| {
+        move |i: u64| {
+            let x = (i ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (x ^ (x >> 29))
+                .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+                .to_le_bytes()[7]
+        }
+    };
+    vec![
+        ("ones", Box::new(|_| 0xff)),
+        ("zeroes", Box::new(|_| 0)),
+        ("random 1", Box::new(random(1))),
+        ("random 2", Box::new(random(2))),
+    ]
+}
+
+/// Runs a bounded call on a garbled file: it must return, without a panic,
+/// within `bound` (plus slack for a loaded machine). Prints what it returned.
+fn bounded<R: std::fmt::Debug>(what: &str, bound: Duration, call: impl FnOnce() -> R) {
+    let t = Instant::now();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|_| panic!("{what} panicked on a garbled file"));
+    let took = t.elapsed();
+    assert!(
+        took < bound + Duration::from_secs(2),
+        "{what} took {took:?} on a garbled file (bound {bound:?})"
+    );
+    println!("  {what}: {r:?} in {took:?}");
+}
+
+/// #24: a file damaged after it was opened makes no bounded call panic or
+/// overstay its bound: `try_*` return at once, `*_timeout` and `wait_newer`
+/// by their timeouts, for every shared kind.
+#[test]
+fn garbled_files_never_panic_a_bounded_call() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start("garbled_files_never_panic_a_bounded_call");
+    let t = Duration::from_millis(50);
+    let now = Duration::ZERO;
+    for (name, fill) in damages() {
+        let file = TempPath::new("garbled-pub");
+        let p = Pub::create(&file.0, [1; W]).unwrap();
+        garble(&file.0, &fill);
+        let v = p.version();
+        println!("{name}: Publisher at version {v}");
+        bounded("try_read", now, || p.try_read());
+        bounded("try_read_versioned", now, || p.try_read_versioned());
+        bounded("read_timeout", t, || p.read_timeout(t));
+        bounded("wait_newer, nothing newer", t, || p.wait_newer(v, t));
+        bounded("wait_newer, newer", t, || {
+            p.wait_newer(v.wrapping_sub(1), t)
+        });
+        bounded("try_publish", now, || p.try_publish([2; W]));
+        bounded("publish_timeout", t, || p.publish_timeout([2; W], t));
+
+        let file = TempPath::new("garbled-seq");
+        let s = Seq::create(&file.0, [1; W]).unwrap();
+        garble(&file.0, &fill);
+        let v = s.version();
+        bounded("try_read", now, || s.try_read());
+        bounded("read_timeout", t, || s.read_timeout(t));
+        bounded("wait_newer, nothing newer", t, || s.wait_newer(v, t));
+        bounded("wait_newer, newer", t, || {
+            s.wait_newer(v.wrapping_sub(1), t)
+        });
+        bounded("try_write", now, || s.try_write([2; W]));
+        bounded("write_timeout", t, || s.write_timeout([2; W], t));
+        bounded("try_update", now, || s.try_update(|x| x));
+        bounded("update_timeout", t, || s.update_timeout(|x| x, t));
+        let r = SharedSeqLockReader::<Value>::open(&file.0);
+        if let Ok(r) = r {
+            bounded("read-only try_read", now, || r.try_read());
+            bounded("read-only read_timeout", t, || r.read_timeout(t));
+        }
+
+        let file = TempPath::new("garbled-solo");
+        let w = SoloW::create(&file.0, [1; W]).unwrap();
+        let r = SoloR::open(&file.0).unwrap();
+        garble(&file.0, &fill);
+        let v = r.version();
+        bounded("try_read", now, || r.try_read());
+        bounded("read_timeout", t, || r.read_timeout(t));
+        bounded("wait_newer, nothing newer", t, || r.wait_newer(v, t));
+        bounded("wait_newer, newer", t, || {
+            r.wait_newer(v.wrapping_sub(1), t)
+        });
+        drop(w);
+    }
 }
