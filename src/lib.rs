@@ -1,17 +1,46 @@
 //! Lock-free primitives for small shared state that must never lose an update
-//! or show a torn value.
+//! or show a torn value, between threads and (feature `shm`) processes.
 //!
 //! | you need | use |
 //! |---|---|
 //! | read-modify-write of a value, no lost updates, readers see `(value, version)` | [`VersionedCell`] |
-//! | small `Copy` data, read very often, written rarely, readers may retry | [`SeqLock`] |
-//! | one writer, many readers that never wait (not even for a stopped or killed writer), at seqlock speed; shared memory | [`SoloPublisher`] |
-//! | several writers, readers that never wait, even for a stopped or killed writer; shared memory | [`Publisher`] |
+//! | small `Copy` data, read very often, written rarely, readers may retry; also between processes | [`SeqLock`] |
+//! | one writer, many readers that never wait (not even for a stopped or killed writer), at seqlock speed; also between processes | [`SoloWriter`] + [`SoloReader`] |
+//! | several writers, readers that never wait, even for a stopped or killed writer; also between processes | [`Publisher`] |
 //! | a count incremented from many threads | [`ShardedCounter`] |
 //!
-//! All but the counter can also wait for a change instead of polling:
-//! `wait_newer(seen, timeout)` sleeps (on a futex, also across processes)
-//! until a version newer than `seen` is published, and returns it.
+//! # One vocabulary
+//!
+//! Every type but the counter has the same read side, also through the
+//! [`Readable`] trait (for code generic over "anything I can read and wait
+//! on", and for the `shm` handles, which read only through it):
+//!
+//! | operation | method | returns |
+//! |---|---|---|
+//! | read | `read()` | `T` |
+//! | read with the version | `read_versioned()` | [`Versioned<T>`] |
+//! | one attempt, never waits | `try_read()` | `Result<Versioned<T>, ReadError>` |
+//! | attempts until a deadline | `read_timeout(d)` | `Result<Versioned<T>, ReadError>` |
+//! | the version | `version()` | `u64` |
+//! | sleep until a newer version | `wait_newer(seen, d)` | `Result<Versioned<T>, WaitError>` |
+//!
+//! and the writers share one vocabulary for what they have in common:
+//!
+//! | operation | method | returns | on |
+//! |---|---|---|---|
+//! | write | `write(v)` | the new version | all four |
+//! | write only if the version is still `expected` | `write_if(expected, v)` | `Result<u64, Versioned<T>>` | `VersionedCell`, `SeqLock`, `Publisher` |
+//! | write `f(current)`, nothing in between | `update(f)` | the written [`Versioned<T>`] | all four |
+//! | the same, `f` may decline (`None`) | `checked_update(f)` | `Result<Versioned<T>, Versioned<T>>` | all four |
+//! | one attempt, never waits for other writers | `try_write(v)` | `Result<u64, WriteError>` | `SeqLock`, `Publisher` |
+//! | wait for other writers until a deadline | `write_timeout(v, d)` | `Result<u64, WriteError>` | `SeqLock`, `Publisher` |
+//!
+//! `try_` always means one attempt that never waits; `_timeout` waits until a
+//! deadline; `Duration::MAX` waits for ever. Versions start at 0 and count
+//! writes. Errors come one type per kind of operation ([`ReadError`],
+//! [`WaitError`], [`WriteError`]); their `Corrupt` variant exists only for
+//! shared files, which another process can damage (in process its payload
+//! type is [`Infallible`](core::convert::Infallible)).
 //!
 //! Every value type `T` must be [`bytemuck::NoUninit`]: plain data without
 //! padding bytes (`u64`, arrays, `#[derive(NoUninit)]` structs). Values travel
@@ -36,11 +65,10 @@
 //!
 //! **Derive `Pod` and `Zeroable` if the type may ever be shared between
 //! processes**, and not `NoUninit`: the in-process types need `NoUninit`, which
-//! every `Pod` type is, while every shared type of [`shm`](crate#features)
-//! (`SharedPublisher`, `SharedSoloWriter` / `SharedSoloReader`, `SharedSeqLock`)
-//! needs `Pod` (any bytes another process leaves in the file must be a valid
-//! `T`). Deriving `NoUninit` *and* `Pod` conflicts (`E0119`), so
-//! derive `Pod` + `Zeroable` once and use the type everywhere:
+//! every `Pod` type is, while every shared type of `shm` needs `Pod` (any bytes
+//! another process leaves in the file must be a valid `T`). Deriving
+//! `NoUninit` *and* `Pod` conflicts (`E0119`), so derive `Pod` + `Zeroable`
+//! once and use the type everywhere:
 //!
 //! ```
 //! use noclobber::bytemuck::{Pod, Zeroable};
@@ -57,11 +85,11 @@
 //!
 //! let q = Quote { bid: 100, ask: 101, size: [5, 7] };
 //! // In process ...
-//! let latest: Publisher<Quote, 3> = Publisher::new(q);
+//! let latest = Publisher::new(q);
 //! let lock = SeqLock::new(q);
 //! assert_eq!((latest.read(), lock.read()), (q, q));
 //! // ... and, with the `shm` feature, between processes:
-//! // `noclobber::shm::SharedPublisher::<Quote, 3>::create(path, q)`.
+//! // `noclobber::shm::SharedPublisher::<Quote>::create(path, q)`.
 //! ```
 //!
 //! A type with a field that is not `Pod` (a `bool`, a `char`, an enum) can
@@ -78,7 +106,7 @@
 //!
 //! let flags = noclobber::VersionedCell::new(Flags { ready: false, level: 0 });
 //! flags.update(|f| Flags { ready: true, ..f });
-//! assert!(flags.load().value.ready);
+//! assert!(flags.read().ready);
 //! ```
 //!
 //! # Soundness
@@ -86,24 +114,25 @@
 //! No payload byte is ever read or written with a plain or volatile access while
 //! another thread may touch it: payloads are arrays of atomic words, accessed with
 //! the orderings documented at each site. The crate is checked with loom (build
-//! with `RUSTFLAGS="--cfg noclobber_loom"`) and Miri; see the README.
+//! with `RUSTFLAGS="--cfg noclobber_loom"`) and Miri; see `docs/verification.md`.
 //!
 //! # Features
 //!
-//! * `std` (default): [`ShardedCounter`] and `std` support in dependencies.
-//!   Without it the crate is `no_std` (it still needs `alloc`).
-//! * `shm` (off): `shm::SharedPublisher`, `shm::SharedSoloWriter` /
-//!   `shm::SharedSoloReader` and `shm::SharedSeqLock`, the same
-//!   types in a memory-mapped file shared between processes (Unix).
+//! * `std` (default): [`ShardedCounter`], the waits and deadlines
+//!   (`wait_newer`, `*_timeout`), and `std::error::Error` impls. Without it
+//!   the crate is `no_std` (it still needs `alloc`).
+//! * `shm` (off): [`shm`](crate#features), the same types in a memory-mapped
+//!   file shared between processes (Unix).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
+mod error;
 mod notify;
-mod owner;
 mod publisher;
+mod read;
 mod ring;
 mod seqlock;
 mod solo;
@@ -112,17 +141,20 @@ mod versioned;
 mod words;
 
 #[cfg(feature = "std")]
-mod counter;
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod counter;
 #[cfg(all(feature = "shm", not(noclobber_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "shm")))]
 pub mod shm;
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use counter::{LocalCounter, ShardedCounter, MAX_SHARDS};
+pub use counter::ShardedCounter;
+pub use error::{ReadError, WaitError, WriteError};
 pub use publisher::Publisher;
+pub use read::{Readable, Versioned};
 pub use seqlock::SeqLock;
-pub use solo::{SoloPublisher, SoloReader, SoloWriter};
+pub use solo::{SoloReader, SoloWriter};
 pub use versioned::VersionedCell;
 
 /// Re-exported so users can derive the bounds without a `bytemuck`
@@ -145,101 +177,6 @@ pub use versioned::VersionedCell;
 /// ```
 pub use bytemuck;
 
-/// Why a bounded read returned without a value.
-///
-/// ```
-/// let (_w, r) = noclobber::SoloPublisher::<u64, 2>::channel(0);
-/// match r.try_read() {
-///     Ok(v) => assert_eq!(v, 0),
-///     Err(noclobber::ReadError::Lapped) => { /* a newer value came: try again */ }
-///     Err(e) => panic!("{e}"),
-/// }
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// A newer value was published during the copy; another attempt will find
-    /// it. Only a writer that keeps publishing can make this happen again.
-    /// From `wait_newer`: a version newer than the one seen exists, but no
-    /// copy of it succeeded before the deadline (lapped again and again, or,
-    /// for a `SeqLock`, a writer held the lock).
-    Lapped,
-    /// The timeout passed first: every read attempt was lapped, or (for the
-    /// `wait_newer` methods) no newer version was published.
-    TimedOut,
-    /// The object is in a state no writer of this crate leaves it in (a shared
-    /// file written by other means); retrying cannot help.
-    Corrupt,
-}
-
-/// ```
-/// assert_eq!(
-///     noclobber::ReadError::Lapped.to_string(),
-///     "lapped by a newer publication during the copy"
-/// );
-/// ```
-impl core::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ReadError::Lapped => "lapped by a newer publication during the copy",
-            ReadError::TimedOut => "timed out",
-            ReadError::Corrupt => {
-                "the object is corrupt: its head names a slot no writer left that way"
-            }
-        })
-    }
-}
-
-/// ```
-/// let e: Box<dyn std::error::Error> = Box::new(noclobber::ReadError::Corrupt);
-/// assert!(e.to_string().contains("corrupt"));
-/// ```
-#[cfg(feature = "std")]
-impl std::error::Error for ReadError {}
-
-/// A value together with the version it was read at (or written as).
-///
-/// Versions start at 0 and go up by one with every successful write.
-///
-/// ```
-/// let v = noclobber::Versioned { value: 3u8, version: 7 };
-/// assert_eq!(v, noclobber::Versioned { value: 3, version: 7 });
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct Versioned<T> {
-    /// The value.
-    pub value: T,
-    /// The number of writes that produced it.
-    pub version: u64,
-}
-
-/// `(value, version)`.
-///
-/// ```
-/// let v = noclobber::Versioned::from(("x", 3));
-/// assert_eq!((v.value, v.version), ("x", 3));
-/// ```
-impl<T> From<(T, u64)> for Versioned<T> {
-    #[inline]
-    fn from((value, version): (T, u64)) -> Self {
-        Versioned { value, version }
-    }
-}
-
-/// `(value, version)`.
-///
-/// ```
-/// let cell = noclobber::VersionedCell::new(8u8);
-/// let (value, version) = cell.load().into();
-/// assert_eq!((value, version), (8, 0));
-/// ```
-impl<T> From<Versioned<T>> for (T, u64) {
-    #[inline]
-    fn from(v: Versioned<T>) -> Self {
-        (v.value, v.version)
-    }
-}
-
 #[cfg(not(noclobber_loom))]
 mod checks {
     use super::*;
@@ -248,19 +185,21 @@ mod checks {
     assert_impl_all!(VersionedCell<u64>: Send, Sync);
     assert_impl_all!(VersionedCell<[u64; 8]>: Send, Sync);
     assert_impl_all!(SeqLock<[u64; 4]>: Send, Sync);
-    assert_impl_all!(Publisher<[u64; 4], 2>: Send, Sync);
+    assert_impl_all!(Publisher<[u64; 4]>: Send, Sync);
     // One writer: it moves between threads but is never copied or shared for
-    // writing (`publish` takes `&mut self`); readers are cheap to share.
-    assert_impl_all!(SoloWriter<[u64; 4], 2>: Send, Sync);
-    assert_not_impl_any!(SoloWriter<[u64; 4], 2>: Clone);
-    assert_impl_all!(SoloReader<[u64; 4], 2>: Send, Sync, Clone);
-    assert_impl_all!(SoloPublisher<[u64; 4], 2>: Send, Sync);
+    // writing (`write` takes `&mut self`); readers are cheap to share.
+    assert_impl_all!(SoloWriter<[u64; 4]>: Send, Sync);
+    assert_not_impl_any!(SoloWriter<[u64; 4]>: Clone);
+    assert_impl_all!(SoloReader<[u64; 4]>: Send, Sync, Clone);
     #[cfg(feature = "std")]
     assert_impl_all!(ShardedCounter: Send, Sync, Default);
     // The owned-shard fast path must stay on its thread.
     #[cfg(feature = "std")]
-    assert_not_impl_any!(LocalCounter<'static>: Send, Sync);
+    assert_not_impl_any!(counter::LocalCounter<'static>: Send, Sync);
     assert_impl_all!(Versioned<u64>: Copy, Send, Sync);
+    assert_impl_all!(ReadError: Copy, Send, Sync);
+    assert_impl_all!(WaitError: Copy, Send, Sync);
+    assert_impl_all!(WriteError: Copy, Send, Sync);
     // The shared payload types are not `Sync` for a non-`Send` `T`
     // (a pointer stands in for any non-`Send` type).
     assert_not_impl_any!(words::Words<*const u8>: Sync);
@@ -276,7 +215,7 @@ mod checks {
     // one cache line for `[u64; 4]`.
     const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 56);
     // Publisher slots are cache-line padded so writers do not disturb readers.
-    const_assert!(core::mem::align_of::<Publisher<u64, 2>>() >= 64);
+    const_assert!(core::mem::align_of::<Publisher<u64>>() >= 64);
 }
 
 /// The README's examples, compiled and run as doctests.

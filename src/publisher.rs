@@ -1,19 +1,23 @@
 //! [`Publisher`]: Raymond Chen's slot-ring publishing pattern, made safe against
-//! lapped readers and lapped writers.
+//! lapped readers and lapped writers, for any number of writers.
 
 use core::fmt;
 
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
+use crate::error::{CorruptAs, Fault};
 use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
-use crate::sync::AtomicU128;
+use crate::sync::{AtomicU128, Ordering};
+use crate::words::pack;
 use crate::{ReadError, Versioned};
+#[cfg(feature = "std")]
+use crate::{WaitError, WriteError};
 
-/// A ring of `SLOTS` slots: a writer fills a free slot, then publishes it; readers
-/// copy the latest published slot and never wait, not even for a writer that
-/// stopped forever in the middle of a publication.
+/// A ring of `SLOTS` slots (3 unless given): a writer fills a free slot, then
+/// publishes it; readers copy the latest published slot and never wait, not
+/// even for a writer that stopped forever in the middle of a publication.
 ///
 /// Every 64-bit word of a slot is stored together with the 64-bit ticket of the
 /// writer that wrote it (one 128-bit atomic), and a `(version, ticket)` head names
@@ -28,29 +32,30 @@ use crate::{ReadError, Versioned};
 /// * **Writers** may be several. A writer waits only when every slot except the
 ///   published one is held by a writer still in the middle of its copy; with
 ///   `SLOTS` slots, writers carry on while at most `SLOTS - 2` writers are stopped
-///   mid-publication (so use `SLOTS >= 3` if writers can be stopped, e.g. in a
-///   debugger). In a shared file, claims of writer processes that died are
-///   given back (`shm`).
+///   mid-publication (hence the default of 3: one stopped writer, e.g. in a
+///   debugger, stops nobody). In a shared file, claims of writer processes that
+///   died are given back (`shm`).
 /// * **Versions** count publications: the initial value is version 0, each
 ///   publication adds exactly 1.
 ///
-/// With a single writer, prefer [`SoloPublisher`](crate::SoloPublisher): the
-/// same guarantees for readers at about the cost of a `SeqLock` read, since no
-/// word needs a writer's tag when nobody can lap the writer.
+/// With a single writer, prefer [`SoloWriter`](crate::SoloWriter): the same
+/// guarantees for readers at about the cost of a `SeqLock` read, since no word
+/// needs a writer's tag when nobody can lap the writer.
 ///
-/// `SLOTS < 2` does not compile. The type is `#[repr(C)]` and holds no
-/// pointers, so it can live in memory shared between processes (feature `shm`).
+/// `SLOTS < 2` does not compile. A `Publisher` has no writer handle, so it is
+/// never closed: [`wait_newer`](Self::wait_newer) ends only with a newer
+/// version or its timeout.
 ///
 /// # Example
 ///
 /// ```
 /// use noclobber::Publisher;
 ///
-/// let config: Publisher<[u32; 4], 4> = Publisher::new([0; 4]);
+/// let config = Publisher::new([0u32; 4]);
 /// std::thread::scope(|s| {
 ///     s.spawn(|| {
 ///         for i in 1..=100 {
-///             config.publish([i; 4]);
+///             config.write([i; 4]);
 ///         }
 ///     });
 ///     s.spawn(|| {
@@ -59,54 +64,62 @@ use crate::{ReadError, Versioned};
 ///         assert!(snapshot.iter().all(|&w| w == snapshot[0]));
 ///     });
 /// });
-/// assert_eq!(config.read_versioned().version, 100);
+/// assert_eq!(config.version(), 100);
 /// ```
 ///
 /// ```compile_fail
 /// // A ring needs at least two slots.
-/// let p: noclobber::Publisher<u64, 1> = noclobber::Publisher::new(0);
+/// let p = noclobber::Publisher::<u64, 1>::with_slots(0);
 /// ```
-#[repr(C)]
-pub struct Publisher<T, const SLOTS: usize> {
-    head: CachePadded<AtomicU128>,
-    /// Ticket counter and owner table (`ring.rs`), touched by writers only.
-    tickets: CachePadded<Tickets>,
-    /// Readers waiting for a newer version (`notify.rs`); beside the
-    /// writers' `tickets`, away from the head readers load.
-    notify: Notify,
-    slots: [CachePadded<Slot<T>>; SLOTS],
+pub struct Publisher<T, const SLOTS: usize = 3> {
+    body: Body<T, SLOTS>,
 }
 
-impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
+/// The object a [`Publisher`] is, in process memory or in a shared file
+/// (`shm::SharedPublisher`): `#[repr(C)]`, no pointers, every byte an atomic.
+#[repr(C)]
+pub(crate) struct Body<T, const SLOTS: usize> {
+    pub(crate) head: CachePadded<AtomicU128>,
+    /// Ticket counter and owner table (`ring/mod.rs`), touched by writers only.
+    pub(crate) tickets: CachePadded<Tickets>,
+    /// Readers waiting for a newer version (`notify/mod.rs`); beside the
+    /// writers' `tickets`, away from the head readers load.
+    pub(crate) notify: Notify,
+    pub(crate) slots: [CachePadded<Slot<T>>; SLOTS],
+}
+
+impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
     pub(crate) const AT_LEAST_TWO_SLOTS: () =
         assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
 
-    /// A publisher whose first published value (version 0) is `value`.
-    ///
-    /// Not a `const fn` in this release: for a `static`, wrap it in a
-    /// `std::sync::LazyLock` (or use a [`SeqLock`](crate::SeqLock), whose `new`
-    /// is `const`).
-    ///
-    /// ```
-    /// let p: noclobber::Publisher<[u8; 3], 2> = noclobber::Publisher::new([1, 2, 3]);
-    /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: [1, 2, 3], version: 0 });
-    ///
-    /// static SHARED: std::sync::LazyLock<noclobber::Publisher<u64, 3>> =
-    ///     std::sync::LazyLock::new(|| noclobber::Publisher::new(0));
-    /// assert_eq!(SHARED.publish(1), 1);
-    /// ```
-    #[must_use]
-    pub fn new(value: T) -> Self {
+    fn new(value: T) -> Self {
         let () = Self::AT_LEAST_TWO_SLOTS;
         // Ticket 1 is the initial value, in slot 1; the other slots hold claim 0,
         // older than the head, hence free.
         let slots = core::array::from_fn(|i| CachePadded::new(Slot::new(u64::from(i == 1), value)));
-        Publisher {
-            head: CachePadded::new(AtomicU128::new(crate::words::pack(0, 1))),
+        Body {
+            head: CachePadded::new(AtomicU128::new(pack(0, 1))),
             tickets: CachePadded::new(Tickets::new(1)),
             notify: Notify::new(),
             slots,
         }
+    }
+
+    /// Stores every atomic so that `self` holds the state `new(value)` builds,
+    /// for an object created in place (a shared file). Only atomic stores: the
+    /// caller must ensure nobody uses the object meanwhile, and publish the
+    /// stores afterwards with a Release store.
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
+    pub(crate) fn init_in_place(&self, value: T) {
+        let () = Self::AT_LEAST_TWO_SLOTS;
+        // The state of `new`: ticket 1 in slot 1, claim 0 (free) elsewhere.
+        for (i, slot) in self.slots.iter().enumerate() {
+            slot.init_in_place(u64::from(i == 1), value);
+        }
+        self.tickets.init_in_place(1);
+        self.notify.init_in_place();
+        // Relaxed: published by the caller's Release store.
+        self.head.store(pack(0, 1), Ordering::Relaxed);
     }
 
     #[inline]
@@ -118,75 +131,256 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         }
     }
 
-    /// Publishes `value`; returns its version.
-    ///
-    /// ```
-    /// let p: noclobber::Publisher<u64, 2> = noclobber::Publisher::new(0);
-    /// assert_eq!(p.publish(42), 1);
-    /// assert_eq!(p.read(), 42);
-    /// ```
-    pub fn publish(&self, value: T) -> u64 {
-        let version = self.ring().publish(value);
-        // The head CAS that published is SeqCst (N1, N4 in `notify.rs`).
+    #[inline]
+    pub(crate) fn read_versioned(&self) -> Versioned<T> {
+        self.ring().read().into()
+    }
+
+    #[inline]
+    pub(crate) fn try_read<C: CorruptAs>(&self) -> Result<Versioned<T>, ReadError<C>> {
+        self.ring()
+            .attempt()
+            .map(Into::into)
+            .map_err(Fault::into_read)
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn read_timeout<C: CorruptAs>(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, ReadError<C>> {
+        let deadline = crate::notify::deadline(timeout);
+        self.ring()
+            .read_until(deadline)
+            .map(Into::into)
+            .map_err(Fault::into_read)
+    }
+
+    #[inline]
+    pub(crate) fn version(&self) -> u64 {
+        self.ring().head().0
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn wait_newer<C: CorruptAs>(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, WaitError<C>> {
+        use crate::notify::{Announce, Seen};
+        let check = || Seen::newer_if(self.version() > seen);
+        let how = Announce::Count(Published::BySeqCstRmw);
+        crate::notify::wait_newer(&self.notify, timeout, how, check, |deadline| {
+            self.ring().read_until(deadline).map(Into::into)
+        })
+        .map_err(Fault::into_wait)
+    }
+
+    /// Wakes waiters after a publication: every head CAS that publishes is
+    /// SeqCst (N1, N4 in `notify/mod.rs`).
+    #[inline]
+    fn published(&self, version: u64) -> u64 {
         self.notify.wake(Published::BySeqCstRmw);
         version
     }
 
-    /// Publishes `value` unless no slot is free: `None` (nothing published)
-    /// if every slot but the published one is held by writers in the middle
-    /// of a publication, stopped, or (in a shared file) killed there, where
-    /// [`publish`](Self::publish) would wait for one of them. Tries `SLOTS`
-    /// tickets; a commit lost to another writer is retried, since that writer
-    /// made progress (lock-free, like `publish`).
+    #[inline]
+    pub(crate) fn write(&self, value: T) -> u64 {
+        self.published(self.ring().write(value))
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn try_write_until<C: CorruptAs>(
+        &self,
+        value: T,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<u64, WriteError<C>> {
+        match self.ring().try_write(value, deadline) {
+            Ok(version) => Ok(self.published(version)),
+            Err(fault) => Err(Fault::into_write(fault)),
+        }
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn write_timeout<C: CorruptAs>(
+        &self,
+        value: T,
+        timeout: std::time::Duration,
+    ) -> Result<u64, WriteError<C>> {
+        match crate::notify::deadline(timeout) {
+            Some(deadline) => self.try_write_until(value, Some(deadline)),
+            // `Instant + timeout` would overflow (and panic): no deadline.
+            None => Ok(self.write(value)),
+        }
+    }
+
+    pub(crate) fn write_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
+        match self.ring().write_if(expected_version, value) {
+            Ok(version) => Ok(self.published(version)),
+            Err(current) => Err(current.into()),
+        }
+    }
+
+    pub(crate) fn checked_update(
+        &self,
+        mut f: impl FnMut(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        match self.ring().update(|snap| f(snap.value)) {
+            Ok(done) => {
+                self.published(done.version);
+                Ok(done.into())
+            }
+            Err(declined) => Err(declined.into()),
+        }
+    }
+
+    pub(crate) fn update(&self, mut f: impl FnMut(T) -> T) -> Versioned<T> {
+        match self.checked_update(|x| Some(f(x))) {
+            Ok(done) => done,
+            Err(_) => unreachable!("the closure always returns Some"),
+        }
+    }
+}
+
+impl<T: NoUninit> Publisher<T> {
+    /// A publisher of 3 slots whose first value (version 0) is `value`; for
+    /// another slot count, [`with_slots`](Self::with_slots).
+    ///
+    /// Not a `const fn`: for a `static`, wrap it in a `std::sync::LazyLock`.
     ///
     /// ```
-    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(0);
-    /// assert_eq!(p.try_publish(5), Some(1));
+    /// let p = noclobber::Publisher::new([1u8, 2, 3]);
+    /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: [1, 2, 3], version: 0 });
+    ///
+    /// static SHARED: std::sync::LazyLock<noclobber::Publisher<u64>> =
+    ///     std::sync::LazyLock::new(|| noclobber::Publisher::new(0));
+    /// assert_eq!(SHARED.write(1), 1);
+    /// ```
+    #[must_use]
+    pub fn new(value: T) -> Self {
+        Self::with_slots(value)
+    }
+}
+
+impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
+    /// A publisher of `SLOTS` slots whose first value (version 0) is `value`.
+    /// More slots let more writers be stopped mid-publication without
+    /// stopping the others (`SLOTS - 2` of them).
+    ///
+    /// ```
+    /// let p = noclobber::Publisher::<u64, 5>::with_slots(7);
+    /// assert_eq!(p.read(), 7);
+    /// let q: noclobber::Publisher<u64, 2> = noclobber::Publisher::with_slots(8);
+    /// assert_eq!(q.read(), 8);
+    /// ```
+    #[must_use]
+    pub fn with_slots(value: T) -> Self {
+        Publisher {
+            body: Body::new(value),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ring(&self) -> Ring<'_, T, SLOTS> {
+        self.body.ring()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> &Body<T, SLOTS> {
+        &self.body
+    }
+
+    /// Publishes `value`; returns its version. Waits only while every slot but
+    /// the published one is held by writers in the middle of a publication.
+    ///
+    /// ```
+    /// let p = noclobber::Publisher::new(0u64);
+    /// assert_eq!(p.write(42), 1);
+    /// assert_eq!(p.read(), 42);
+    /// ```
+    #[inline]
+    pub fn write(&self, value: T) -> u64 {
+        self.body.write(value)
+    }
+
+    /// [`write`](Self::write) unless no slot is free: [`WriteError::Busy`]
+    /// (nothing published) if every slot but the published one is held by
+    /// writers in the middle of a publication, or stopped there, where `write`
+    /// would wait for one of them. Tries `SLOTS` tickets; a commit lost to
+    /// another writer is retried, since that writer made progress.
+    ///
+    /// ```
+    /// let p = noclobber::Publisher::new(0u64);
+    /// assert_eq!(p.try_write(5), Ok(1));
     /// assert_eq!(p.read(), 5);
     /// ```
     #[cfg(feature = "std")]
-    #[must_use = "`None` means nothing was published"]
-    pub fn try_publish(&self, value: T) -> Option<u64> {
-        self.ring().try_publish(value, None).ok()
+    pub fn try_write(&self, value: T) -> Result<u64, WriteError> {
+        self.body.try_write_until(value, None)
     }
 
-    /// [`publish`](Self::publish), waiting at most `timeout` for a slot to
-    /// become free: `None` (nothing published) if none did.
+    /// [`write`](Self::write), waiting at most `timeout` for a slot to become
+    /// free: [`WriteError::TimedOut`] (nothing published) if none did.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let p: noclobber::Publisher<[u8; 4], 2> = noclobber::Publisher::new([0; 4]);
-    /// assert_eq!(p.publish_timeout([1; 4], Duration::from_millis(10)), Some(1));
-    /// // A timeout past the clock's range waits as long as `publish` would.
-    /// assert_eq!(p.publish_timeout([2; 4], Duration::MAX), Some(2));
+    /// let p = noclobber::Publisher::new([0u8; 4]);
+    /// assert_eq!(p.write_timeout([1; 4], Duration::from_millis(10)), Ok(1));
+    /// // A timeout past the clock's range waits as long as `write` would.
+    /// assert_eq!(p.write_timeout([2; 4], Duration::MAX), Ok(2));
     /// ```
     #[cfg(feature = "std")]
-    #[must_use = "`None` means nothing was published"]
-    pub fn publish_timeout(&self, value: T, timeout: std::time::Duration) -> Option<u64> {
-        match crate::notify::deadline(timeout) {
-            Some(deadline) => self.ring().try_publish(value, Some(deadline)).ok(),
-            // `Instant + timeout` would overflow (and panic): no deadline.
-            None => Some(self.publish(value)),
-        }
+    pub fn write_timeout(&self, value: T, timeout: std::time::Duration) -> Result<u64, WriteError> {
+        self.body.write_timeout(value, timeout)
     }
 
     /// Publishes `value` only if the published version is still
     /// `expected_version`: the answer when the new value depends on the old.
-    /// `Ok(new_version)` or `Err(current)`.
+    /// `Ok(new_version)`, or `Err(current)` with what is there instead.
     ///
     /// ```
-    /// let p: noclobber::Publisher<u32, 3> = noclobber::Publisher::new(1);
+    /// let p = noclobber::Publisher::new(1u32);
     /// let seen = p.read_versioned();
-    /// assert_eq!(p.publish_if(seen.version, seen.value * 10), Ok(1));
+    /// assert_eq!(p.write_if(seen.version, seen.value * 10), Ok(1));
     /// // A second writer with the same stale view is refused.
-    /// let now = p.publish_if(seen.version, seen.value + 1).unwrap_err();
+    /// let now = p.write_if(seen.version, seen.value + 1).unwrap_err();
     /// assert_eq!((now.value, now.version), (10, 1));
     /// ```
-    pub fn publish_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
-        let version = self.ring().compare_exchange(expected_version, value)?;
-        // As in `publish`.
-        self.notify.wake(Published::BySeqCstRmw);
-        Ok(version)
+    pub fn write_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
+        self.body.write_if(expected_version, value)
+    }
+
+    /// Publishes `f(current)` with no publication in between; returns what
+    /// was published. `f` may run several times (once per lost race), and
+    /// holds no slot while it runs: a writer stopped inside `f` stops nobody.
+    ///
+    /// ```
+    /// let hits = noclobber::Publisher::new(0u64);
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| for _ in 0..100 { hits.update(|n| n + 1); });
+    ///     }
+    /// });
+    /// assert_eq!(hits.read_versioned(), noclobber::Versioned { value: 400, version: 400 });
+    /// ```
+    pub fn update(&self, f: impl FnMut(T) -> T) -> Versioned<T> {
+        self.body.update(f)
+    }
+
+    /// [`update`](Self::update) where `f` may decline by returning `None`:
+    /// `Ok(published)`, or `Err(current)`, the value `f` declined.
+    ///
+    /// ```
+    /// let stock = noclobber::Publisher::new(1u32);
+    /// let take_one = |n: u32| n.checked_sub(1);
+    /// assert_eq!(stock.checked_update(take_one).map(|v| v.value), Ok(0));
+    /// assert_eq!(stock.checked_update(take_one).map_err(|v| v.value), Err(0));
+    /// ```
+    pub fn checked_update(
+        &self,
+        f: impl FnMut(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        self.body.checked_update(f)
     }
 
     /// Copies the latest published value. Never waits for a writer: retries
@@ -194,107 +388,81 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     /// wait-free: writers that keep publishing faster than a copy can keep a
     /// reader retrying; [`read_timeout`](Self::read_timeout) bounds that).
     ///
-    /// # Panics
-    ///
-    /// Only on an object in a state no writer of this crate leaves it in: the
-    /// head names a slot whose words carry another ticket, and the head does
-    /// not move. That needs a shared file written by other means
-    /// (`shm::SharedPublisher`); in process it cannot happen. Where it can,
-    /// use [`try_read`](Self::try_read) or [`read_timeout`](Self::read_timeout),
-    /// which return [`ReadError::Corrupt`] instead.
-    ///
     /// ```
-    /// let p: noclobber::Publisher<[u64; 2], 3> = noclobber::Publisher::new([0, 0]);
-    /// p.publish([1, 2]);
+    /// let p = noclobber::Publisher::new([0u64, 0]);
+    /// p.write([1, 2]);
     /// assert_eq!(p.read(), [1, 2]);
     /// ```
     #[inline]
     #[must_use]
     pub fn read(&self) -> T {
-        self.ring().read().value
+        self.body.read_versioned().value
     }
 
-    /// Copies the latest published value with its version; like
-    /// [`read`](Self::read), panics only on a corrupt shared file.
+    /// Like [`read`](Self::read), with the version of the value.
     ///
     /// ```
-    /// let p: noclobber::Publisher<i32, 2> = noclobber::Publisher::new(-1);
-    /// p.publish(7);
+    /// let p = noclobber::Publisher::new(-1i32);
+    /// p.write(7);
     /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: 7, version: 1 });
     /// ```
     #[inline]
     #[must_use]
     pub fn read_versioned(&self) -> Versioned<T> {
-        self.ring().read().into()
+        self.body.read_versioned()
     }
 
-    /// One attempt at a copy: [`ReadError::Lapped`] if a newer value was
-    /// published during it (try again), [`ReadError::Corrupt`] if the head did
-    /// not move but its slot is not one writer's whole value (a shared file
-    /// written by other means; see [`read`](Self::read)). Never waits, never
-    /// panics.
+    /// One attempt at a copy: [`ReadError::Interrupted`] if a newer value was
+    /// published during it (try again). Never waits.
     ///
     /// ```
     /// use noclobber::{Publisher, ReadError};
-    /// let p: Publisher<[u64; 2], 3> = Publisher::new([1, 2]);
+    /// let p = Publisher::new([1u64, 2]);
     /// match p.try_read() {
-    ///     Ok(v) => assert_eq!(v, [1, 2]),
-    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Ok(v) => assert_eq!((v.value, v.version), ([1, 2], 0)),
+    ///     Err(ReadError::Interrupted) => { /* a newer value came: try again */ }
     ///     Err(e) => panic!("{e}"),
     /// }
     /// ```
     #[inline]
-    pub fn try_read(&self) -> Result<T, ReadError> {
-        self.ring().attempt().map(|snap| snap.value)
-    }
-
-    /// Like [`try_read`](Self::try_read), with the version of the value.
-    ///
-    /// ```
-    /// let p: noclobber::Publisher<u32, 2> = noclobber::Publisher::new(3);
-    /// p.publish(4);
-    /// assert_eq!(p.try_read_versioned(), Ok(noclobber::Versioned { value: 4, version: 1 }));
-    /// ```
-    #[inline]
-    pub fn try_read_versioned(&self) -> Result<Versioned<T>, ReadError> {
-        self.ring().attempt().map(Into::into)
+    pub fn try_read(&self) -> Result<Versioned<T>, ReadError> {
+        self.body.try_read()
     }
 
     /// Reads until a copy succeeds or `timeout` has passed
-    /// ([`ReadError::TimedOut`]: lapped by newer publications all that time),
-    /// or the object is found corrupt ([`ReadError::Corrupt`], at once).
+    /// ([`ReadError::TimedOut`]: interrupted by newer publications all that
+    /// time).
     ///
     /// ```
     /// use std::time::Duration;
-    /// let p: noclobber::Publisher<u64, 3> = noclobber::Publisher::new(1);
+    /// let p = noclobber::Publisher::new(1u64);
     /// assert_eq!(p.read_timeout(Duration::from_millis(10)).unwrap().value, 1);
     /// ```
     #[cfg(feature = "std")]
     pub fn read_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
-        let deadline = crate::notify::deadline(timeout);
-        self.ring().read_until(deadline).map(Into::into)
+        self.body.read_timeout(timeout)
     }
 
     /// The version of the latest publication.
     ///
     /// ```
-    /// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(0);
-    /// p.publish(1);
-    /// p.publish(2);
+    /// let p = noclobber::Publisher::new(0u8);
+    /// p.write(1);
+    /// p.write(2);
     /// assert_eq!(p.version(), 2);
     /// ```
     #[inline]
     #[must_use]
     pub fn version(&self) -> u64 {
-        self.ring().head().0
+        self.body.version()
     }
 
     /// Waits until a version newer than `seen` is published, then reads it;
-    /// [`ReadError::TimedOut`] if none came within `timeout`
+    /// [`WaitError::TimedOut`] if none came within `timeout`
     /// (`Duration::MAX` waits for ever). The waiting thread sleeps (a futex
-    /// on Linux, also across processes) and uses no CPU meanwhile; writers
-    /// pay nothing for it while nobody waits. A writer stopped or killed
-    /// mid-publication never keeps a waiter past its timeout.
+    /// on Linux, also across processes); writers pay one load for it while
+    /// nobody waits. A writer stopped or killed mid-publication never keeps a
+    /// waiter past its timeout.
     ///
     /// Returns at once if the version is already newer than `seen`, so a loop
     /// that passes the version it got last sees every publication or skips
@@ -302,16 +470,16 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
-    /// let p: Arc<noclobber::Publisher<u64, 3>> = Arc::new(noclobber::Publisher::new(0));
+    /// let p = Arc::new(noclobber::Publisher::new(0u64));
     /// let waiter = std::thread::spawn({
     ///     let p = Arc::clone(&p);
     ///     move || p.wait_newer(0, Duration::from_secs(10))
     /// });
-    /// p.publish(9);
+    /// p.write(9);
     /// assert_eq!(waiter.join().unwrap().unwrap().value, 9);
     /// assert_eq!(
     ///     p.wait_newer(1, Duration::from_millis(1)),
-    ///     Err(noclobber::ReadError::TimedOut)
+    ///     Err(noclobber::WaitError::TimedOut)
     /// );
     /// ```
     #[cfg(feature = "std")]
@@ -319,22 +487,15 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         &self,
         seen: u64,
         timeout: std::time::Duration,
-    ) -> Result<Versioned<T>, crate::ReadError> {
-        let check = || crate::notify::Seen::newer_if(self.version() > seen);
-        crate::notify::wait_newer(
-            &self.notify,
-            timeout,
-            crate::notify::Announce::Count(Published::BySeqCstRmw),
-            check,
-            |deadline| self.ring().read_until(deadline).map(Into::into),
-        )
+    ) -> Result<Versioned<T>, WaitError> {
+        self.body.wait_newer(seen, timeout)
     }
 
     /// Consumes the publisher and returns the latest value.
     ///
     /// ```
-    /// let p: noclobber::Publisher<u16, 2> = noclobber::Publisher::new(1);
-    /// p.publish(2);
+    /// let p = noclobber::Publisher::new(1u16);
+    /// p.write(2);
     /// assert_eq!(p.into_inner(), 2);
     /// ```
     #[must_use]
@@ -349,7 +510,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     ///
     /// ```
     /// # #[cfg(target_arch = "x86_64")]
-    /// assert!(noclobber::Publisher::<u64, 2>::is_lock_free());
+    /// assert!(noclobber::Publisher::<u64>::is_lock_free());
     /// ```
     #[must_use]
     pub fn is_lock_free() -> bool {
@@ -357,79 +518,53 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 }
 
-/// In-place construction for [`crate::shm`]: the object lives in a mapping that
-/// starts zeroed, so it is initialised through its atomics, never moved in.
-#[cfg(all(feature = "shm", not(noclobber_loom)))]
-impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
-    /// Size, alignment, slot count, payload words and field offsets, hashed
-    /// into the header of a shared mapping.
-    pub(crate) const LAYOUT: [usize; 11] = [
-        core::mem::size_of::<Self>(),
-        core::mem::align_of::<Self>(),
-        SLOTS,
-        crate::words::word_count::<T>(),
-        core::mem::offset_of!(Self, head),
-        core::mem::offset_of!(Self, tickets),
-        core::mem::offset_of!(Self, notify),
-        core::mem::offset_of!(Self, slots),
-        Slot::<T>::LAYOUT[0],
-        Slot::<T>::LAYOUT[1],
-        Slot::<T>::LAYOUT[2],
-    ];
-
-    /// Stores every atomic so that `self` holds the state `Publisher::new(value)`
-    /// builds. Only atomic stores: the caller must ensure nobody uses the object
-    /// meanwhile, and publish the stores afterwards with a Release store.
-    pub(crate) fn init_in_place(&self, value: T) {
-        let () = Self::AT_LEAST_TWO_SLOTS;
-        // Same state as `new`: ticket 1 in slot 1, claim 0 (free) elsewhere.
-        for (i, slot) in self.slots.iter().enumerate() {
-            slot.init_in_place(u64::from(i == 1), value);
-        }
-        // Relaxed (both): published by the caller's Release store.
-        let relaxed = crate::sync::Ordering::Relaxed;
-        self.tickets.init_in_place(1);
-        self.notify.init_in_place();
-        self.head.store(crate::words::pack(0, 1), relaxed);
-    }
-}
+crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] Publisher<T, SLOTS>);
 
 /// ```
-/// let p: noclobber::Publisher<[u32; 2], 2> = Default::default();
+/// let p: noclobber::Publisher<[u32; 2]> = Default::default();
 /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: [0, 0], version: 0 });
 /// ```
 impl<T: NoUninit + Default, const SLOTS: usize> Default for Publisher<T, SLOTS> {
     fn default() -> Self {
-        Self::new(T::default())
+        Self::with_slots(T::default())
     }
 }
 
-/// `Publisher::new(value)`.
+/// `Publisher::with_slots(value)`.
 ///
 /// ```
-/// let p: noclobber::Publisher<u64, 3> = 42.into();
+/// let p: noclobber::Publisher<u64> = 42.into();
 /// assert_eq!(p.read_versioned(), noclobber::Versioned { value: 42, version: 0 });
 /// ```
 impl<T: NoUninit, const SLOTS: usize> From<T> for Publisher<T, SLOTS> {
     fn from(value: T) -> Self {
-        Self::new(value)
+        Self::with_slots(value)
     }
 }
 
-/// One attempt at a copy ([`Publisher::try_read_versioned`]): never blocks,
-/// not even on a corrupt object; a lapped or corrupt read shows as
-/// `value: <why>` without a version.
+/// One attempt at a copy ([`Publisher::try_read`]): never blocks; an
+/// interrupted read shows as `value: <why>` without a version.
 ///
 /// ```
-/// let p: noclobber::Publisher<u8, 2> = noclobber::Publisher::new(9);
-/// assert_eq!(format!("{p:?}"), "Publisher { value: 9, version: 0, slots: 2 }");
+/// let p = noclobber::Publisher::new(9u8);
+/// assert_eq!(format!("{p:?}"), "Publisher { value: 9, version: 0, slots: 3 }");
 /// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("Publisher");
-        match self.try_read_versioned() {
-            Ok(Versioned { value, version }) => s.field("value", &value).field("version", &version),
-            Err(e) => s.field("value", &format_args!("<{e}>")),
+        self.body.fmt_as("Publisher", f)
+    }
+}
+
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize> Body<T, SLOTS> {
+    /// `Debug` of every handle: one attempt, never blocking.
+    pub(crate) fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct(name);
+        match self.ring().attempt() {
+            Ok(snap) => s
+                .field("value", &snap.value)
+                .field("version", &snap.version),
+            Err(Fault::Corrupt(c)) => s.field("value", &format_args!("<{c}>")),
+            Err(_) => s.field("value", &format_args!("<interrupted>")),
         };
         s.field("slots", &SLOTS).finish()
     }
@@ -444,10 +579,10 @@ mod tests {
 
     /// A ring update whose closure panics after a lost race must give its staged
     /// slot back: with 2 slots a leaked claim newer than the head leaves no slot
-    /// for any writer, and the next `publish` would spin forever.
+    /// for any writer, and the next `write` would spin forever.
     #[test]
     fn update_closure_panicking_after_a_lost_race_leaks_no_slot() {
-        let p = Arc::new(Publisher::<u64, 2>::new(0));
+        let p = Arc::new(Publisher::<u64, 2>::with_slots(0));
         let mut calls = 0;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             p.ring().update(|snap| {
@@ -457,20 +592,41 @@ mod tests {
                 }
                 // Publish in between, so that the commit of the value staged
                 // below fails and the loop calls us again.
-                p.publish(snap.value + 100);
+                p.write(snap.value + 100);
                 Some(snap.value + 1)
             })
         }));
         assert!(outcome.is_err() && calls == 2);
-        // A detached thread, so that a wedged `publish` fails the test instead
+        // A detached thread, so that a wedged `write` fails the test instead
         // of hanging it.
         let (done, wait) = mpsc::channel();
         let writer = Arc::clone(&p);
-        let handle = std::thread::spawn(move || done.send(writer.publish(7)).unwrap());
+        let handle = std::thread::spawn(move || done.send(writer.write(7)).unwrap());
         let version = wait.recv_timeout(Duration::from_secs(if cfg!(miri) { 600 } else { 20 }));
-        assert_eq!(version, Ok(2), "publish wedged by a leaked claim");
+        assert_eq!(version, Ok(2), "write wedged by a leaked claim");
         handle.join().unwrap();
         assert_eq!(p.read(), 7);
+    }
+
+    /// `init_in_place` on zeroed memory (a new shared file) builds the state
+    /// `new` builds: every atomic agrees.
+    #[test]
+    fn init_in_place_is_new() {
+        let new = Body::<[u64; 3], 3>::new([4, 5, 6]);
+        // SAFETY: all zeroes is a valid `Body`: atomics and `UnsafeCell`s of
+        // integers and `MaybeUninit` bytes (what a new shared file holds).
+        let zeroed: Box<Body<[u64; 3], 3>> =
+            Box::new(unsafe { core::mem::MaybeUninit::zeroed().assume_init() });
+        zeroed.init_in_place([4, 5, 6]);
+        let relaxed = Ordering::Relaxed;
+        assert_eq!(new.head.load(relaxed), zeroed.head.load(relaxed));
+        for (a, b) in new.slots.iter().zip(&zeroed.slots) {
+            assert_eq!(a.claim.load(relaxed), b.claim.load(relaxed));
+            for i in 0..crate::words::word_count::<[u64; 3]>() {
+                assert_eq!(a.words.at(i).load(relaxed), b.words.at(i).load(relaxed));
+            }
+        }
+        assert_eq!(new.read_versioned(), zeroed.read_versioned());
     }
 }
 
@@ -491,11 +647,11 @@ mod loom_models {
         }
     }
 
-    /// #12: with 2 slots, an updater whose closure runs a second time (after
-    /// its first commit lost the race) must not hold a claim meanwhile: the
-    /// other writer must publish while that closure waits for it. Keeping the
-    /// claim across the call leaves the writer no slot, and both spin forever
-    /// (loom reports the branch limit).
+    /// With 2 slots, an updater whose closure runs a second time (after its
+    /// first commit lost the race) must not hold a claim meanwhile: the other
+    /// writer must publish while that closure waits for it. Keeping the claim
+    /// across the call leaves the writer no slot, and both spin forever (loom
+    /// reports the branch limit).
     #[test]
     fn a_writer_inside_its_closure_holds_no_slot() {
         let mut builder = loom::model::Builder::new();
@@ -504,7 +660,7 @@ mod loom_models {
         }
         builder.max_branches = 100_000;
         builder.check(|| {
-            let p = Arc::new(Publisher::<[u64; 2], 2>::new([0, 0]));
+            let p = Arc::new(Publisher::<[u64; 2], 2>::with_slots([0, 0]));
             // In the first call, go on, in the second call, go on.
             let flags: Arc<[AtomicBool; 4]> = Arc::new(Default::default());
             let updater = {
@@ -532,11 +688,11 @@ mod loom_models {
             // The updater has read version 0: this publication fails its
             // first commit.
             wait(&flags[0]);
-            assert_eq!(p.publish([1, 1]), 1);
+            assert_eq!(p.write([1, 1]), 1);
             flags[1].store(true, SeqCst);
             // Inside the second call: we must still publish.
             wait(&flags[2]);
-            assert_eq!(p.publish([2, 2]), 2);
+            assert_eq!(p.write([2, 2]), 2);
             flags[3].store(true, SeqCst);
             let (calls, done) = updater.join().unwrap();
             assert_eq!((calls, done), (3, Some((3, [12, 12]))));

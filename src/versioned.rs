@@ -6,10 +6,13 @@ use core::fmt;
 use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
+use crate::error::Fault;
 use crate::notify::{Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
 use crate::sync::{AtomicU128, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
+#[cfg(feature = "std")]
+use crate::WaitError;
 use crate::{ReadError, Versioned};
 
 /// Slots in the ring used when `T` is larger than 8 bytes. A writer waits only if
@@ -19,9 +22,9 @@ const LARGE_SLOTS: usize = 8;
 
 /// A value with a version that goes up by exactly one on every successful write.
 ///
-/// Read the pair with [`load`](Self::load), compute, and write back only if
-/// nobody wrote in between ([`compare_exchange`](Self::compare_exchange)), or let
-/// [`update`](Self::update) do the retry loop. This is the cure for the lost
+/// Read the pair with [`read_versioned`](Self::read_versioned), compute, and
+/// write back only if nobody wrote in between ([`write_if`](Self::write_if)),
+/// or let [`update`](Self::update) do the retry loop. This is the cure for the lost
 /// update: a read-modify-write never silently overwrites someone else's write.
 ///
 /// # How it works
@@ -50,15 +53,15 @@ const LARGE_SLOTS: usize = 8;
 /// use noclobber::VersionedCell;
 ///
 /// let balance = VersionedCell::new(100u64);
-/// let seen = balance.load();
+/// let seen = balance.read_versioned();
 /// // Someone else deposits in between ...
 /// balance.update(|b| b + 50);
 /// // ... so our stale write is refused instead of silently losing theirs.
-/// let err = balance.compare_exchange(seen.version, seen.value - 30).unwrap_err();
+/// let err = balance.write_if(seen.version, seen.value - 30).unwrap_err();
 /// assert_eq!(err.value, 150);
 /// // Retry against what is really there.
-/// let v = balance.compare_exchange(err.version, err.value - 30).unwrap();
-/// assert_eq!(balance.load().value, 120);
+/// let v = balance.write_if(err.version, err.value - 30).unwrap();
+/// assert_eq!(balance.read(), 120);
 /// assert_eq!(v, 2);
 /// ```
 pub struct VersionedCell<T> {
@@ -85,7 +88,7 @@ impl<T: NoUninit> VersionedCell<T> {
     ///
     /// ```
     /// let cell = noclobber::VersionedCell::new([1u32, 2, 3]);
-    /// assert_eq!(cell.load().version, 0);
+    /// assert_eq!(cell.version(), 0);
     /// ```
     #[must_use]
     pub fn new(value: T) -> Self {
@@ -167,17 +170,30 @@ impl<T: NoUninit> VersionedCell<T> {
         })
     }
 
+    /// The current value.
+    ///
+    /// ```
+    /// let cell = noclobber::VersionedCell::new(7u8);
+    /// cell.write(9);
+    /// assert_eq!(cell.read(), 9);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn read(&self) -> T {
+        self.read_versioned().value
+    }
+
     /// The current value and its version, read together.
     ///
     /// ```
     /// let cell = noclobber::VersionedCell::new(7u8);
-    /// cell.store(9);
-    /// let now = cell.load();
+    /// cell.write(9);
+    /// let now = cell.read_versioned();
     /// assert_eq!((now.value, now.version), (9, 1));
     /// ```
     #[inline]
     #[must_use]
-    pub fn load(&self) -> Versioned<T> {
+    pub fn read_versioned(&self) -> Versioned<T> {
         match self.ring() {
             // Acquire: pairs with the Release of the CAS that stored this word;
             // the value is inside the word, so this is for the caller's benefit
@@ -187,49 +203,49 @@ impl<T: NoUninit> VersionedCell<T> {
         }
     }
 
-    /// One attempt at [`load`](Self::load). A `T` of at most 8 bytes is one
-    /// atomic load and always succeeds; a larger `T` is copied from the ring
-    /// and returns [`ReadError::Lapped`] if a newer value was published during
-    /// the copy (try again). Never waits. (The [`ReadError::Corrupt`] of the
-    /// shared types cannot happen to a cell, which lives in process memory.)
+    /// One attempt at [`read_versioned`](Self::read_versioned). A `T` of at
+    /// most 8 bytes is one atomic load and always succeeds; a larger `T` is
+    /// copied from the ring and returns [`ReadError::Interrupted`] if a newer
+    /// value was published during the copy (try again). Never waits.
     ///
     /// ```
     /// use noclobber::{ReadError, VersionedCell};
     /// let cell = VersionedCell::new([1u64, 2, 3]);
-    /// match cell.try_load() {
+    /// match cell.try_read() {
     ///     Ok(v) => assert_eq!((v.value, v.version), ([1, 2, 3], 0)),
-    ///     Err(ReadError::Lapped) => { /* a newer value came: try again */ }
+    ///     Err(ReadError::Interrupted) => { /* a newer value came: try again */ }
     ///     Err(e) => panic!("{e}"),
     /// }
     /// ```
     #[inline]
-    pub fn try_load(&self) -> Result<Versioned<T>, ReadError> {
+    pub fn try_read(&self) -> Result<Versioned<T>, ReadError> {
         match self.ring() {
-            None => Ok(self.load()),
-            Some(ring) => ring.attempt().map(Into::into),
+            None => Ok(self.read_versioned()),
+            Some(ring) => ring.attempt().map(Into::into).map_err(Fault::into_read),
         }
     }
 
-    /// [`load`](Self::load) until a copy succeeds or `timeout` has passed:
-    /// [`ReadError::TimedOut`] if every attempt was lapped by a newer
-    /// publication all that time (only a large `T` under writers that keep
-    /// publishing faster than a copy).
+    /// [`read_versioned`](Self::read_versioned) until a copy succeeds or
+    /// `timeout` has passed: [`ReadError::TimedOut`] if every attempt was
+    /// interrupted by a newer publication all that time (only a large `T`
+    /// under writers that keep publishing faster than a copy).
     ///
     /// ```
     /// use std::time::Duration;
     /// let cell = noclobber::VersionedCell::new([5u64; 4]);
-    /// cell.store([6; 4]);
-    /// assert_eq!(cell.load_timeout(Duration::from_millis(10)).unwrap().value, [6; 4]);
+    /// cell.write([6; 4]);
+    /// assert_eq!(cell.read_timeout(Duration::from_millis(10)).unwrap().value, [6; 4]);
     /// ```
     #[cfg(feature = "std")]
-    pub fn load_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
-        self.load_until(crate::notify::deadline(timeout))
+    pub fn read_timeout(&self, timeout: std::time::Duration) -> Result<Versioned<T>, ReadError> {
+        self.read_until(crate::notify::deadline(timeout))
+            .map_err(Fault::into_read)
     }
 
     #[cfg(feature = "std")]
-    fn load_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, ReadError> {
+    fn read_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, Fault> {
         match self.ring() {
-            None => Ok(self.load()),
+            None => Ok(self.read_versioned()),
             Some(ring) => ring.read_until(deadline).map(Into::into),
         }
     }
@@ -244,13 +260,13 @@ impl<T: NoUninit> VersionedCell<T> {
     #[inline]
     #[must_use]
     pub fn version(&self) -> u64 {
-        // Acquire: as in `load`.
+        // Acquire: as in `read_versioned`.
         unpack(self.head.load(Ordering::Acquire)).0
     }
 
-    /// Waits until a version newer than `seen` is written, then loads it;
-    /// [`ReadError::TimedOut`](crate::ReadError::TimedOut) if none came within
-    /// `timeout` (`Duration::MAX` waits for ever). The waiting thread sleeps
+    /// Waits until a version newer than `seen` is written, then reads it;
+    /// [`WaitError::TimedOut`] if none came within `timeout` (`Duration::MAX`
+    /// waits for ever). A cell has no writer handle, so it is never closed. The waiting thread sleeps
     /// (a futex on Linux) and uses no CPU meanwhile; writers pay nothing for
     /// it while nobody waits.
     ///
@@ -268,7 +284,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// assert_eq!(waiter.join().unwrap().unwrap().value, 1);
     /// assert_eq!(
     ///     cell.wait_newer(1, Duration::from_millis(1)),
-    ///     Err(noclobber::ReadError::TimedOut)
+    ///     Err(noclobber::WaitError::TimedOut)
     /// );
     /// ```
     #[cfg(feature = "std")]
@@ -276,32 +292,35 @@ impl<T: NoUninit> VersionedCell<T> {
         &self,
         seen: u64,
         timeout: std::time::Duration,
-    ) -> Result<Versioned<T>, crate::ReadError> {
+    ) -> Result<Versioned<T>, WaitError> {
         let check = || crate::notify::Seen::newer_if(self.version() > seen);
         crate::notify::wait_newer(
             &self.notify,
             timeout,
             crate::notify::Announce::Count(Published::BySeqCstRmw),
             check,
-            |deadline| self.load_until(deadline),
+            |deadline| self.read_until(deadline),
         )
+        .map_err(Fault::into_wait)
     }
 
-    /// Writes `new` if the version is still `expected_version`.
+    /// Writes `new` if the version is still `expected_version`: the version,
+    /// not the value, is compared (unlike std's `compare_exchange`, whose
+    /// first argument is a value), so an ABA change of the value is caught.
     ///
     /// Returns `Ok(new_version)` (= `expected_version + 1`) on success, or
     /// `Err(current)` with the value and version that are there instead.
     ///
     /// ```
     /// let cell = noclobber::VersionedCell::new(1i32);
-    /// assert_eq!(cell.compare_exchange(0, 2), Ok(1));
-    /// let current = cell.compare_exchange(0, 3).unwrap_err();
+    /// assert_eq!(cell.write_if(0, 2), Ok(1));
+    /// let current = cell.write_if(0, 3).unwrap_err();
     /// assert_eq!((current.value, current.version), (2, 1));
     /// ```
-    pub fn compare_exchange(&self, expected_version: u64, new: T) -> Result<u64, Versioned<T>> {
+    pub fn write_if(&self, expected_version: u64, new: T) -> Result<u64, Versioned<T>> {
         match self.ring() {
             None => {
-                // Acquire: as in `load` (the Err value is returned to the caller).
+                // Acquire: as in `read_versioned` (the Err value is returned to the caller).
                 let current = self.head.load(Ordering::Acquire);
                 if unpack(current).0 != expected_version {
                     return Err(from_head(current));
@@ -311,7 +330,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 // before this write. Its Acquire half is implied by the Acquire
                 // load above, which read this same word (the version changes
                 // on every write). SeqCst makes it the store half of the waiter
-                // Dekker pair (N4 in `notify.rs`); on x86-64 and AArch64 the
+                // Dekker pair (N4 in `notify/mod.rs`); on x86-64 and AArch64 the
                 // same instruction as AcqRel.
                 // Failure Acquire: `actual` is returned, and the caller may read
                 // data published with it. The value bits change only with the
@@ -322,10 +341,10 @@ impl<T: NoUninit> VersionedCell<T> {
                     .map_err(from_head)?;
             }
             Some(ring) => {
-                ring.compare_exchange(expected_version, new)?;
+                ring.write_if(expected_version, new)?;
             }
         }
-        // Both paths published with a SeqCst CAS (N1, N4 in `notify.rs`).
+        // Both paths published with a SeqCst CAS (N1, N4 in `notify/mod.rs`).
         self.notify.wake(Published::BySeqCstRmw);
         Ok(expected_version.wrapping_add(1))
     }
@@ -343,10 +362,10 @@ impl<T: NoUninit> VersionedCell<T> {
     ///     })
     ///     .collect();
     /// threads.into_iter().for_each(|t| t.join().unwrap());
-    /// assert_eq!(hits.load(), noclobber::Versioned { value: 4000, version: 4000 });
+    /// assert_eq!(hits.read_versioned(), noclobber::Versioned { value: 4000, version: 4000 });
     /// ```
     pub fn update(&self, mut f: impl FnMut(T) -> T) -> Versioned<T> {
-        match self.try_update(|x| Some(f(x))) {
+        match self.checked_update(|x| Some(f(x))) {
             Ok(done) => done,
             Err(_) => unreachable!("the closure always returns Some"),
         }
@@ -359,17 +378,17 @@ impl<T: NoUninit> VersionedCell<T> {
     /// ```
     /// let stock = noclobber::VersionedCell::new(1u32);
     /// let take_one = |n: u32| n.checked_sub(1);
-    /// assert_eq!(stock.try_update(take_one).map(|v| v.value), Ok(0));
-    /// assert_eq!(stock.try_update(take_one).map_err(|v| v.value), Err(0));
+    /// assert_eq!(stock.checked_update(take_one).map(|v| v.value), Ok(0));
+    /// assert_eq!(stock.checked_update(take_one).map_err(|v| v.value), Err(0));
     /// ```
-    pub fn try_update(
+    pub fn checked_update(
         &self,
         mut f: impl FnMut(T) -> Option<T>,
     ) -> Result<Versioned<T>, Versioned<T>> {
         self.modify(|snap| f(snap.value)).map(|(_, new)| new)
     }
 
-    /// Like [`try_update`](Self::try_update), but returns what was there
+    /// Like [`checked_update`](Self::checked_update), but returns what was there
     /// *before*, as `std`'s `AtomicU64::fetch_update` and crossbeam's
     /// `AtomicCell::fetch_update` do: `Ok(previous)` if `f` returned `Some` and
     /// its result was written (as version `previous.version + 1`), or
@@ -380,7 +399,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// let take_one = |n: u32| n.checked_sub(1);
     /// let before = stock.fetch_update(take_one).unwrap();
     /// assert_eq!((before.value, before.version), (2, 0));
-    /// assert_eq!(stock.load(), noclobber::Versioned { value: 1, version: 1 });
+    /// assert_eq!(stock.read_versioned(), noclobber::Versioned { value: 1, version: 1 });
     /// stock.fetch_update(take_one).unwrap();
     /// assert_eq!(stock.fetch_update(take_one), Err(noclobber::Versioned { value: 0, version: 2 }));
     /// ```
@@ -401,7 +420,7 @@ impl<T: NoUninit> VersionedCell<T> {
     /// let old = cell.swap(2);
     /// assert_eq!((old.value, old.version), (1, 0));
     /// assert_eq!(cell.swap(3), noclobber::Versioned { value: 2, version: 1 });
-    /// assert_eq!(cell.load(), noclobber::Versioned { value: 3, version: 2 });
+    /// assert_eq!(cell.read_versioned(), noclobber::Versioned { value: 3, version: 2 });
     /// ```
     pub fn swap(&self, value: T) -> Versioned<T> {
         match self.modify(|_| Some(value)) {
@@ -410,7 +429,7 @@ impl<T: NoUninit> VersionedCell<T> {
         }
     }
 
-    /// The read-modify-write loop behind `try_update`, `fetch_update` and
+    /// The read-modify-write loop behind `checked_update`, `fetch_update` and
     /// `swap`: `Ok((previous, committed))`, or `Err(current)` when `f` declines.
     fn modify(
         &self,
@@ -426,7 +445,7 @@ impl<T: NoUninit> VersionedCell<T> {
                     return Err(snap);
                 };
                 let next = pack(snap.version.wrapping_add(1), to_bits(new));
-                // SeqCst / Acquire: as in `compare_exchange` (`current` was read
+                // SeqCst / Acquire: as in `write_if` (`current` was read
                 // by the Acquire load or by the Acquire failure of the last try;
                 // the failure value is the next `current` the closure sees).
                 match self.head.compare_exchange_weak(
@@ -456,7 +475,7 @@ impl<T: NoUninit> VersionedCell<T> {
             f(snap)
         })
         .map(|new| {
-            // The ring's head CAS is SeqCst (N1, N4 in `notify.rs`).
+            // The ring's head CAS is SeqCst (N1, N4 in `notify/mod.rs`).
             self.notify.wake(Published::BySeqCstRmw);
             let previous = previous.expect("`f` ran before the commit");
             (previous, new.into())
@@ -468,13 +487,13 @@ impl<T: NoUninit> VersionedCell<T> {
     ///
     /// ```
     /// let cell = noclobber::VersionedCell::new([0u64; 4]);
-    /// assert_eq!(cell.store([1; 4]), 1);
+    /// assert_eq!(cell.write([1; 4]), 1);
     /// ```
-    pub fn store(&self, value: T) -> u64 {
+    pub fn write(&self, value: T) -> u64 {
         match self.ring() {
             None => self.update(|_| value).version,
             Some(ring) => {
-                let version = ring.publish(value);
+                let version = ring.write(value);
                 // As in `modify`.
                 self.notify.wake(Published::BySeqCstRmw);
                 version
@@ -486,12 +505,12 @@ impl<T: NoUninit> VersionedCell<T> {
     ///
     /// ```
     /// let cell = noclobber::VersionedCell::new([1u64, 2]);
-    /// cell.store([3, 4]);
+    /// cell.write([3, 4]);
     /// assert_eq!(cell.into_inner(), [3, 4]);
     /// ```
     #[must_use]
     pub fn into_inner(self) -> T {
-        self.load().value
+        self.read()
     }
 
     /// Whether every operation is lock-free on this machine: true when the
@@ -548,7 +567,7 @@ fn from_head<T: NoUninit>(head: u128) -> Versioned<T> {
 
 /// ```
 /// let cell: noclobber::VersionedCell<[u32; 3]> = Default::default();
-/// assert_eq!(cell.load(), noclobber::Versioned { value: [0; 3], version: 0 });
+/// assert_eq!(cell.read_versioned(), noclobber::Versioned { value: [0; 3], version: 0 });
 /// ```
 impl<T: NoUninit + Default> Default for VersionedCell<T> {
     fn default() -> Self {
@@ -558,7 +577,7 @@ impl<T: NoUninit + Default> Default for VersionedCell<T> {
 
 /// ```
 /// let cell = noclobber::VersionedCell::from(5i16);
-/// assert_eq!(cell.load().value, 5);
+/// assert_eq!(cell.read(), 5);
 /// ```
 impl<T: NoUninit> From<T> for VersionedCell<T> {
     fn from(value: T) -> Self {
@@ -572,10 +591,12 @@ impl<T: NoUninit> From<T> for VersionedCell<T> {
 /// ```
 impl<T: NoUninit + fmt::Debug> fmt::Debug for VersionedCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Versioned { value, version } = self.load();
+        let Versioned { value, version } = self.read_versioned();
         f.debug_struct("VersionedCell")
             .field("value", &value)
             .field("version", &version)
             .finish()
     }
 }
+
+crate::read::readable_by_inherent!([T: NoUninit] VersionedCell<T>);

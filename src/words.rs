@@ -17,7 +17,7 @@ use core::mem::{size_of, MaybeUninit};
 
 use bytemuck::NoUninit;
 
-use crate::sync::{AtomicU128, AtomicU64};
+use crate::sync::{AtomicU128, AtomicU64, Ordering};
 
 /// A `T` followed by 7 zero bytes, without padding. Every byte that one of the
 /// first `word_count::<T>()` words covers is a field byte, and field bytes are
@@ -113,6 +113,31 @@ impl<T: NoUninit> Words<T> {
         // initialised (`new`), and are only ever accessed through this function,
         // i.e. as `AtomicU64` of one width, for as long as `&self` lives.
         unsafe { AtomicU64::from_ptr(self.0.get().cast::<u64>().add(i)) }
+    }
+}
+
+impl<T: NoUninit> Words<T> {
+    /// Every word, `Relaxed`, into a private buffer: the copy step of the
+    /// seqlock-style protocols (the seqlock, the single-writer ring), whose
+    /// caller decides whether the copy is whole.
+    #[inline]
+    pub(crate) fn load_relaxed(&self) -> Buf<T> {
+        let mut buf = Buf::uninit();
+        for i in 0..word_count::<T>() {
+            // Relaxed: the caller's protocol orders and validates the copy.
+            buf.set(i, self.at(i).load(Ordering::Relaxed));
+        }
+        buf
+    }
+
+    /// Stores every word of `buf`, `Relaxed`; the caller's protocol orders
+    /// the stores (fences, a later Release store).
+    #[inline]
+    pub(crate) fn store_relaxed(&self, buf: &Buf<T>) {
+        for i in 0..word_count::<T>() {
+            // Relaxed: as above.
+            self.at(i).store(buf.word(i), Ordering::Relaxed);
+        }
     }
 }
 

@@ -76,6 +76,8 @@
 //! the waiter then returns what it can check without waiting. Waiting never
 //! touches the payload, so it cannot tear what a read returns.
 
+#[cfg(feature = "std")]
+use crate::error::Fault;
 use crate::sync::{fence, AtomicU32, Ordering};
 
 /// The waiter count and the futex word. `#[repr(C)]`: it lives in shared
@@ -167,9 +169,9 @@ impl Notify {
         }
     }
 
-    /// Stores the state `new` builds (for [`crate::shm`]: published by the
-    /// caller's Release store).
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    /// Stores the state `new` builds, for an object created in place (a
+    /// shared file; published by the caller's Release store).
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
     pub(crate) fn init_in_place(&self) {
         self.epoch.store(0, Ordering::Relaxed);
         self.waiters.store(0, Ordering::Relaxed);
@@ -234,7 +236,8 @@ impl Notify {
     /// N5 for a process that maps a shared file with this object writable:
     /// registers it for `membarrier`, or marks the object `FENCED` if that
     /// fails. Before the process's first write through the mapping.
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    #[cfg(feature = "std")]
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
     pub(crate) fn prepare_store_writers(&self) {
         if asymmetric::COVERS_WRITERS {
             self.register_or_fence();
@@ -333,40 +336,41 @@ impl Notify {
 
 /// `wait_newer` of every type: waits until `check()` finds a version newer
 /// than the caller's (`TimedOut` if not before the deadline), then returns
-/// `read(deadline)`. `how`: how waiters announce themselves (N2, N6).
+/// `read(deadline)`, whose `TimedOut` becomes `Interrupted`: a newer version
+/// exists, but no copy of it succeeded in time. `how`: how waiters announce
+/// themselves (N2, N6).
 #[cfg(feature = "std")]
 pub(crate) fn wait_newer<T>(
     notify: &Notify,
     timeout: std::time::Duration,
     how: Announce,
     check: impl Fn() -> Seen,
-    read: impl FnOnce(Option<std::time::Instant>) -> Result<crate::Versioned<T>, crate::ReadError>,
-) -> Result<crate::Versioned<T>, crate::ReadError> {
+    read: impl FnOnce(Option<std::time::Instant>) -> Result<crate::Versioned<T>, Fault>,
+) -> Result<crate::Versioned<T>, Fault> {
     let deadline = deadline(timeout);
     if notify.wait_until(deadline, how, check) {
         // The version only moves forward, so what `read` copies is newer too.
-        // A read that times out now was lapped: newer versions exist.
         read(deadline).map_err(|e| match e {
-            crate::ReadError::TimedOut => crate::ReadError::Lapped,
+            Fault::TimedOut => Fault::Interrupted,
             e => e,
         })
     } else {
-        Err(crate::ReadError::TimedOut)
+        Err(Fault::TimedOut)
     }
 }
 
-/// Repeats `attempt` while it is lapped, until `deadline` (then `TimedOut`):
-/// the bounded read of the ring types.
+/// Repeats `attempt` while it is interrupted, until `deadline` (then
+/// `TimedOut`): the bounded read of every type.
 #[cfg(feature = "std")]
 pub(crate) fn retry_until<R>(
     deadline: Option<std::time::Instant>,
-    mut attempt: impl FnMut() -> Result<R, crate::ReadError>,
-) -> Result<R, crate::ReadError> {
+    mut attempt: impl FnMut() -> Result<R, Fault>,
+) -> Result<R, Fault> {
     let spin = crate::sync::Spin::new();
     loop {
         match attempt() {
-            Err(crate::ReadError::Lapped) if !passed(deadline) => spin.spin(),
-            Err(crate::ReadError::Lapped) => return Err(crate::ReadError::TimedOut),
+            Err(Fault::Interrupted) if !passed(deadline) => spin.snooze(),
+            Err(Fault::Interrupted) => return Err(Fault::TimedOut),
             done => return done,
         }
     }
@@ -392,125 +396,8 @@ impl Notify {
     }
 }
 
-/// `membarrier` on Linux (N4, N5): the registration and the waiter's barrier.
-///
-/// Why a registration that races with a barrier is harmless: a shared file's
-/// writer registers before its first write (N5). A barrier that started
-/// before the registration returned may skip the writer's CPU, but the waiter
-/// announced itself before its barrier started, and the writer's `waiters`
-/// loads come after its registration returned, so they see the announcement
-/// (N3's first case) whenever the barrier could have missed it.
-#[cfg(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri))))]
-mod asymmetric {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    use rustix::thread::{membarrier, MembarrierCommand};
-
-    const UNKNOWN: u8 = 0;
-    const REGISTERED: u8 = 1;
-    const UNAVAILABLE: u8 = 2;
-
-    /// A waiter's barrier covers every writer that N5 does not mark.
-    pub(crate) const COVERS_WRITERS: bool = true;
-
-    /// This process's registration for expedited global barriers.
-    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
-
-    /// Registers the process once; whether it is registered. (Relaxed: a
-    /// flag set once; the registration it reports is ordered by the system
-    /// call itself, which the caller made or saw made before.)
-    pub(super) fn register() -> bool {
-        match STATE.load(Ordering::Relaxed) {
-            UNKNOWN => {
-                let ok = membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok();
-                STATE.store(if ok { REGISTERED } else { UNAVAILABLE }, Ordering::Relaxed);
-                ok
-            }
-            state => state == REGISTERED,
-        }
-    }
-
-    pub(super) fn heavy_barrier() -> bool {
-        membarrier(MembarrierCommand::GlobalExpedited).is_ok()
-    }
-}
-
-/// Elsewhere writers use the `SeqCst` fence, and waiters (which have no shared
-/// futex off Linux) sleep in slices.
-#[cfg(not(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri)))))]
-mod asymmetric {
-    /// Writers after a store always take the `SeqCst` fence here.
-    pub(crate) const COVERS_WRITERS: bool = false;
-
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
-    pub(super) fn register() -> bool {
-        false
-    }
-
-    #[cfg(feature = "std")]
-    pub(super) fn heavy_barrier() -> bool {
-        true
-    }
-}
-
-/// Linux: a shared futex on `epoch`, so that waiters in other processes
-/// mapping the same file are woken too.
-#[cfg(all(target_os = "linux", feature = "std", not(any(noclobber_loom, miri))))]
-mod futex {
-    use super::Notify;
-    use rustix::thread::futex;
-
-    pub(super) fn wake_all(n: &Notify) {
-        // `Flags::empty()`: shared, not `PRIVATE`. An error (none is
-        // documented for a valid address) leaves waiters to their timeouts.
-        let _ = futex::wake(&n.epoch, futex::Flags::empty(), i32::MAX as u32);
-    }
-
-    pub(super) fn wait(n: &Notify, epoch: u32, timeout: Option<std::time::Duration>) {
-        let timeout = timeout.map(|t| futex::Timespec {
-            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: t.subsec_nanos().into(),
-        });
-        // Returns on a wake, a changed word, the timeout or a signal: the
-        // caller re-checks in every case.
-        let _ = futex::wait(&n.epoch, futex::Flags::empty(), epoch, timeout.as_ref());
-    }
-}
-
-/// loom: the futex's compare-and-sleep, under the queue's lock as in the
-/// kernel. Timeouts are not modelled: a lost wake-up is then a deadlock, which
-/// loom reports.
-#[cfg(noclobber_loom)]
-mod futex {
-    use super::Notify;
-    use crate::sync::Ordering;
-
-    pub(super) fn wake_all(n: &Notify) {
-        let _queue = n.queue.0.lock().unwrap();
-        n.queue.1.notify_all();
-    }
-
-    pub(super) fn wait(n: &Notify, epoch: u32, _timeout: Option<std::time::Duration>) {
-        let queue = n.queue.0.lock().unwrap();
-        // Relaxed: the queue's lock orders it against `wake_all`.
-        if n.epoch.load(Ordering::Relaxed) == epoch {
-            drop(n.queue.1.wait(queue).unwrap());
-        }
-    }
-}
-
-/// Miri and platforms without a shared futex: bounded sleeping.
-#[cfg(not(any(noclobber_loom, all(target_os = "linux", feature = "std", not(miri)))))]
-mod futex {
-    use super::Notify;
-
-    pub(super) fn wake_all(_: &Notify) {}
-
-    #[cfg(feature = "std")]
-    pub(super) fn wait(_: &Notify, _epoch: u32, timeout: Option<std::time::Duration>) {
-        let slice = super::FALLBACK_SLICE;
-        std::thread::sleep(timeout.map_or(slice, |t| t.min(slice)));
-    }
-}
+mod platform;
+use platform::{asymmetric, futex};
 
 /// The instant `timeout` from now; `None` (never) if it is out of range.
 #[cfg(feature = "std")]

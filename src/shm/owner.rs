@@ -1,11 +1,11 @@
-//! Who holds a ring claim, so that a writer finding every slot held can tell
-//! claims of dead processes (reclaimable) from those of live ones (`ring.rs`,
-//! I6).
+//! Process identity: who holds a ring claim, so that a writer finding every
+//! slot held can tell claims of dead processes (reclaimable) from those of
+//! live ones (I6 and I8 in `ring/mod.rs`).
 //!
 //! An owner is a `u64`. Two values are not identities: [`UNKNOWN`] (0: never
 //! reclaimable) is what every claim carries in a process that has never
 //! opened a shared file, and where identities are not supported (off Linux,
-//! under loom and Miri, without a readable `/proc`); [`UNREGISTERED`] marks a
+//! under Miri, without a readable `/proc`); [`UNREGISTERED`] marks a
 //! process that has opened a shared file but has not computed its identity
 //! yet: its first claim computes it ([`current`]), and a child after `fork`
 //! starts there again, so that it never claims in its parent's name.
@@ -32,10 +32,7 @@ pub(crate) const UNKNOWN: u64 = 0;
 
 /// A process that uses shared files and has not computed its identity yet
 /// (pid field 0, which no identity has).
-#[cfg_attr(
-    not(all(feature = "shm", target_os = "linux", not(any(noclobber_loom, miri)))),
-    allow(dead_code)
-)]
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 pub(crate) const UNREGISTERED: u64 = 1;
 
 /// The owner to record in this process's claims: its identity, computed at
@@ -48,14 +45,12 @@ pub(crate) fn current() -> u64 {
 
 /// This process's identity if it has computed one, else [`UNKNOWN`]; never
 /// computes it.
-#[cfg_attr(not(all(feature = "shm", not(noclobber_loom))), allow(dead_code))]
 pub(crate) fn registered() -> u64 {
     imp::registered()
 }
 
 /// Called where shared files are opened or created: from now on this
 /// process's claims carry its identity (computed lazily by [`current`]).
-#[cfg_attr(not(all(feature = "shm", not(noclobber_loom))), allow(dead_code))]
 pub(crate) fn enable() {
     imp::enable();
 }
@@ -68,7 +63,7 @@ pub(crate) fn is_dead(owner: u64) -> bool {
     imp::is_dead(owner)
 }
 
-#[cfg(all(feature = "shm", target_os = "linux", not(any(noclobber_loom, miri))))]
+#[cfg(all(target_os = "linux", not(miri)))]
 mod imp {
     use super::{UNKNOWN, UNREGISTERED};
     use core::sync::atomic::{AtomicU64, Ordering};
@@ -364,7 +359,7 @@ mod imp {
     }
 }
 
-#[cfg(not(all(feature = "shm", target_os = "linux", not(any(noclobber_loom, miri)))))]
+#[cfg(not(all(target_os = "linux", not(miri))))]
 mod imp {
     #[inline(always)]
     pub(super) fn current() -> u64 {

@@ -79,13 +79,15 @@
 //!
 //! Per-site comments name the invariant they rely on.
 
+mod claims;
+
 use crossbeam_utils::CachePadded;
 
 use bytemuck::NoUninit;
 
+use crate::error::{corrupt_panic, Corrupt, Fault};
 use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
-use crate::ReadError;
 
 /// Bits of a claim word that name its owner (I6).
 const OWNER_BITS: u32 = 5;
@@ -139,7 +141,7 @@ impl Tickets {
 
     /// Stores what `Tickets::new(last)` holds, for an object created in place
     /// (as `Slot::init_in_place`).
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    #[cfg_attr(noclobber_loom, allow(dead_code))]
     pub(crate) fn init_in_place(&self, last: u64) {
         // Relaxed: published to other processes by the caller's Release store.
         self.next.store(last, Ordering::Relaxed);
@@ -153,8 +155,8 @@ impl Tickets {
 /// the value, every word tagged with the ticket of the writer that stored it.
 #[repr(C)]
 pub(crate) struct Slot<T> {
-    claim: AtomicU64,
-    words: Tagged<T>,
+    pub(crate) claim: AtomicU64,
+    pub(crate) words: Tagged<T>,
 }
 
 impl<T: NoUninit> Slot<T> {
@@ -165,21 +167,14 @@ impl<T: NoUninit> Slot<T> {
         }
     }
 
-    /// Size and field offsets, hashed into the header of a shared mapping.
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
-    pub(crate) const LAYOUT: [usize; 3] = [
-        size_of::<Self>(),
-        core::mem::offset_of!(Self, claim),
-        core::mem::offset_of!(Self, words),
-    ];
-
     /// Stores every atomic of the slot so it holds what `Slot::new(ticket, value)`
-    /// holds, for an object created in place (a zeroed shared mapping). The
-    /// caller must ensure nobody uses the slot meanwhile, and publishes the
-    /// stores afterwards (the shm header's Release store).
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    /// holds, for an object created in place (zeroed memory, or a zeroed shared
+    /// mapping). The caller must ensure nobody uses the slot meanwhile, and
+    /// publishes the stores afterwards (a Release store, or a move to another
+    /// thread).
+    #[cfg_attr(noclobber_loom, allow(dead_code))]
     pub(crate) fn init_in_place(&self, ticket: u64, value: T) {
-        // Relaxed: published to other processes by the caller's Release store.
+        // Relaxed: published by the caller, as above.
         self.claim.store(claim_word(ticket, 0), Ordering::Relaxed);
         let buf = Buf::of(value);
         for i in 0..word_count::<T>() {
@@ -282,11 +277,11 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         unpack(self.head.load(Ordering::Acquire))
     }
 
-    /// One attempt at a consistent snapshot: `Lapped` if a newer value was
-    /// published during the copy, `Corrupt` if the head did not move and its
-    /// slot is still not one writer's whole value (I5). Never waits.
+    /// One attempt at a consistent snapshot: `Interrupted` if a newer value
+    /// was published during the copy, `Corrupt` if the head did not move and
+    /// its slot is still not one writer's whole value (I5). Never waits.
     #[inline]
-    pub(crate) fn attempt(&self) -> Result<Snapshot<T>, ReadError> {
+    pub(crate) fn attempt(&self) -> Result<Snapshot<T>, Fault> {
         // Acquire (I3): pairs with the Release of the head CAS in `commit`.
         let head = self.head.load(Ordering::Acquire);
         let (version, ticket) = unpack(head);
@@ -303,7 +298,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     /// Why a copy under `head` failed (I5).
     #[cold]
     #[inline(never)]
-    fn why_not(&self, head: u128) -> ReadError {
+    fn why_not(&self, head: u128) -> Fault {
         // Acquire fence (I5): the copy's Relaxed load of a foreign tag
         // synchronises with that writer's Release tag store, so its Acquire head
         // load in `stage`, which saw the head past ours, happens before the
@@ -312,9 +307,11 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         // Relaxed (I5): coherence with the head load the fence ordered before
         // it is all that is needed.
         if self.head.load(Ordering::Relaxed) == head {
-            ReadError::Corrupt
+            Fault::Corrupt(Corrupt::new(
+                "the head names a slot that holds words of another ticket, and does not move",
+            ))
         } else {
-            ReadError::Lapped
+            Fault::Interrupted
         }
     }
 
@@ -331,19 +328,19 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         loop {
             match self.attempt() {
                 Ok(snap) => return snap,
-                Err(ReadError::Lapped) => spin.spin(),
-                Err(e) => corrupt_panic(e),
+                Err(Fault::Corrupt(c)) => corrupt_panic(c),
+                Err(_) => spin.spin(),
             }
         }
     }
 
-    /// Reads until a copy succeeds, `timeout` has passed (`TimedOut`: lapped
-    /// all that time) or the object is found corrupt.
+    /// Reads until a copy succeeds, `deadline` has passed (`TimedOut`:
+    /// interrupted all that time) or the object is found corrupt.
     #[cfg(feature = "std")]
     pub(crate) fn read_until(
         &self,
         deadline: Option<std::time::Instant>,
-    ) -> Result<Snapshot<T>, ReadError> {
+    ) -> Result<Snapshot<T>, Fault> {
         crate::notify::retry_until(deadline, || self.attempt())
     }
 
@@ -507,152 +504,6 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
             .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
     }
 
-    /// The owner index this process claims with (I6, I8): 0 where owners are
-    /// unknown (`owner::current` is `UNKNOWN`: no shared file in this
-    /// process, loom, Miri, off Linux), `None` if every entry is held by
-    /// another live process (or one we cannot judge). One load of the
-    /// writers' own line once registered.
-    #[inline]
-    fn owner_index(&self) -> Option<u64> {
-        let me = crate::owner::current();
-        if me == crate::owner::UNKNOWN {
-            return Some(0);
-        }
-        let first = (me % OWNERS as u64) as usize;
-        // Relaxed: an entry holds `me` only by this process's own store
-        // (owner words are unique among live processes, I6).
-        if self.tickets.owners[first].load(Ordering::Relaxed) == me {
-            return Some(first as u64 + 1);
-        }
-        self.register_owner(me, first)
-    }
-
-    /// Finds or takes an owner table entry for `me`, probing from `first`:
-    /// one that already holds `me`, a free one, or a dead process's (after
-    /// giving its claims back). `None` if all belong to live processes (or
-    /// to ones we cannot judge): then we must not claim (I8). Threads of one
-    /// process racing here may take two entries for it; both name it, so
-    /// that only costs an entry.
-    #[cold]
-    #[inline(never)]
-    fn register_owner(&self, me: u64, first: usize) -> Option<u64> {
-        for k in 0..OWNERS {
-            let i = (first + k) % OWNERS;
-            let entry = &self.tickets.owners[i];
-            // Relaxed: the CAS below only succeeds on the value checked.
-            let mut found = entry.load(Ordering::Relaxed);
-            loop {
-                if found == me {
-                    return Some(i as u64 + 1);
-                }
-                if found != 0 {
-                    if !crate::owner::is_dead(found) {
-                        break;
-                    }
-                    self.adopt_entry(i, found);
-                }
-                // Success Acquire (I8): pairs with the Release that freed the
-                // entry (`release_owner`), so what its holder published
-                // happens before our claims. What a reader of a claim must
-                // see of the entry, the Release half of our claim CAS in
-                // `stage` (sequenced after this) orders (I6). Claims
-                // `adopt_entry` gave back need no order: a stale copy of one
-                // only fails its CAS. Failure Relaxed: the value found is
-                // judged again.
-                match entry.compare_exchange(found, me, Ordering::Acquire, Ordering::Relaxed) {
-                    Ok(_) => return Some(i as u64 + 1),
-                    Err(actual) => found = actual,
-                }
-            }
-        }
-        None
-    }
-
-    /// The owner table's entries.
-    #[cfg(all(test, feature = "shm", not(noclobber_loom)))]
-    pub(crate) fn owner_entries(&self) -> alloc::vec::Vec<u64> {
-        let load = |e: &AtomicU64| e.load(Ordering::Relaxed);
-        self.tickets.owners.iter().map(load).collect()
-    }
-
-    /// Gives back this process's owner entries (I8). The caller guarantees
-    /// that no claim of this process is newer than the head: its last handle
-    /// on the file is being dropped, so no publication of its is in flight.
-    #[cfg(all(feature = "shm", not(noclobber_loom)))]
-    pub(crate) fn release_owner(&self) {
-        let me = crate::owner::registered();
-        if me == crate::owner::UNKNOWN {
-            return;
-        }
-        for entry in &self.tickets.owners {
-            // Release (I8): our publications happen before the claims of
-            // whoever takes the entry next (Acquire CAS in `register_owner`).
-            // Failure Relaxed: another process's entry, left alone.
-            let _ = entry.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
-        }
-    }
-
-    /// Gives back the claims newer than the head that name entry `i`, whose
-    /// owner `dead` is known dead (I6), before the entry is taken over: after
-    /// that, the entry no longer says their maker is dead. Stops if another
-    /// process takes the entry over meanwhile (its claims then name it).
-    #[cold]
-    fn adopt_entry(&self, i: usize, dead: u64) {
-        for slot in self.slots {
-            // Acquire: pairs with the AcqRel claim CAS in `stage`; a claim made
-            // after a takeover of entry `i` makes the entry load below see
-            // the new owner.
-            let claim = slot.claim.load(Ordering::Acquire);
-            let (ticket, owner) = split_claim(claim);
-            if owner != i + 1 || ticket <= self.head().1 {
-                continue;
-            }
-            // Relaxed: ordered after the claim load by its Acquire.
-            if self.tickets.owners[i].load(Ordering::Relaxed) != dead {
-                return;
-            }
-            // Success Release: as in `release` (I4). The head was loaded
-            // after the death was known (I6).
-            let _ = slot
-                .claim
-                .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed);
-        }
-    }
-
-    /// Gives back the claims of dead processes that hold slots from everyone
-    /// (I6); whether it gave any back. Slow (it reads `/proc`), hence only
-    /// called when every slot was found held.
-    #[cold]
-    #[inline(never)]
-    fn reclaim_dead(&self) -> bool {
-        let mut freed = false;
-        for slot in self.slots {
-            // Acquire (I6): pairs with the AcqRel claim CAS in `stage`, so the
-            // entry loaded below names the claimer or a later holder.
-            let claim = slot.claim.load(Ordering::Acquire);
-            let (ticket, owner) = split_claim(claim);
-            // Claims the head has passed (free already, I1) or of unknown
-            // owners are never taken.
-            if owner == 0 || ticket <= self.head().1 {
-                continue;
-            }
-            // Relaxed: ordered after the claim load by its Acquire.
-            let holder = self.tickets.owners[owner - 1].load(Ordering::Relaxed);
-            // I6: the head is loaded again after the death is known: only
-            // then is "newer than the head" final. (`is_dead` says no
-            // without I/O for 0 and for this process.)
-            if !crate::owner::is_dead(holder) || ticket <= self.head().1 {
-                continue;
-            }
-            // Success Release: as in `release` (I4), for whoever claims next.
-            freed |= slot
-                .claim
-                .compare_exchange(claim, 0, Ordering::Release, Ordering::Relaxed)
-                .is_ok();
-        }
-        freed
-    }
-
     /// Publishes staged `ticket` as `version + 1` if the head is still
     /// `(version, current)`; returns whether it did.
     #[inline]
@@ -677,18 +528,14 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
 
     /// Writes `value` as `expected_version + 1` if that is still the version;
     /// otherwise returns the current snapshot.
-    pub(crate) fn compare_exchange(
-        &self,
-        expected_version: u64,
-        value: T,
-    ) -> Result<u64, Snapshot<T>> {
+    pub(crate) fn write_if(&self, expected_version: u64, value: T) -> Result<u64, Snapshot<T>> {
         self.update(|snap| (snap.version == expected_version).then_some(value))
             .map(|snap| snap.version)
     }
 
     /// Publishes `value` whatever is there; returns its version. Unlike
     /// `update`, it needs only the head, not a copy of the current value.
-    pub(crate) fn publish(&self, value: T) -> u64 {
+    pub(crate) fn write(&self, value: T) -> u64 {
         let buf = Buf::of(value);
         let spin = Spin::new();
         let mut staged = None;
@@ -703,18 +550,18 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         }
     }
 
-    /// `publish` that gives up instead of waiting for a slot: `Busy` if,
-    /// until `deadline` (`None`: one round of `SLOTS` tickets), every slot but
-    /// the head's was held by writers in flight, stopped or dead (or no owner
-    /// entry was free, I8); `Exhausted` past the last ticket (I7). A lost
-    /// commit race is retried (another writer published: progress). Holds no
-    /// claim when it returns `Err`.
+    /// `write` that gives up instead of waiting for a slot: `Interrupted`
+    /// (without a deadline: one round of `SLOTS` tickets) or `TimedOut` (at
+    /// the deadline) if every slot but the head's was held by writers in
+    /// flight, stopped or dead (or no owner entry was free, I8); `Corrupt`
+    /// past the last ticket (I7). A lost commit race is retried (another
+    /// writer published: progress). Holds no claim when it returns `Err`.
     #[cfg(feature = "std")]
-    pub(crate) fn try_publish(
+    pub(crate) fn try_write(
         &self,
         value: T,
         deadline: Option<std::time::Instant>,
-    ) -> Result<u64, Stuck> {
+    ) -> Result<u64, Fault> {
         let buf = Buf::of(value);
         let spin = Spin::new();
         let mut staged = None;
@@ -727,7 +574,9 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
                     spin.snooze();
                     continue;
                 }
-                Err(stuck) => return Err(stuck),
+                Err(Stuck::Busy) if deadline.is_some() => return Err(Fault::TimedOut),
+                Err(Stuck::Busy) => return Err(Fault::Interrupted),
+                Err(Stuck::Exhausted) => return Err(Fault::Corrupt(Corrupt::new(EXHAUSTED))),
             };
             staged = Some(ticket);
             if self.commit(version, current, ticket) {
@@ -738,14 +587,14 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     }
 
     /// Read-modify-write loop shared by `VersionedCell::update`,
-    /// `Publisher::publish_if` and friends. `f` returns `None` to give up.
+    /// `Publisher::write_if` and friends. `f` returns `None` to give up.
     ///
     /// `f` never runs while this writer holds a claim: a commit that loses the
     /// race gives its staged slot back before `f` is called again. A writer
     /// blocked or stopped inside `f` therefore keeps no slot from anyone; only
     /// one stopped between `stage` and `commit` (no user code runs there) does.
-    /// Keeping the claim across the call, as an earlier version did, let
-    /// `SLOTS - 1` writers blocked in their closures wedge every other writer.
+    /// (A claim kept across the call would let `SLOTS - 1` writers blocked in
+    /// their closures wedge every other writer.)
     pub(crate) fn update(
         &self,
         mut f: impl FnMut(&Snapshot<T>) -> Option<T>,
@@ -775,7 +624,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
 }
 
 /// The body check of a shared file (`shm::SharedPublisher::open`).
-#[cfg(all(feature = "shm", not(noclobber_loom)))]
+#[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
 impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     /// Checks what every writer leaves true with the head at `(v, t)`: the
     /// ticket counter is not behind `t` (else every writer spins, finding no
@@ -846,422 +695,17 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     }
 }
 
+/// What a ring past its last ticket (I7) is: 2^59 draws, or a shared file
+/// damaged after it was opened.
+const EXHAUSTED: &str = "the ticket counter is past the last ticket";
+
 /// I7: reached only after 2^59 tickets (or in a shared file damaged after it
 /// was opened); before any claim is made, so no slot is kept.
 #[cold]
 #[inline(never)]
 fn tickets_exhausted() -> ! {
-    panic!("noclobber: this ring's 2^59 tickets are used up")
+    panic!("noclobber: {EXHAUSTED}")
 }
 
-/// Out of line, so that the panic's formatting stays off the read path.
-#[cold]
-#[inline(never)]
-fn corrupt_panic(e: ReadError) -> ! {
-    panic!("Publisher::read: {e}")
-}
-
-/// The bounded reads on ordinary memory, so that Miri runs them too.
 #[cfg(all(test, not(noclobber_loom)))]
-mod tests {
-    use super::*;
-    use crate::{Publisher, Versioned};
-    use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::time::{Duration, Instant};
-
-    /// A head whose slot holds words of another ticket, with no writer about
-    /// (what a damaged shared file can hold): the bounded reads say `Corrupt`
-    /// at once, `read` panics instead of spinning, `Debug` does not block.
-    #[test]
-    fn a_corrupt_head_slot_is_reported_not_spun_on() {
-        let p = Publisher::<[u64; 3], 3>::new([1, 2, 3]);
-        p.publish([4, 5, 6]); // ticket 2, slot 2
-        let ring = p.ring();
-        let (_, ticket) = ring.head();
-        for (word, tag) in [(0, ticket - 1), (2, ticket + 1), (1, 0)] {
-            let at = ring.slot(ticket).words.at(word);
-            let old = at.swap(pack(tag, 7), Ordering::Relaxed);
-            assert_eq!(p.try_read(), Err(ReadError::Corrupt));
-            assert_eq!(p.try_read_versioned(), Err(ReadError::Corrupt));
-            let start = Instant::now();
-            assert_eq!(
-                p.read_timeout(Duration::from_secs(60)),
-                Err(ReadError::Corrupt)
-            );
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "spun on a corrupt slot"
-            );
-            assert_eq!(
-                format!("{p:?}"),
-                format!("Publisher {{ value: <{}>, slots: 3 }}", ReadError::Corrupt)
-            );
-            let panicked = catch_unwind(AssertUnwindSafe(|| p.read())).unwrap_err();
-            let text = panicked.downcast_ref::<String>().unwrap();
-            assert!(text.contains("corrupt"), "{text}");
-            at.store(old, Ordering::Relaxed);
-            assert_eq!(
-                p.try_read_versioned(),
-                Ok(Versioned {
-                    value: [4, 5, 6],
-                    version: 1
-                })
-            );
-        }
-    }
-
-    /// #12, I6: claims of a dead owner that hold every free slot are given
-    /// back by the next writer that finds no slot; a live owner's, and those
-    /// of an owner in another pid namespace or of no entry, are kept.
-    #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
-    #[test]
-    fn dead_owners_claims_are_given_back_live_ones_kept() {
-        crate::owner::enable();
-        let me = crate::owner::current();
-        assert_ne!(me, crate::owner::UNKNOWN);
-        // Our pid with another start time: a process that held the pid before.
-        let dead = me ^ 1;
-        // Another pid namespace (bit 21 is the namespace's lowest): never
-        // judged.
-        let foreign = me ^ (1 << 21) ^ 1;
-        for (owner, reclaimed) in [(dead, true), (foreign, false), (0, false)] {
-            let p = Publisher::<[u64; 3], 3>::new([0; 3]);
-            let ring = p.ring();
-            // Two writers of `owner` (in entry 7; index 0 for "no entry")
-            // stopped between stage and commit: with the head's slot, every
-            // slot is held.
-            let a = ring.stage(&Buf::of([1; 3]), None, ring.head().1);
-            let b = ring.stage(&Buf::of([2; 3]), None, ring.head().1);
-            assert_ne!(a % 3, b % 3);
-            let index = if owner == 0 { 0 } else { 7 };
-            if owner != 0 {
-                ring.tickets.owners[6].store(owner, Ordering::Relaxed);
-            }
-            for t in [a, b] {
-                ring.slot(t)
-                    .claim
-                    .store(claim_word(t, index), Ordering::Relaxed);
-            }
-            assert_eq!(
-                p.try_publish([3; 3]).is_some(),
-                reclaimed,
-                "owner {owner:#x}"
-            );
-            if reclaimed {
-                assert_eq!(p.read(), [3; 3]);
-                // Every slot, the dead ones' too, is in use again.
-                for i in 4..10 {
-                    assert_eq!(p.try_publish([i; 3]), Some(i - 2));
-                    assert_eq!(ring.validate(), Ok(()));
-                }
-            } else {
-                assert_eq!(p.read(), [0; 3]);
-            }
-        }
-    }
-
-    /// I6, I8: a writer registers in the owner table once, reusing its
-    /// entry; a dead process's entry is taken over only after that process's
-    /// claims newer than the head were given back (else they would look
-    /// live forever); entries of live processes are never taken, and with
-    /// all 31 live the writer claims nothing: a bounded publication gives up
-    /// and `publish` waits until an entry is given back.
-    #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
-    #[test]
-    fn owner_entries_are_reused_only_from_the_dead() {
-        crate::owner::enable();
-        let me = crate::owner::current();
-        let first = (me % OWNERS as u64) as usize;
-        let dead = me ^ 1;
-        let live_other = me ^ (1 << 21) ^ 1; // another namespace: never dead
-        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
-        let ring = p.ring();
-        // Free table: our first probe entry, found again without a store.
-        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
-        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
-        // The entry held by the dead, who holds a staged claim newer than the
-        // head: we take the entry, and the claim is free again.
-        let staged = ring.stage(&Buf::of([1; 3]), None, ring.head().1);
-        ring.tickets.owners[first].store(dead, Ordering::Relaxed);
-        ring.slot(staged)
-            .claim
-            .store(claim_word(staged, first as u64 + 1), Ordering::Relaxed);
-        assert_eq!(ring.owner_index(), Some(first as u64 + 1));
-        assert_eq!(ring.tickets.owners[first].load(Ordering::Relaxed), me);
-        assert_eq!(ring.slot(staged).claim.load(Ordering::Relaxed), 0);
-        // Held by a live process: the next entry.
-        ring.tickets.owners[first].store(live_other, Ordering::Relaxed);
-        let next = (first + 1) % OWNERS;
-        assert_eq!(ring.owner_index(), Some(next as u64 + 1));
-        // An adopter that judged the entry's old owner dead, while a live
-        // process took the entry over and claimed with it: that claim stays.
-        let live_claim = claim_word(
-            ring.stage(&Buf::of([3; 3]), None, ring.head().1),
-            first as u64 + 1,
-        );
-        let slot = ring.slot(split_claim(live_claim).0);
-        slot.claim.store(live_claim, Ordering::Relaxed);
-        ring.adopt_entry(first, dead);
-        assert_eq!(slot.claim.load(Ordering::Relaxed), live_claim);
-        ring.release(split_claim(live_claim).0);
-        // All live: no entry, and the table is unchanged.
-        for entry in &ring.tickets.owners {
-            entry.store(live_other, Ordering::Relaxed);
-        }
-        assert_eq!(ring.owner_index(), None);
-        assert!(ring
-            .tickets
-            .owners
-            .iter()
-            .all(|e| e.load(Ordering::Relaxed) == live_other));
-        // A bounded publication gives up without claiming anything ...
-        let claims = || -> Vec<u64> {
-            let load = |s: &CachePadded<Slot<_>>| s.claim.load(Ordering::Relaxed);
-            ring.slots.iter().map(load).collect()
-        };
-        let before = claims();
-        assert_eq!(ring.try_publish([2; 3], None), Err(Stuck::Busy));
-        let deadline = Instant::now() + Duration::from_millis(20);
-        assert_eq!(ring.try_publish([2; 3], Some(deadline)), Err(Stuck::Busy));
-        assert!(Instant::now() >= deadline, "gave up early");
-        assert_eq!(claims(), before);
-        // ... and `publish` waits until a process gives its entry back.
-        std::thread::scope(|s| {
-            let writer = s.spawn(|| p.publish([2; 3]));
-            std::thread::sleep(Duration::from_millis(20));
-            assert!(!writer.is_finished(), "claimed without an entry");
-            ring.tickets.owners[first].store(me, Ordering::Relaxed);
-            ring.release_owner();
-            assert_eq!(writer.join().unwrap(), 1);
-        });
-        assert_eq!(p.read(), [2; 3]);
-        // `release_owner` frees our entries only.
-        ring.release_owner();
-        let ours = ring.tickets.owners.iter();
-        assert!(ours.filter(|e| e.load(Ordering::Relaxed) == me).count() == 0);
-        assert_eq!(
-            ring.tickets.owners[(first + 1) % OWNERS].load(Ordering::Relaxed),
-            live_other
-        );
-    }
-
-    /// I7: a ticket beyond the ticket space panics before any claim is
-    /// made, and a shared file's counter beyond it is refused.
-    #[test]
-    fn tickets_never_wrap() {
-        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
-        let ring = p.ring();
-        // The head at ticket 2, in slot 2: the last ticket's slot is free.
-        assert_eq!(p.publish([9; 3]), 1);
-        assert_ne!(MAX_TICKET % 3, 2);
-        ring.tickets.next.store(MAX_TICKET - 1, Ordering::Relaxed);
-        // One ticket is left, and one publication takes one ticket.
-        assert_eq!(p.publish([1; 3]), 2);
-        let claims: Vec<u64> = ring
-            .slots
-            .iter()
-            .map(|s| s.claim.load(Ordering::Relaxed))
-            .collect();
-        let panicked = catch_unwind(AssertUnwindSafe(|| {
-            p.publish([2; 3]);
-            p.publish([3; 3]);
-        }))
-        .unwrap_err();
-        let text = panicked.downcast_ref::<&str>().copied().unwrap_or_default();
-        assert!(text.contains("tickets are used up"), "{text}");
-        // The bounded writes say so instead of panicking.
-        assert_eq!(ring.try_publish([4; 3], None), Err(Stuck::Exhausted));
-        let deadline = Some(Instant::now() + Duration::from_secs(60));
-        assert_eq!(ring.try_publish([4; 3], deadline), Err(Stuck::Exhausted));
-        assert_eq!(p.read(), [1; 3]);
-        // The panicking writer claimed nothing.
-        let after: Vec<u64> = ring
-            .slots
-            .iter()
-            .map(|s| s.claim.load(Ordering::Relaxed))
-            .collect();
-        assert_eq!(after, claims);
-        #[cfg(feature = "shm")]
-        {
-            let err = ring.validate().expect_err("accepted an exhausted counter");
-            assert!(err.contains("beyond the last ticket"), "{err}");
-        }
-    }
-
-    /// #12: every state writers leave passes the open check: after any number
-    /// of publications, with writers stopped after their claim, mid-fill, or
-    /// after a declined `publish_if` (claim given back).
-    #[cfg(feature = "shm")]
-    #[test]
-    fn every_state_writers_leave_is_valid() {
-        fn run<const S: usize>() {
-            for n in 0..3 * S as u64 {
-                let p = Publisher::<[u64; 3], S>::new([0; 3]);
-                for i in 1..=n {
-                    p.publish([i; 3]);
-                }
-                let ring = p.ring();
-                assert_eq!(ring.validate(), Ok(()));
-                // A writer stopped after staging (claim and words written, no
-                // commit): what a killed writer leaves.
-                let staged = ring.stage(&Buf::of([99; 3]), None, ring.head().1);
-                assert_eq!(ring.validate(), Ok(()));
-                // ... or half-way through its fill.
-                let ticket = ring.tickets.next.fetch_add(1, Ordering::Relaxed) + 1;
-                let slot = ring.slot(ticket);
-                if ticket % S as u64 != ring.head().1 % S as u64 {
-                    slot.claim.store(claim_word(ticket, 0), Ordering::Relaxed);
-                    slot.words.at(0).store(pack(ticket, 5), Ordering::Relaxed);
-                }
-                assert_eq!(ring.validate(), Ok(()));
-                ring.release(staged);
-                assert_eq!(ring.validate(), Ok(()));
-                // A declined `publish_if`.
-                assert!(p.publish_if(n + 7, [1; 3]).is_err());
-                assert_eq!(ring.validate(), Ok(()));
-            }
-        }
-        run::<2>();
-        run::<3>();
-        run::<8>();
-    }
-
-    /// #12: each kind of damage a file can hold behind a valid header is
-    /// refused, with what is wrong; undoing it makes the body valid again.
-    #[cfg(feature = "shm")]
-    #[test]
-    fn states_no_writer_leaves_are_refused() {
-        let p = Publisher::<[u64; 3], 3>::new([0; 3]);
-        p.publish([1; 3]);
-        p.publish([2; 3]); // head: version 2, ticket 3, slot 0
-        let ring = p.ring();
-        let (_, t) = ring.head();
-        let refused = |what: &str| {
-            let err = ring.validate().expect_err("accepted a corrupt body");
-            assert!(err.contains(what), "{err}");
-        };
-        // The ticket counter behind the head: every writer would spin.
-        let tickets = ring.tickets.next.swap(t - 1, Ordering::Relaxed);
-        refused(&format!("ticket counter is at {}, behind it", t - 1));
-        ring.tickets.next.store(tickets, Ordering::Relaxed);
-        // The head's slot claimed by an older ticket, or free (0): a writer
-        // could take the published slot.
-        for claim in [0, t - 1] {
-            let slot = ring.slot(t);
-            let old = slot.claim.swap(claim_word(claim, 0), Ordering::Relaxed);
-            refused(&format!("the slot's claim is {claim}, older than the head"));
-            slot.claim.store(old, Ordering::Relaxed);
-        }
-        // A word of the head's slot with another tag, older or newer.
-        for (word, tag) in [(0, t - 1), (2, t + 5), (1, 0)] {
-            let at = ring.slot(t).words.at(word);
-            let old = at.swap(pack(tag, 1), Ordering::Relaxed);
-            refused(&format!("word {word} of the slot carries tag {tag}"));
-            at.store(old, Ordering::Relaxed);
-        }
-        // A head naming a ticket nobody published.
-        let head = ring.head.swap(pack(2, t + 1), Ordering::Relaxed);
-        assert!(ring.validate().is_err());
-        ring.head.store(head, Ordering::Relaxed);
-        assert_eq!(ring.validate(), Ok(()));
-    }
-
-    /// #12: the open check of a file live writers publish into never reports
-    /// corruption (I5).
-    #[cfg(feature = "shm")]
-    #[test]
-    fn live_writers_never_fail_the_open_check() {
-        let p = Publisher::<[u64; 2], 2>::new([0; 2]);
-        let n = if cfg!(miri) { 20 } else { 20_000 };
-        std::thread::scope(|s| {
-            for w in 0..2u64 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..n {
-                        p.publish([w << 32 | i; 2]);
-                    }
-                });
-            }
-            while p.version() < 2 * n {
-                p.ring().validate().expect("live writers looked corrupt");
-            }
-        });
-    }
-
-    /// #12: with every free slot held by stopped writers (staged, never
-    /// committed: what killed writer processes leave), `try_publish` and
-    /// `publish_timeout` give up with nothing published instead of waiting;
-    /// once one slot is given back they publish.
-    #[test]
-    fn bounded_publishes_give_up_when_no_slot_is_free() {
-        let p = Publisher::<[u64; 2], 3>::new([0; 2]);
-        let ring = p.ring();
-        let stopped = [
-            ring.stage(&Buf::of([7; 2]), None, ring.head().1),
-            ring.stage(&Buf::of([8; 2]), None, ring.head().1),
-        ];
-        assert_eq!(p.try_publish([1; 2]), None);
-        let start = Instant::now();
-        assert_eq!(p.publish_timeout([1; 2], Duration::from_millis(20)), None);
-        assert!(
-            start.elapsed() >= Duration::from_millis(20),
-            "gave up early"
-        );
-        assert_eq!(
-            p.read_versioned(),
-            Versioned {
-                value: [0; 2],
-                version: 0
-            }
-        );
-        // The bounded forms left no claim behind: one slot given back is enough.
-        ring.release(stopped[0]);
-        assert_eq!(p.try_publish([1; 2]), Some(1));
-        // The head's ticket is now past the other stopped writer's, so its
-        // claim is dead (I1) and its slot free again.
-        assert!(stopped[1] < ring.head().1);
-        assert_eq!(p.publish_timeout([2; 2], Duration::ZERO), Some(2));
-        assert_eq!(
-            p.read_versioned(),
-            Versioned {
-                value: [2; 2],
-                version: 2
-            }
-        );
-    }
-
-    /// A reader racing live writers only ever fails as `Lapped`, never
-    /// `Corrupt` (I5): with 2 slots every publication reuses the slot a reader
-    /// may be copying.
-    #[test]
-    fn live_writers_never_look_corrupt() {
-        let p = Publisher::<[u64; 4], 2>::new([0; 4]);
-        let n = if cfg!(miri) { 30 } else { 50_000 };
-        let (mut ok, mut lapped) = (0u64, 0u64);
-        std::thread::scope(|s| {
-            for w in 0..2u64 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..n {
-                        p.publish([w << 32 | i; 4]);
-                    }
-                });
-            }
-            while p.version() < 2 * n {
-                match p.try_read_versioned() {
-                    Ok(v) => {
-                        assert!(v.value.iter().all(|&x| x == v.value[0]), "torn: {v:?}");
-                        ok += 1;
-                    }
-                    Err(ReadError::Lapped) => lapped += 1,
-                    Err(e) => panic!("a live writer looked {e}"),
-                }
-            }
-        });
-        assert!(ok > 0, "{ok} reads, {lapped} lapped");
-        assert_eq!(
-            p.read_timeout(Duration::from_secs(1)).unwrap().version,
-            2 * n
-        );
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! # Slots: who owns which shard
 //!
 //! Every thread that uses a counter takes a process-wide **slot**: the lowest
-//! free bit of a bitmap (`sync::slot_words`), set with an Acquire `fetch_or`.
+//! free bit of a bitmap (`slots::slot_words`), set with an Acquire `fetch_or`.
 //! A thread holds its slot until it exits: a thread-local destructor clears the
 //! bit with a Release `fetch_and`. So no two live threads ever hold one slot,
 //! and a slot freed by an exited thread is the first one a new thread gets.
@@ -37,7 +37,10 @@ use std::sync::PoisonError;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, AtomicI64, Mutex, Ordering, ThreadSlot};
+use crate::sync::{AtomicI64, Mutex, Ordering};
+
+mod slots;
+use slots::{give_back, slot_hint, slot_of_this_thread, with_slot, NO_SLOT};
 
 /// Upper bound for [`ShardedCounter::with_shards`].
 ///
@@ -53,10 +56,10 @@ pub const MAX_SHARDS: usize = 1 << 16;
 const SHARD_BYTES: usize = core::mem::size_of::<Shard>();
 
 /// `ThreadSlot::hint` of a thread that shares from now on (no slot, or its slot
-/// already given back at exit). Like `sync::NO_SLOT`, beyond every offset a
+/// already given back at exit). Like `slots::NO_SLOT`, beyond every offset a
 /// counter's fast path accepts (`ShardedCounter::bytes`).
 const SHARING: usize = usize::MAX - 1;
-const _: () = assert!(SHARING > MAX_SHARDS * SHARD_BYTES && sync::NO_SLOT > SHARING);
+const _: () = assert!(SHARING > MAX_SHARDS * SHARD_BYTES && NO_SLOT > SHARING);
 
 /// A counter that many threads increment at nearly the speed of an
 /// uncontended, unshared increment.
@@ -190,7 +193,7 @@ impl ShardedCounter {
         // The fast path spelled out (not through `shard_of_this_thread`), so the
         // compiler does not merge both paths into one `Cell` and test its tag:
         // one TLS load, a bounds check, and the owned load + store.
-        match self.owned_shard(sync::slot_hint()) {
+        match self.owned_shard(slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total).add(delta),
             None => self.add_slow(delta),
         }
@@ -246,7 +249,7 @@ impl ShardedCounter {
         if let Cell::Owned(_) = cell {
             // The handle writes the owned shard: keep the slot until it drops.
             // (`Owned` implies the state exists: its hint named the slot.)
-            sync::with_slot(|s| s.pins.set(s.pins.get() + 1));
+            with_slot(|s| s.pins.set(s.pins.get() + 1));
         }
         LocalCounter {
             cell,
@@ -259,7 +262,7 @@ impl ShardedCounter {
     #[inline(always)]
     fn shard_of_this_thread(&self) -> Cell<'_> {
         // `NO_SLOT` (no slot yet) and `SHARING` are no offset: the slow path.
-        match self.owned_shard(sync::slot_hint()) {
+        match self.owned_shard(slot_hint()) {
             Some(shard) => Cell::Owned(&shard.owned.total),
             None => self.shard_slow(),
         }
@@ -364,72 +367,6 @@ impl ShardedCounter {
             sum.wrapping_add(shared)
                 .wrapping_add(total.wrapping_sub(taken))
         })
-    }
-}
-
-/// The calling thread's slot, taken on first use; `None` if it has none (all
-/// taken, or already given back at its exit).
-fn slot_of_this_thread() -> Option<usize> {
-    sync::with_slot(|s| match s.hint.get() {
-        sync::NO_SLOT => {
-            // Never take a slot that could not be given back at exit.
-            let slot = if !s.exited.get() && sync::register_thread_exit() {
-                acquire_slot(s)
-            } else {
-                None
-            };
-            // No overflow: `slot < MAX_SHARDS` (asserted with `SHARING`).
-            s.hint.set(slot.map_or(SHARING, |slot| slot * SHARD_BYTES));
-            slot
-        }
-        SHARING => None,
-        offset => Some(offset / SHARD_BYTES),
-    })
-    .flatten()
-}
-
-/// Sets the lowest clear bit of the slot bitmap; `None` if all are set.
-fn acquire_slot(s: &ThreadSlot) -> Option<usize> {
-    for (w, word) in sync::slot_words(s).iter().enumerate() {
-        // Relaxed: only a guess at which bit is clear; the RMW decides.
-        let mut bits = word.load(Ordering::Relaxed);
-        while bits != u64::MAX {
-            let bit = 1u64 << (!bits).trailing_zeros();
-            // Acquire: pairs with the Release `fetch_and` in `release_slot` of
-            // the slot's previous holder, so its last stores to the totals of
-            // the shards it owned happen before our first loads of them.
-            let before = word.fetch_or(bit, Ordering::Acquire);
-            if before & bit == 0 {
-                return Some(w * 64 + bit.trailing_zeros() as usize);
-            }
-            bits = before;
-        }
-    }
-    None
-}
-
-/// Clears the slot's bit: the next thread to take it owns its shards.
-fn release_slot(s: &ThreadSlot, slot: usize) {
-    let bit = 1u64 << (slot % 64);
-    // Release: pairs with the Acquire `fetch_or` in `acquire_slot` (see there).
-    sync::slot_words(s)[slot / 64].fetch_and(!bit, Ordering::Release);
-}
-
-/// Gives the thread's slot back (at most once) and makes it share from now on.
-fn give_back(s: &ThreadSlot) {
-    let hint = s.hint.replace(SHARING);
-    if hint != sync::NO_SLOT && hint != SHARING {
-        release_slot(s, hint / SHARD_BYTES);
-    }
-}
-
-/// The calling thread's exit hook (a thread-local destructor, see
-/// `sync::ThreadSlot`): the slot goes back now, or when the last pinning
-/// `LocalCounter` drops.
-pub(crate) fn thread_exit(s: &ThreadSlot) {
-    s.exited.set(true);
-    if s.pins.get() == 0 {
-        give_back(s);
     }
 }
 
@@ -545,7 +482,7 @@ impl LocalCounter<'_> {
 impl Drop for LocalCounter<'_> {
     fn drop(&mut self) {
         if let Cell::Owned(_) = self.cell {
-            sync::with_slot(|s| {
+            with_slot(|s| {
                 s.pins.set(s.pins.get() - 1);
                 if s.pins.get() == 0 && s.exited.get() {
                     give_back(s);

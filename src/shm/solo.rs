@@ -1,0 +1,324 @@
+//! The single-writer handles: [`SharedSoloWriter`] and [`SharedSoloReader`].
+
+use core::fmt;
+use std::fs::File;
+use std::path::Path;
+
+use bytemuck::Pod;
+
+use super::file::{busy, corrupt, try_lock, Mapping};
+use super::handles::readable_by_body;
+use super::options::{Create, Open, Private};
+use super::{Corrupt, Error, Options};
+use crate::read::Sealed;
+use crate::solo::{Body, Writing};
+use crate::{ReadError, Readable, Versioned, WaitError};
+
+/// The one writer of a single-writer publisher (see
+/// [`SoloWriter`](crate::SoloWriter)) in a file mapped into every process
+/// that opens it; readers: [`SharedSoloReader`].
+///
+/// Writer exclusivity across processes is an advisory lock on the file
+/// (`flock` through [`File::try_lock`]), taken before the object is published
+/// and held for as long as this handle lives. The kernel releases it when the
+/// holder exits or is killed, so a successor can [`open`](Self::open) at once
+/// and continue the versions; the lock's hand-over also orders everything the
+/// dead writer stored before everything its successor stores. A *stopped*
+/// writer keeps the lock (a successor waits or gets [`Error::WriterBusy`]),
+/// and readers never notice either. The lock belongs to the open file
+/// description: a child `fork`ed from the writer shares it, so do not write
+/// from both.
+///
+/// ```
+/// use noclobber::{shm::{Error, SharedSoloReader, SharedSoloWriter}, Readable};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut writer = SharedSoloWriter::<[u64; 4]>::create(&path, [0; 4])?;
+/// let reader = SharedSoloReader::<[u64; 4]>::open(&path)?;
+/// assert_eq!(writer.write([1, 2, 3, 4]), 1);
+/// assert_eq!(reader.read(), [1, 2, 3, 4]);
+/// // One writer at a time: a second one is refused while the first lives.
+/// assert!(matches!(SharedSoloWriter::<[u64; 4]>::open(&path), Err(Error::WriterBusy { .. })));
+/// drop(writer);
+/// let mut next = SharedSoloWriter::<[u64; 4]>::open(&path)?;
+/// assert_eq!(next.write([5; 4]), 2); // the versions go on
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSoloWriter<T: Pod + Send, const SLOTS: usize = 2> {
+    map: Mapping<Body<T, SLOTS>>,
+    /// Holds the writer's lock until dropped.
+    _lock: File,
+    version: u64,
+}
+
+impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
+    /// Creates the file at `path` (it must not exist) holding a publisher
+    /// whose version 0 is `initial`, and becomes its writer; file mode
+    /// `0o600` (see [`Options`]: readers map the file read-write, since a
+    /// waiting reader counts itself in it).
+    ///
+    /// Errors: [`Error::Io`] (`AlreadyExists` if the file exists).
+    ///
+    /// ```
+    /// use noclobber::{shm::{Error, SharedSoloWriter}, Readable};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-create", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = SharedSoloWriter::<u64>::create(&path, 1)?;
+    /// assert_eq!(w.read_versioned().version, 0);
+    /// // The file exists now: a second `create` is refused.
+    /// let again = SharedSoloWriter::<u64>::create(&path, 1);
+    /// assert!(matches!(again, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Options::new().create(path, initial)
+    }
+
+    /// Becomes the writer of an existing file, without waiting (see
+    /// [`Options::wait_for_writer`]): [`Error::WriterBusy`] while another
+    /// writer holds it, the errors of [`SharedSoloReader::open`] otherwise.
+    /// Continues the versions.
+    ///
+    /// ```
+    /// use noclobber::shm::{Error, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-attach", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut first = SharedSoloWriter::<u64>::create(&path, 0)?;
+    /// first.write(1);
+    /// assert!(matches!(SharedSoloWriter::<u64>::open(&path), Err(Error::WriterBusy { .. })));
+    /// drop(first); // or the first writer's process exits or is killed
+    /// let mut next = SharedSoloWriter::<u64>::open(&path)?;
+    /// assert_eq!(next.write(2), 2);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Options::new().open(path)
+    }
+
+    /// Becomes the writer of the file at `path`, creating it holding
+    /// `initial` if there is none ([`Options::open_or_create`]).
+    ///
+    /// ```
+    /// use noclobber::{shm::SharedSoloWriter, Readable};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-ooc", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = SharedSoloWriter::<u64>::open_or_create(&path, 7)?; // creates
+    /// w.write(8);
+    /// drop(w);
+    /// let w = SharedSoloWriter::<u64>::open_or_create(&path, 0)?; // opens
+    /// assert_eq!(w.read(), 8);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>, initial: T) -> Result<Self, Error> {
+        Options::new().open_or_create(path, initial)
+    }
+
+    #[inline]
+    fn body(&self) -> &Body<T, SLOTS> {
+        &self.map.region().object
+    }
+
+    fn writing(&mut self) -> Writing<'_, T, SLOTS> {
+        Writing {
+            body: &self.map.region().object,
+            version: &mut self.version,
+        }
+    }
+
+    /// Publishes `value`; returns its version. See
+    /// [`SoloWriter::write`](crate::SoloWriter::write).
+    ///
+    /// ```
+    /// use noclobber::Readable;
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-publish", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = noclobber::shm::SharedSoloWriter::<[u8; 4]>::create(&path, [0; 4])?;
+    /// assert_eq!(w.write([1, 2, 3, 4]), 1);
+    /// assert_eq!(w.read(), [1, 2, 3, 4]);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, value: T) -> u64 {
+        self.writing().write(value)
+    }
+
+    /// Publishes `f(current)`. See
+    /// [`SoloWriter::update`](crate::SoloWriter::update); panics if the file
+    /// was damaged after it was opened.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-update", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = noclobber::shm::SharedSoloWriter::<u64>::create(&path, 20)?;
+    /// assert_eq!(w.update(|x| x + 1).value, 21);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update(&mut self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        self.writing().update(f)
+    }
+
+    /// [`update`](Self::update) where `f` may decline by returning `None`.
+    /// See [`SoloWriter::checked_update`](crate::SoloWriter::checked_update).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-cu", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut w = noclobber::shm::SharedSoloWriter::<u32>::create(&path, 0)?;
+    /// assert!(w.checked_update(|x| x.checked_sub(1)).is_err());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checked_update(
+        &mut self,
+        f: impl FnOnce(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        self.writing().checked_update(f)
+    }
+}
+
+readable_by_body!([T: Pod + Send, const SLOTS: usize] SharedSoloWriter<T, SLOTS>);
+
+impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloWriter<T, SLOTS> {
+    fn open_with(path: &Path, options: &Options, _: Private) -> Result<Self, Error> {
+        let (map, file) = Mapping::<Body<T, SLOTS>>::open_with(path, true)?;
+        // A timeout past `Instant`'s range (`Duration::MAX`) waits for good.
+        let deadline = options.writer_wait().map(crate::notify::deadline);
+        while !try_lock(&file, path)? {
+            match deadline {
+                Some(deadline) if !crate::notify::passed(deadline) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                _ => return Err(busy(path)),
+            }
+        }
+        // With the lock held the head is ours: no other writer moves it.
+        let version = map.region().object.validate().map_err(corrupt(path))?;
+        Ok(SharedSoloWriter {
+            map,
+            _lock: file,
+            version,
+        })
+    }
+}
+
+impl<T: Pod + Send, const SLOTS: usize> Create for SharedSoloWriter<T, SLOTS> {
+    type Value = T;
+
+    fn create_with(path: &Path, initial: T, options: &Options, _: Private) -> Result<Self, Error> {
+        // The lock is taken before the object is published, so no other
+        // writer can open the file in between.
+        let (map, lock) = Mapping::create_then(path, initial, options.file_mode(), |file| {
+            try_lock(file, path)?
+                .then_some(())
+                .ok_or_else(|| busy(path))
+        })?;
+        Ok(SharedSoloWriter {
+            map,
+            _lock: lock,
+            version: 0,
+        })
+    }
+}
+
+/// One attempt at a copy, never blocking.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-wdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let w = noclobber::shm::SharedSoloWriter::<u8>::create(&path, 5)?;
+/// assert_eq!(format!("{w:?}"), "SharedSoloWriter { value: 5, version: 0 }");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWriter<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.body().fmt_as("SharedSoloWriter", f)
+    }
+}
+
+/// A reader of a single-writer file made by [`SharedSoloWriter::create`].
+/// Readers never wait for the writer, even one stopped or killed
+/// mid-publication; a reader that waits for a newer version sleeps on a futex
+/// in the file until the writer wakes it. Reads through [`Readable`].
+///
+/// The mapping is read-write because a waiting reader announces itself in
+/// the object's two waiter words; no reader method stores anything else.
+///
+/// ```
+/// use noclobber::{shm::{SharedSoloReader, SharedSoloWriter}, Readable};
+///
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solor", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut writer = SharedSoloWriter::<u64>::create(&path, 7)?;
+/// let reader = SharedSoloReader::<u64>::open(&path)?;
+/// writer.update(|x| x + 1);
+/// assert_eq!(reader.try_read().map(|v| v.value), Ok(8));
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedSoloReader<T: Pod + Send, const SLOTS: usize = 2> {
+    map: Mapping<Body<T, SLOTS>>,
+}
+
+impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
+    /// Opens a file made by [`SharedSoloWriter::create`] with the same `T` and
+    /// `SLOTS`. Never waits: besides the errors of
+    /// [`SharedPublisher::open`](super::SharedPublisher::open),
+    /// [`Error::Corrupt`] if the object behind the header is inconsistent.
+    ///
+    /// ```
+    /// use noclobber::{shm::{Error, SharedSoloReader, SharedSoloWriter}, Readable};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-open", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// assert!(matches!(SharedSoloReader::<u64>::open(&path), Err(Error::Io { .. })));
+    /// let _w = SharedSoloWriter::<u64>::create(&path, 3)?;
+    /// assert_eq!(SharedSoloReader::<u64>::open(&path)?.read(), 3);
+    /// // Another slot count is another layout.
+    /// assert!(SharedSoloReader::<u64, 3>::open(&path).is_err());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Options::new().open(path)
+    }
+
+    #[inline]
+    fn body(&self) -> &Body<T, SLOTS> {
+        &self.map.region().object
+    }
+}
+
+readable_by_body!([T: Pod + Send, const SLOTS: usize] SharedSoloReader<T, SLOTS>);
+
+impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloReader<T, SLOTS> {
+    fn open_with(path: &Path, _: &Options, _: Private) -> Result<Self, Error> {
+        // Writable: `wait_newer` counts waiters in the file (`notify/mod.rs`).
+        let (map, _) = Mapping::<Body<T, SLOTS>>::open_with(path, true)?;
+        map.region().object.validate().map_err(corrupt(path))?;
+        Ok(SharedSoloReader { map })
+    }
+}
+
+/// One attempt at a copy, never blocking.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-rdebug", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let _w = noclobber::shm::SharedSoloWriter::<u8>::create(&path, 7)?;
+/// let r = noclobber::shm::SharedSoloReader::<u8>::open(&path)?;
+/// assert_eq!(format!("{r:?}"), "SharedSoloReader { value: 7, version: 0 }");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloReader<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.body().fmt_as("SharedSoloReader", f)
+    }
+}

@@ -1,0 +1,683 @@
+//! [`SoloWriter`] and [`SoloReader`]: the slot ring for exactly one writer,
+//! whose readers cost about what a [`SeqLock`](crate::SeqLock) read costs and
+//! still never wait.
+//!
+//! Each slot is a small seqlock: a 64-bit stamp around plain 64-bit atomic
+//! words (the N-slot generalisation of Linux's `seqcount_latch`). With one
+//! writer no word needs a tag, because nobody else can lap the writer.
+//!
+//! # Invariants
+//!
+//! * `head` is the version `v` of the latest publication; its value is in slot
+//!   `v % SLOTS`. A slot's stamp is `even(v) = 2v + 2` once version `v` is
+//!   stored in it whole, `odd(v) = 2v + 1` while the writer stores it, and 0 if
+//!   it was never written. (Wrapping: 2^63 versions are distinct.)
+//! * **S1 (one writer).** Only the holder of the [`SoloWriter`] (in process:
+//!   `&mut`, no `Clone`; across processes: an advisory lock on the file) stores
+//!   into the object.
+//! * **S2 (the head's slot is never written).** With the head at `v`, the writer
+//!   writes version `v + 1` into slot `(v + 1) % SLOTS`, which is not the head's
+//!   slot because `SLOTS >= 2`. A stopped writer therefore never leaves the head
+//!   naming a half-written slot, and a reader is only ever sent back by a newer
+//!   publication: it retries only after the head moved.
+//! * **S3 (seqlock per slot).** Writer: stamp `odd` (Release, S4), `fence(Release)`,
+//!   words `Relaxed`, stamp `even` (`Relaxed`), head (Release). Reader: head
+//!   (Acquire), words `Relaxed`, `fence(Acquire)`, stamp (Acquire, S4); a copy
+//!   is whole if the stamp is `even(head)`. The head's Release/Acquire makes
+//!   the words of version `v` the oldest the copy can see (so, unlike a plain
+//!   seqlock, no stamp load is needed before the copy); the fence pair makes a
+//!   word of a newer writer imply the stamp moved (Boehm's seqlock recipe).
+//! * **S4 (diagnosis).** Stamps are stored after the head store that precedes
+//!   them with release semantics (the odd one with Release, the even one after
+//!   the writer's Release fence), and loaded with Acquire. A stamp other than `even(v)`
+//!   in the head's slot can come from the writer only once it moved the head
+//!   past `v`; so a reader that then finds the head still at `v` knows no writer
+//!   made that stamp: the object is corrupt (possible only in a shared file
+//!   written by other means), and the bounded reads say so instead of spinning.
+//!   On x86-64 these Release/Acquire accesses are the same plain moves as
+//!   `Relaxed` ones.
+
+use core::fmt;
+
+use bytemuck::NoUninit;
+
+use crate::error::{Corrupt, CorruptAs, Fault};
+use crate::notify::{Notify, Published};
+use crate::sync::{fence, Arc, AtomicU64, Ordering, Spin};
+use crate::words::{Buf, Words};
+#[cfg(feature = "std")]
+use crate::WaitError;
+use crate::{ReadError, Versioned};
+
+#[cfg(all(test, not(noclobber_loom)))]
+mod tests;
+
+/// Stamp of a slot that holds version `v` whole.
+#[inline]
+const fn even(v: u64) -> u64 {
+    v.wrapping_mul(2).wrapping_add(2)
+}
+
+/// Stamp of a slot while version `v` is being stored into it.
+#[inline]
+const fn odd(v: u64) -> u64 {
+    v.wrapping_mul(2).wrapping_add(1)
+}
+
+/// One slot: a stamp and the value's words.
+#[repr(C)]
+pub(crate) struct Slot<T> {
+    pub(crate) stamp: AtomicU64,
+    pub(crate) words: Words<T>,
+}
+
+/// The object a [`SoloWriter`] publishes into and its [`SoloReader`]s read,
+/// in process memory or in a shared file (`shm::SharedSoloWriter`): a ring
+/// of `SLOTS >= 2` slots and a head naming the latest publication.
+/// `#[repr(C)]`, no pointers, every byte an atomic.
+//
+// Head and slots are packed, not padded to a cache line each: a read then
+// touches one or two adjacent lines instead of two unrelated ones that a busy
+// writer keeps dirtying. `align(128)` keeps the object off lines shared with
+// other data.
+#[repr(C, align(128))]
+pub(crate) struct Body<T, const SLOTS: usize> {
+    pub(crate) head: AtomicU64,
+    /// Readers waiting for a newer version (`notify/mod.rs`).
+    pub(crate) notify: Notify,
+    pub(crate) slots: [Slot<T>; SLOTS],
+}
+
+impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
+    pub(crate) const AT_LEAST_TWO_SLOTS: () =
+        assert!(SLOTS >= 2, "a SoloWriter needs at least 2 slots");
+
+    fn new(initial: T) -> Self {
+        let () = Self::AT_LEAST_TWO_SLOTS;
+        // Version 0 in slot 0; the other slots were never written (stamp 0).
+        let slots = core::array::from_fn(|i| Slot {
+            stamp: AtomicU64::new(if i == 0 { even(0) } else { 0 }),
+            words: Words::new(initial),
+        });
+        Body {
+            head: AtomicU64::new(0),
+            notify: Notify::new(),
+            slots,
+        }
+    }
+
+    /// Stores every atomic so that `self` holds the state `new(value)` builds,
+    /// for an object created in place (a shared file). The caller must ensure
+    /// nobody uses the object meanwhile, and publish the stores afterwards
+    /// with a Release store.
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
+    pub(crate) fn init_in_place(&self, value: T) {
+        let () = Self::AT_LEAST_TWO_SLOTS;
+        let buf = Buf::of(value);
+        // Relaxed (all): published by the caller's Release store.
+        for (i, slot) in self.slots.iter().enumerate() {
+            slot.words.store_relaxed(&buf);
+            let stamp = if i == 0 { even(0) } else { 0 };
+            slot.stamp.store(stamp, Ordering::Relaxed);
+        }
+        self.notify.init_in_place();
+        self.head.store(0, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn slot(&self, version: u64) -> &Slot<T> {
+        &self.slots[(version % SLOTS as u64) as usize]
+    }
+
+    /// Stores `buf` as version `version` and publishes it (S3).
+    ///
+    /// The caller must be the only writer (S1) and `version` must be the head
+    /// plus one (S2); `SoloWriter` guarantees both.
+    #[inline]
+    pub(crate) fn store(&self, version: u64, buf: &Buf<T>) {
+        let slot = self.slot(version);
+        // Release (S4): orders the previous head store before this stamp, for
+        // a reader's corruption check. Readers never use this slot meanwhile
+        // (S2), so nothing else depends on it.
+        slot.stamp.store(odd(version), Ordering::Release);
+        // Release fence (S3): a reader whose word load sees one of the stores
+        // below synchronises with it at its Acquire fence, and then sees the
+        // odd stamp (or later) and rejects the copy.
+        fence(Ordering::Release);
+        // Relaxed (inside): ordered after the odd stamp by the fence above
+        // and before readers' copies by the head's Release store below (S3).
+        slot.words.store_relaxed(buf);
+        // Relaxed: readers find this stamp through the head, whose Release
+        // store below publishes it (S3); and a reader that acquires it early
+        // (S4) synchronises with the Release fence above, which already orders
+        // the previous head store before it.
+        slot.stamp.store(even(version), Ordering::Relaxed);
+        // Release (S3): publishes the words and the stamp to every reader that
+        // loads this head with Acquire.
+        self.head.store(version, Ordering::Release);
+        // Wakes waiting readers, if any (N1 in `notify/mod.rs`).
+        self.notify.wake(Published::ByStore);
+    }
+
+    /// One attempt at a consistent copy.
+    #[inline]
+    pub(crate) fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        // Acquire (S3): pairs with the Release head store in `store`, so the
+        // words of `version` (or newer ones) are what the loads below see.
+        let version = self.head.load(Ordering::Acquire);
+        let slot = self.slot(version);
+        // Relaxed (inside): may race with the writer; validated below (S3).
+        let buf = slot.words.load_relaxed();
+        // Acquire fence (S3): pairs with the writer's Release fence.
+        fence(Ordering::Acquire);
+        // Acquire (S4): only for telling an interrupted copy from a corrupt
+        // object below; the copy's validity needs Relaxed.
+        if slot.stamp.load(Ordering::Acquire) == even(version) {
+            // SAFETY: the head's Acquire load made version `version`'s words
+            // (stored before that head) the oldest the copy can see, and the
+            // stamp after the copy is still `even(version)`: by the fences of
+            // S3 no word of a newer store into this slot was copied (that
+            // writer made the stamp odd before its words). So the words are
+            // the ones the one writer (S1) stored from `Buf::of` of one valid
+            // `T` for `version`. (A shared file written by other means could
+            // hold any words; the shm handles require `T: Pod`, for which any
+            // words are a valid value.)
+            let value = unsafe { buf.assume_value() };
+            return Ok(Versioned { value, version });
+        }
+        // Relaxed (S4): after an Acquire stamp load that saw a writer's newer
+        // stamp, this load sees that writer's earlier head store or later.
+        if self.head.load(Ordering::Relaxed) == version {
+            Err(Fault::Corrupt(Corrupt::new(
+                "the head names a slot whose stamp does not hold that version, and does not move",
+            )))
+        } else {
+            Err(Fault::Interrupted)
+        }
+    }
+
+    #[inline]
+    pub(crate) fn read_versioned(&self) -> Versioned<T> {
+        let spin = Spin::new();
+        loop {
+            match self.attempt() {
+                Ok(v) => return v,
+                Err(Fault::Corrupt(c)) => crate::error::corrupt_panic(c),
+                Err(_) => spin.spin(),
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_read<C: CorruptAs>(&self) -> Result<Versioned<T>, ReadError<C>> {
+        self.attempt().map_err(Fault::into_read)
+    }
+
+    #[cfg(feature = "std")]
+    fn read_until(&self, deadline: Option<std::time::Instant>) -> Result<Versioned<T>, Fault> {
+        crate::notify::retry_until(deadline, || self.attempt())
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn read_timeout<C: CorruptAs>(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, ReadError<C>> {
+        self.read_until(crate::notify::deadline(timeout))
+            .map_err(Fault::into_read)
+    }
+
+    #[inline]
+    pub(crate) fn version(&self) -> u64 {
+        // Acquire (S3): a caller that sees version n also sees its value.
+        self.head.load(Ordering::Acquire)
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn wait_newer<C: CorruptAs>(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, WaitError<C>> {
+        use crate::notify::{Announce, Seen};
+        let check = || Seen::newer_if(self.version() > seen);
+        let how = Announce::Count(Published::ByStore);
+        crate::notify::wait_newer(&self.notify, timeout, how, check, |deadline| {
+            self.read_until(deadline)
+        })
+        .map_err(Fault::into_wait)
+    }
+
+    /// Checks that the stamps are ones the writer can leave with the head at
+    /// `v`: each slot holds, whole, the latest version `<= v` that maps to it
+    /// (or was never written, if there is none), except that the slot of `v + 1`
+    /// may hold it whole or half-stored (a writer in the middle of its
+    /// publication, or killed there). Returns the head, or what is wrong.
+    ///
+    /// A live writer may move the head meanwhile; then the check is repeated,
+    /// and a head that keeps moving is taken as the writer's proof of life.
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
+    pub(crate) fn validate(&self) -> Result<u64, alloc::string::String> {
+        for _ in 0..4 {
+            // Acquire (S3, S4): as in `attempt`.
+            let v = self.head.load(Ordering::Acquire);
+            let checked = self.check_stamps(v);
+            // Relaxed (S4): after the Acquire stamp loads, as in `attempt`; an
+            // unmoved head means no writer made a stamp outside the set.
+            if self.head.load(Ordering::Relaxed) == v {
+                return checked.map(|()| v);
+            }
+        }
+        Ok(self.version())
+    }
+
+    fn check_stamps(&self, v: u64) -> Result<(), alloc::string::String> {
+        let (slots, next) = (SLOTS as u64, v.wrapping_add(1));
+        for (i, slot) in (0u64..).zip(&self.slots) {
+            // Acquire (S4): see `validate`.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            // The latest version `<= v` stored in slot `i`, if any.
+            let latest = (i <= v).then(|| v - (v - i) % slots);
+            let whole = latest.map_or(stamp == 0, |w| stamp == even(w));
+            let in_flight = next % slots == i && (stamp == odd(next) || stamp == even(next));
+            if !(whole || in_flight) {
+                return Err(alloc::format!(
+                    "the head names version {v}, but slot {i} of {SLOTS} has stamp {stamp}, \
+                     which no writer leaves there"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The writer's side, shared by the in-process and the shared-memory writers:
+/// `version` is the writer's copy of the head, which only it moves (S1).
+pub(crate) struct Writing<'a, T, const SLOTS: usize> {
+    pub(crate) body: &'a Body<T, SLOTS>,
+    pub(crate) version: &'a mut u64,
+}
+
+impl<T: NoUninit, const SLOTS: usize> Writing<'_, T, SLOTS> {
+    #[inline]
+    pub(crate) fn write(self, value: T) -> u64 {
+        let next = self.version.wrapping_add(1);
+        self.body.store(next, &Buf::of(value));
+        *self.version = next;
+        next
+    }
+
+    pub(crate) fn checked_update(
+        self,
+        f: impl FnOnce(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        // The writer's own head slot is never written by anyone else (S1, S2),
+        // so this read succeeds at once unless the object is corrupt (then it
+        // panics).
+        let current = self.body.read_versioned();
+        let Some(value) = f(current.value) else {
+            return Err(current);
+        };
+        let version = self.write(value);
+        Ok(Versioned { value, version })
+    }
+
+    pub(crate) fn update(self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        match self.checked_update(|x| Some(f(x))) {
+            Ok(done) => done,
+            Err(_) => unreachable!("the closure always returns Some"),
+        }
+    }
+}
+
+/// The one writer of a single-writer publisher: `Send`, not `Clone`, and every
+/// write takes `&mut self`, so two publications can never overlap. Its
+/// readers ([`SoloReader`], from [`reader`](Self::reader)) never wait for it,
+/// not even for one stopped forever in the middle of a publication: the writer
+/// never touches the slot the head names, so a read retries only when a newer
+/// value was published during its copy (lock-free, not wait-free). A read
+/// costs one head load, one stamp load and the payload's word loads, about
+/// what a [`SeqLock`](crate::SeqLock) read costs. Use the multi-writer
+/// [`Publisher`](crate::Publisher) when several threads must publish.
+///
+/// `SLOTS` (2 unless given) `< 2` does not compile; 2 are enough for readers
+/// never to wait; more make an interrupted read rarer when copies are slow.
+/// In a file shared between processes: `shm::SharedSoloWriter` and
+/// `shm::SharedSoloReader` (feature `shm`).
+///
+/// # Example
+///
+/// ```
+/// use noclobber::SoloWriter;
+///
+/// let (mut writer, reader) = SoloWriter::channel([0u64; 4]);
+/// std::thread::scope(|s| {
+///     for _ in 0..2 {
+///         let reader = reader.clone();
+///         s.spawn(move || {
+///             let v = reader.read_versioned();
+///             // Never torn: all four words come from publication `v.version`.
+///             assert_eq!(v.value, [v.version; 4]);
+///         });
+///     }
+///     s.spawn(move || {
+///         for i in 1..=100 {
+///             writer.write([i; 4]);
+///         }
+///     });
+/// });
+/// assert_eq!(reader.version(), 100);
+/// ```
+///
+/// ```compile_fail
+/// // One writer: it cannot be cloned.
+/// let w = noclobber::SoloWriter::new(0u64);
+/// let _second = w.clone();
+/// ```
+///
+/// ```compile_fail
+/// // A ring needs at least two slots.
+/// let _ = noclobber::SoloWriter::<u64, 1>::with_slots(0);
+/// ```
+pub struct SoloWriter<T, const SLOTS: usize = 2> {
+    shared: Arc<Body<T, SLOTS>>,
+    /// The head: only this writer moves it.
+    version: u64,
+}
+
+/// A reader of a [`SoloWriter`]'s publications: cheap to clone (a reference
+/// count) and to share (`Sync`).
+///
+/// ```
+/// let (mut w, r) = noclobber::SoloWriter::channel(0u64);
+/// let r2 = r.clone();
+/// w.write(3);
+/// assert_eq!((r.read(), r2.read()), (3, 3));
+/// ```
+pub struct SoloReader<T, const SLOTS: usize = 2>(Arc<Body<T, SLOTS>>);
+
+impl<T: NoUninit> SoloWriter<T> {
+    /// A writer of 2 slots whose version 0 is `initial`; readers come from
+    /// [`reader`](Self::reader). For another slot count,
+    /// [`with_slots`](Self::with_slots).
+    ///
+    /// ```
+    /// let mut w = noclobber::SoloWriter::new(7u32);
+    /// let r = w.reader();
+    /// assert_eq!(w.write(8), 1);
+    /// assert_eq!(r.read(), 8);
+    /// ```
+    #[must_use]
+    pub fn new(initial: T) -> Self {
+        Self::with_slots(initial)
+    }
+
+    /// [`new`](Self::new) and a first reader, as `tokio::sync::watch::channel`
+    /// gives them.
+    ///
+    /// ```
+    /// let (mut w, r) = noclobber::SoloWriter::channel(7u32);
+    /// assert_eq!(r.read(), 7);
+    /// w.write(8);
+    /// assert_eq!(r.read(), 8);
+    /// ```
+    #[must_use]
+    pub fn channel(initial: T) -> (Self, SoloReader<T>) {
+        let writer = Self::new(initial);
+        let reader = writer.reader();
+        (writer, reader)
+    }
+}
+
+impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
+    /// A writer of `SLOTS` slots whose version 0 is `initial`.
+    ///
+    /// ```
+    /// let w = noclobber::SoloWriter::<[u8; 3], 4>::with_slots([1, 2, 3]);
+    /// assert_eq!(w.reader().read(), [1, 2, 3]);
+    /// ```
+    #[must_use]
+    pub fn with_slots(initial: T) -> Self {
+        SoloWriter {
+            shared: Arc::new(Body::new(initial)),
+            version: 0,
+        }
+    }
+
+    fn writing(&mut self) -> Writing<'_, T, SLOTS> {
+        Writing {
+            body: &self.shared,
+            version: &mut self.version,
+        }
+    }
+
+    /// Publishes `value`; returns its version. Never waits for readers.
+    ///
+    /// ```
+    /// let (mut w, r) = noclobber::SoloWriter::channel([0u32, 0]);
+    /// assert_eq!(w.write([1, 1]), 1);
+    /// assert_eq!(r.read(), [1, 1]);
+    /// ```
+    #[inline]
+    pub fn write(&mut self, value: T) -> u64 {
+        self.writing().write(value)
+    }
+
+    /// Publishes `f(current)`: no other write can come between the read and
+    /// the write, since there is no other writer. If `f` panics nothing is
+    /// published.
+    ///
+    /// ```
+    /// let (mut w, r) = noclobber::SoloWriter::channel(10u64);
+    /// let now = w.update(|x| x * 3);
+    /// assert_eq!((now.value, now.version), (30, 1));
+    /// assert_eq!(r.read(), 30);
+    /// ```
+    pub fn update(&mut self, f: impl FnOnce(T) -> T) -> Versioned<T> {
+        self.writing().update(f)
+    }
+
+    /// [`update`](Self::update) where `f` may decline by returning `None`:
+    /// `Ok(published)`, or `Err(current)`, the value `f` declined.
+    ///
+    /// ```
+    /// let mut w = noclobber::SoloWriter::new(1u32);
+    /// let take_one = |n: u32| n.checked_sub(1);
+    /// assert_eq!(w.checked_update(take_one).map(|v| v.value), Ok(0));
+    /// assert_eq!(w.checked_update(take_one).map_err(|v| v.value), Err(0));
+    /// ```
+    pub fn checked_update(
+        &mut self,
+        f: impl FnOnce(T) -> Option<T>,
+    ) -> Result<Versioned<T>, Versioned<T>> {
+        self.writing().checked_update(f)
+    }
+
+    /// A new reader of this writer's publications.
+    ///
+    /// ```
+    /// let mut w = noclobber::SoloWriter::new(0u8);
+    /// let r = w.reader();
+    /// w.write(4);
+    /// assert_eq!(r.read(), 4);
+    /// ```
+    #[must_use]
+    pub fn reader(&self) -> SoloReader<T, SLOTS> {
+        SoloReader(Arc::clone(&self.shared))
+    }
+}
+
+/// The read methods of the single-writer ring, on the writer and on its
+/// readers (documented once on [`SoloReader`]).
+macro_rules! solo_read_methods {
+    ($body:ident) => {
+        /// The latest value. Never waits for the writer; retries only when a
+        /// newer value was published during the copy.
+        ///
+        /// ```
+        /// let (_w, r) = noclobber::SoloWriter::channel([1u8, 2, 3]);
+        /// assert_eq!(r.read(), [1, 2, 3]);
+        /// ```
+        #[inline]
+        #[must_use]
+        pub fn read(&self) -> T {
+            self.$body().read_versioned().value
+        }
+
+        /// Like [`read`](Self::read), with the version of the value.
+        ///
+        /// ```
+        /// let (mut w, r) = noclobber::SoloWriter::channel(0u64);
+        /// w.write(5);
+        /// assert_eq!(r.read_versioned(), noclobber::Versioned { value: 5, version: 1 });
+        /// ```
+        #[inline]
+        #[must_use]
+        pub fn read_versioned(&self) -> Versioned<T> {
+            self.$body().read_versioned()
+        }
+
+        /// One attempt at a copy: [`ReadError::Interrupted`] if a newer value
+        /// was published during it (try again). Never waits.
+        ///
+        /// ```
+        /// let (_w, r) = noclobber::SoloWriter::channel(9u16);
+        /// assert_eq!(r.try_read().map(|v| v.value), Ok(9));
+        /// ```
+        #[inline]
+        pub fn try_read(&self) -> Result<Versioned<T>, ReadError> {
+            self.$body().try_read()
+        }
+
+        /// Reads until a copy succeeds or `timeout` has passed
+        /// ([`ReadError::TimedOut`]: interrupted by a writer publishing faster
+        /// than a copy, all that time).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let (_w, r) = noclobber::SoloWriter::channel(1u64);
+        /// assert_eq!(r.read_timeout(Duration::from_millis(10)).unwrap().value, 1);
+        /// ```
+        #[cfg(feature = "std")]
+        pub fn read_timeout(
+            &self,
+            timeout: std::time::Duration,
+        ) -> Result<Versioned<T>, ReadError> {
+            self.$body().read_timeout(timeout)
+        }
+
+        /// The version of the latest publication (0 for the initial value).
+        ///
+        /// ```
+        /// let (mut w, r) = noclobber::SoloWriter::channel(0u8);
+        /// w.write(1);
+        /// assert_eq!(r.version(), 1);
+        /// ```
+        #[inline]
+        #[must_use]
+        pub fn version(&self) -> u64 {
+            self.$body().version()
+        }
+
+        /// Waits until a version newer than `seen` is published, then reads
+        /// it; [`WaitError::TimedOut`] if none came within `timeout`
+        /// (`Duration::MAX` waits for ever), [`WaitError::Interrupted`] if
+        /// newer ones came but interrupted every copy until the deadline. The
+        /// waiting thread sleeps (a futex on Linux, also across processes) and
+        /// uses no CPU meanwhile; the writer pays nothing for it while nobody
+        /// waits.
+        ///
+        /// Returns at once if the version is already newer than `seen`, so a
+        /// loop that passes the version it got last sees every publication or
+        /// skips forward, never back.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let (mut w, r) = noclobber::SoloWriter::channel(0u64);
+        /// let waiter = std::thread::spawn(move || r.wait_newer(0, Duration::from_secs(10)));
+        /// w.write(7);
+        /// assert_eq!(waiter.join().unwrap().unwrap().value, 7);
+        /// // Nothing newer than version 1 comes:
+        /// assert_eq!(
+        ///     w.reader().wait_newer(1, Duration::from_millis(1)),
+        ///     Err(noclobber::WaitError::TimedOut)
+        /// );
+        /// ```
+        #[cfg(feature = "std")]
+        pub fn wait_newer(
+            &self,
+            seen: u64,
+            timeout: std::time::Duration,
+        ) -> Result<Versioned<T>, WaitError> {
+            self.$body().wait_newer(seen, timeout)
+        }
+    };
+}
+
+impl<T: NoUninit, const SLOTS: usize> SoloReader<T, SLOTS> {
+    #[inline]
+    fn body(&self) -> &Body<T, SLOTS> {
+        &self.0
+    }
+
+    solo_read_methods!(body);
+}
+
+/// The read methods, on the writer too (see [`SoloReader`] for each).
+impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
+    #[inline]
+    fn body(&self) -> &Body<T, SLOTS> {
+        &self.shared
+    }
+
+    solo_read_methods!(body);
+}
+
+crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] SoloReader<T, SLOTS>);
+crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] SoloWriter<T, SLOTS>);
+
+/// A reference count: no copy of the object.
+///
+/// ```
+/// let (mut w, r) = noclobber::SoloWriter::channel(0u8);
+/// let r2 = r.clone();
+/// w.write(5);
+/// assert_eq!(r2.read(), 5);
+/// ```
+impl<T, const SLOTS: usize> Clone for SoloReader<T, SLOTS> {
+    fn clone(&self) -> Self {
+        SoloReader(Arc::clone(&self.0))
+    }
+}
+
+/// One attempt at a copy, never blocking.
+///
+/// ```
+/// let (w, r) = noclobber::SoloWriter::channel(3u8);
+/// assert_eq!(format!("{w:?}"), "SoloWriter { value: 3, version: 0 }");
+/// assert_eq!(format!("{r:?}"), "SoloReader { value: 3, version: 0 }");
+/// ```
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloWriter<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.shared.fmt_as("SoloWriter", f)
+    }
+}
+
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloReader<T, SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_as("SoloReader", f)
+    }
+}
+
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize> Body<T, SLOTS> {
+    /// `Debug` of every handle: one attempt, never blocking.
+    pub(crate) fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct(name);
+        match self.attempt() {
+            Ok(Versioned { value, version }) => s.field("value", &value).field("version", &version),
+            Err(Fault::Corrupt(c)) => s.field("value", &format_args!("<{c}>")),
+            Err(_) => s.field("value", &format_args!("<interrupted>")),
+        };
+        s.finish()
+    }
+}
