@@ -199,6 +199,9 @@ pub(crate) enum Fault {
     TimedOut,
     /// The object breaks an invariant no writer breaks.
     Corrupt(Corrupt),
+    /// The single writer is gone (only waits report it).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    Closed,
 }
 
 /// Maps a shared file's corruption report to `C`: the shared handles keep it,
@@ -229,6 +232,7 @@ impl Fault {
             Fault::Interrupted => ReadError::Interrupted,
             Fault::TimedOut => ReadError::TimedOut,
             Fault::Corrupt(c) => ReadError::Corrupt(C::from_corrupt(c)),
+            Fault::Closed => unreachable!("only waits report a closed object"),
         }
     }
 
@@ -240,6 +244,7 @@ impl Fault {
             Fault::Interrupted => WaitError::Interrupted,
             Fault::TimedOut => WaitError::TimedOut,
             Fault::Corrupt(c) => WaitError::Corrupt(C::from_corrupt(c)),
+            Fault::Closed => WaitError::Closed,
         }
     }
 
@@ -252,6 +257,7 @@ impl Fault {
             Fault::Interrupted => WriteError::Busy,
             Fault::TimedOut => WriteError::TimedOut,
             Fault::Corrupt(c) => WriteError::Corrupt(C::from_corrupt(c)),
+            Fault::Closed => unreachable!("only waits report a closed object"),
         }
     }
 }

@@ -23,6 +23,15 @@
 //! | attempts until a deadline | `read_timeout(d)` | `Result<Versioned<T>, ReadError>` |
 //! | the version | `version()` | `u64` |
 //! | sleep until a newer version | `wait_newer(seen, d)` | `Result<Versioned<T>, WaitError>` |
+//! | is the writer gone? | `is_closed()` | `bool` |
+//!
+//! A [`Cursor`] over any of them remembers the version it returned last
+//! (`changed_timeout`, `has_changed`, `read_and_update`, as
+//! `tokio::sync::watch::Receiver` names them), so a follower loop needs no
+//! bookkeeping. Only a single writer can go away: dropping a [`SoloWriter`]
+//! (or the death of a shared file's writer process) closes its readers, whose
+//! waits then end with [`WaitError::Closed`] once they have the last value;
+//! the types without a writer handle are never closed.
 //!
 //! and the writers share one vocabulary for what they have in common:
 //!
@@ -129,6 +138,7 @@
 
 extern crate alloc;
 
+mod cursor;
 mod error;
 mod notify;
 mod publisher;
@@ -150,6 +160,7 @@ pub mod shm;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use counter::ShardedCounter;
+pub use cursor::Cursor;
 pub use error::{ReadError, WaitError, WriteError};
 pub use publisher::Publisher;
 pub use read::{Readable, Versioned};

@@ -170,7 +170,7 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         use crate::notify::{Announce, Seen};
         let check = || Seen::newer_if(self.version() > seen);
         let how = Announce::Count(Published::BySeqCstRmw);
-        crate::notify::wait_newer(&self.notify, timeout, how, check, |deadline| {
+        crate::notify::wait_newer(&self.notify, timeout, how, None, check, |deadline| {
             self.ring().read_until(deadline).map(Into::into)
         })
         .map_err(Fault::into_wait)

@@ -205,6 +205,25 @@ pub trait Readable: Sealed {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<Self::Value>, WaitError<Self::Corrupt>>;
+
+    /// Whether the writer is gone, so that nothing newer will come: a
+    /// single-writer object whose writer was dropped, or (in a shared file)
+    /// whose writer process holds the file no more. Always `false` for the
+    /// types that have no writer handle (`VersionedCell`, `SeqLock`,
+    /// `Publisher`: any thread may write at any time) and for a writer
+    /// itself.
+    ///
+    /// ```
+    /// use noclobber::Readable;
+    /// let (w, r) = noclobber::SoloWriter::channel(0u8);
+    /// assert!(!Readable::is_closed(&r));
+    /// drop(w);
+    /// assert!(Readable::is_closed(&r));
+    /// assert!(!Readable::is_closed(&noclobber::SeqLock::new(0u8)));
+    /// ```
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! forward_readable {
@@ -245,6 +264,10 @@ macro_rules! forward_readable {
             ) -> Result<Versioned<Self::Value>, WaitError<Self::Corrupt>> {
                 (**self).wait_newer(seen, timeout)
             }
+            #[inline]
+            fn is_closed(&self) -> bool {
+                (**self).is_closed()
+            }
         }
     )*};
 }
@@ -255,6 +278,17 @@ forward_readable!(&R, alloc::boxed::Box<R>, alloc::sync::Arc<R>);
 /// names.
 macro_rules! readable_by_inherent {
     ([$($gen:tt)*] $ty:ty) => {
+        $crate::read::readable_by_inherent!([$($gen)*] $ty, {});
+    };
+    ([$($gen:tt)*] $ty:ty, closable) => {
+        $crate::read::readable_by_inherent!([$($gen)*] $ty, {
+            #[inline]
+            fn is_closed(&self) -> bool {
+                <$ty>::is_closed(self)
+            }
+        });
+    };
+    ([$($gen:tt)*] $ty:ty, { $($extra:tt)* }) => {
         impl<$($gen)*> $crate::read::Sealed for $ty {}
 
         impl<$($gen)*> $crate::Readable for $ty {
@@ -291,6 +325,7 @@ macro_rules! readable_by_inherent {
             ) -> Result<$crate::Versioned<T>, $crate::WaitError> {
                 <$ty>::wait_newer(self, seen, timeout)
             }
+            $($extra)*
         }
     };
 }

@@ -68,7 +68,7 @@ pub struct VersionedCell<T> {
     /// Small `T`: `(version, value bits)`. Large `T`: `(version, ticket)`.
     head: AtomicU128,
     large: Option<Box<Large<T>>>,
-    /// Threads waiting for a newer version (`notify.rs`).
+    /// Threads waiting for a newer version (`notify/mod.rs`).
     notify: Notify,
 }
 
@@ -298,6 +298,7 @@ impl<T: NoUninit> VersionedCell<T> {
             &self.notify,
             timeout,
             crate::notify::Announce::Count(Published::BySeqCstRmw),
+            None,
             check,
             |deadline| self.read_until(deadline),
         )

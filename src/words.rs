@@ -1,6 +1,6 @@
 //! How a `T` becomes atomic words: the payload representation shared by every
 //! primitive. The protocols that decide when a copy is whole live with their
-//! rings (`ring.rs`, `solo.rs`) and the seqlock (`seqlock.rs`).
+//! rings (`ring/`, `solo/`) and the seqlock (`seqlock/`).
 //!
 //! # The one rule
 //!

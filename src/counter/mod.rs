@@ -46,7 +46,7 @@ use slots::{give_back, slot_hint, slot_of_this_thread, with_slot, NO_SLOT};
 ///
 /// ```
 /// let c = noclobber::ShardedCounter::with_shards(usize::MAX);
-/// assert_eq!(c.shards(), noclobber::MAX_SHARDS);
+/// assert_eq!(c.shards(), noclobber::counter::MAX_SHARDS);
 /// ```
 pub const MAX_SHARDS: usize = 1 << 16;
 

@@ -27,12 +27,12 @@
 //!   `SeqCst` fence that is the Dekker pair at no cost (x86-64 `lock cmpxchg`
 //!   and a plain load), and the waiter needs nothing more. A publication by
 //!   plain store (the single writer) would need a `SeqCst` fence (x86-64
-//!   `mfence`, about a third of a publication); instead, on Linux, the
+//!   `mfence`, a large share of a publication's cost); instead, on Linux, the
 //!   writer's half is a compiler fence, and the waiter's half is
 //!   `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, which runs a full barrier
 //!   on every CPU running a process registered for it (an idle or preempted
 //!   writer passed one in its context switch). This is Linux's asymmetric
-//!   fence, the one liburcu and folly use; the waiter pays a few microseconds
+//!   fence, the one liburcu and folly use; the waiter pays a system call
 //!   per sleep, the writer nothing, not even a check of its registration (N5).
 //! * **N5 (registration).** Every process that writes a store-published
 //!   object is registered before its first write, or the object says
@@ -94,9 +94,14 @@ pub(crate) struct Notify {
 }
 
 /// Bit of `Notify::waiters` (N5): a writer of this object may not be covered
-/// by `membarrier`, so writers take the `SeqCst` fence. The other bits count
-/// the waiters.
+/// by `membarrier`, so writers take the `SeqCst` fence.
 const FENCED: u32 = 1 << 31;
+
+/// Bit of `Notify::waiters` (N7): the object's single writer is gone.
+const CLOSED: u32 = 1 << 30;
+
+/// The bits of `Notify::waiters` that count the announced waiters.
+const COUNT: u32 = !(FENCED | CLOSED);
 
 /// How long a waiter without a working `membarrier` (or without futexes, off
 /// Linux) sleeps before it checks again.
@@ -136,6 +141,20 @@ pub(crate) enum Seen {
     /// No newer version yet, but a write is running whose writer may not
     /// wake this waiter (N6): poll.
     Writing,
+    /// No newer version, and none will come: the writer is gone (N7).
+    Closed,
+}
+
+/// How a wait ended.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Outcome {
+    /// The check found a newer version.
+    Newer,
+    /// The deadline passed first.
+    TimedOut,
+    /// The check found the writer gone, with nothing newer (N7).
+    Closed,
 }
 
 #[cfg(feature = "std")]
@@ -220,7 +239,7 @@ impl Notify {
             fence(Ordering::SeqCst);
         }
         // SeqCst (N4): as in `wake`; after the fence when there is one.
-        if self.waiters.load(Ordering::SeqCst) & !FENCED != 0 {
+        if self.waiters.load(Ordering::SeqCst) & COUNT != 0 {
             self.wake_all();
         }
     }
@@ -267,19 +286,24 @@ impl Notify {
         futex::wake_all(self);
     }
 
-    /// Sleeps until `check()` is `Newer` or `deadline` passes; returns
-    /// whether it was (N2). `check` must load the version with at least an
-    /// Acquire load of the head or sequence (and with `Announce::InCheck`,
-    /// announce the waiter as N6 says whenever it returns `Same`).
+    /// Sleeps until `check()` is `Newer` or `Closed`, or `deadline` passes
+    /// (N2). `check` must load the version with at least an Acquire load of
+    /// the head or sequence (and with `Announce::InCheck`, announce the
+    /// waiter as N6 says whenever it returns `Same`). `slice`: how often to
+    /// check again without being woken, for what no writer wakes anyone for
+    /// (a writer process that died, N7); `None`: only when woken.
     #[cfg(feature = "std")]
     pub(crate) fn wait_until(
         &self,
         deadline: Option<std::time::Instant>,
         how: Announce,
+        slice: Option<std::time::Duration>,
         check: impl Fn() -> Seen,
-    ) -> bool {
-        if check() == Seen::Newer {
-            return true;
+    ) -> Outcome {
+        match check() {
+            Seen::Newer => return Outcome::Newer,
+            Seen::Closed => return Outcome::Closed,
+            Seen::Same | Seen::Writing => {}
         }
         let sliced = match how {
             Announce::Count(published) => {
@@ -294,11 +318,12 @@ impl Notify {
             Announce::InCheck => false,
         };
         let spin = crate::sync::Spin::new();
-        let found = loop {
-            // Acquire (N3): pairs with the Release bump in `wake_all`.
+        let outcome = loop {
+            // Acquire (N3, N7): pairs with the Release bump in `wake_all`.
             let epoch = self.epoch.load(Ordering::Acquire);
             let sliced = match check() {
-                Seen::Newer => break true,
+                Seen::Newer => break Outcome::Newer,
+                Seen::Closed => break Outcome::Closed,
                 Seen::Same => sliced,
                 // N6: the writer may not wake us. Snooze while that is cheap,
                 // then sleep in slices (a wake still ends one at once).
@@ -312,14 +337,18 @@ impl Notify {
             let left = match deadline {
                 Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
-                    _ => break false,
+                    _ => break Outcome::TimedOut,
                 },
                 None => None,
             };
-            let left = if sliced {
-                Some(left.map_or(FALLBACK_SLICE, |l| l.min(FALLBACK_SLICE)))
-            } else {
-                left
+            let slice = match (sliced, slice) {
+                (true, Some(s)) => Some(s.min(FALLBACK_SLICE)),
+                (true, None) => Some(FALLBACK_SLICE),
+                (false, s) => s,
+            };
+            let left = match (left, slice) {
+                (Some(l), Some(s)) => Some(l.min(s)),
+                (l, s) => l.or(s),
             };
             futex::wait(self, epoch, left);
         };
@@ -330,32 +359,65 @@ impl Notify {
             // writer instead.)
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }
-        found
+        outcome
+    }
+
+    /// N7: the single writer is gone. Wakes every waiter, whether or not any
+    /// announced itself: a waiter that checked before the flag was set sleeps
+    /// on the epoch it loaded before that check, which the bump changes.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn close(&self) {
+        // Relaxed: ordered before the epoch's Release bump in `wake_all` by
+        // program order; a waiter that loads the bumped epoch (Acquire) sees
+        // the flag, one that loaded the old epoch finds it changed when it
+        // sleeps, or is woken (N3's reasoning, with no announcement needed).
+        self.waiters.fetch_or(CLOSED, Ordering::Relaxed);
+        self.wake_all();
+    }
+
+    /// N7: a successor writer took over (shared files): waits end with
+    /// `Closed` no more. Before the successor's first write.
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
+    pub(crate) fn reopen(&self) {
+        // Relaxed: the successor's writes that follow are published by their
+        // own Release stores; a waiter that still sees the flag returns
+        // `Closed` as it would have a moment earlier.
+        self.waiters.fetch_and(!CLOSED, Ordering::Relaxed);
+    }
+
+    /// Whether the single writer is gone (N7).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: whatever the writer published before it closed is visible
+        // to a caller that sees the flag and then reads.
+        self.waiters.load(Ordering::Acquire) & CLOSED != 0
     }
 }
 
 /// `wait_newer` of every type: waits until `check()` finds a version newer
 /// than the caller's (`TimedOut` if not before the deadline), then returns
 /// `read(deadline)`, whose `TimedOut` becomes `Interrupted`: a newer version
-/// exists, but no copy of it succeeded in time. `how`: how waiters announce
-/// themselves (N2, N6).
+/// exists, but no copy of it succeeded in time; `Closed` if `check` found the
+/// writer gone first (N7). `how`: how waiters announce themselves (N2, N6);
+/// `slice`: as in `Notify::wait_until`.
 #[cfg(feature = "std")]
 pub(crate) fn wait_newer<T>(
     notify: &Notify,
     timeout: std::time::Duration,
     how: Announce,
+    slice: Option<std::time::Duration>,
     check: impl Fn() -> Seen,
     read: impl FnOnce(Option<std::time::Instant>) -> Result<crate::Versioned<T>, Fault>,
 ) -> Result<crate::Versioned<T>, Fault> {
     let deadline = deadline(timeout);
-    if notify.wait_until(deadline, how, check) {
+    match notify.wait_until(deadline, how, slice, check) {
         // The version only moves forward, so what `read` copies is newer too.
-        read(deadline).map_err(|e| match e {
+        Outcome::Newer => read(deadline).map_err(|e| match e {
             Fault::TimedOut => Fault::Interrupted,
             e => e,
-        })
-    } else {
-        Err(Fault::TimedOut)
+        }),
+        Outcome::TimedOut => Err(Fault::TimedOut),
+        Outcome::Closed => Err(Fault::Closed),
     }
 }
 
@@ -436,8 +498,8 @@ mod tests {
                 let deadline = Instant::now() + Duration::from_secs(30);
                 let newer = || Seen::newer_if(version.load(Ordering::Acquire) > 0);
                 let how = Announce::Count(Published::ByStore);
-                let woken = n.wait_until(Some(deadline), how, newer);
-                (woken, start.elapsed())
+                let woken = n.wait_until(Some(deadline), how, None, newer);
+                (woken == Outcome::Newer, start.elapsed())
             });
             while n.waiters.load(Ordering::Relaxed) & !FENCED == 0 {
                 std::thread::yield_now();

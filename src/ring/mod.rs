@@ -20,7 +20,7 @@
 //!   one writer's whole value.
 //! * **I4 (hand-over).** A claim given back (`release`, Release) and taken again
 //!   (`stage`, Acquire) orders the giver's tagged stores before the taker's. The
-//!   giver may hold a *newer* ticket than the taker (a declined `publish_if`
+//!   giver may hold a *newer* ticket than the taker (a declined `write_if`
 //!   after a lost race); without the edge the model lets its stores land after
 //!   the taker's, which would then publish over foreign tags. Loom and Miri do
 //!   not explore such load-buffering outcomes (`scripts/weaken/notes.txt`).
@@ -39,8 +39,9 @@
 //! * **I6 (dead claims).** A claim is one 64-bit word, `ticket << 5 | owner`
 //!   (`claim_word`): `owner` is 0 (unknown: never reclaimable; only where
 //!   identities are off, I8) or an index into the ring's table of 31 process
-//!   owner words (`Tickets::owners`, `owner.rs`) beside the ticket counter. A writer claims with an index only
-//!   once its own owner word is in that entry, and a live process's entry is
+//!   owner words (`Tickets::owners`, `shm/owner.rs`) beside the ticket
+//!   counter (`claims.rs`). A writer claims with an index only once its own
+//!   owner word is in that entry, and a live process's entry is
 //!   never taken from it; a dead process's entry is taken over only after its
 //!   claims newer than the head were given back (`adopt_entry`). So the
 //!   entry read after a claim (Acquire load, paired with the AcqRel claim
@@ -96,7 +97,7 @@ pub(crate) const OWNERS: usize = (1 << OWNER_BITS) - 1;
 /// The largest ticket (I7).
 pub(crate) const MAX_TICKET: u64 = u64::MAX >> OWNER_BITS;
 
-/// Why a bounded `stage` or `try_publish` claimed nothing.
+/// Why a bounded `stage` or `try_write` claimed nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stuck {
     /// Every slot it tried was held, or no owner entry was free (I8).
@@ -203,7 +204,7 @@ impl<T: NoUninit> Slot<T> {
         // SAFETY: every word is tagged `ticket`, and the head (read with Acquire)
         // named `ticket`, so its writer committed it. Only the writer holding
         // `ticket` stores that tag; it may refill the slot with another value
-        // before committing (`Ring::publish` retries in place), but every such
+        // before committing (`Ring::write` retries in place), but every such
         // fill happens before its Release commit, and no store tagged `ticket` follows it. So
         // each word is the committed value's word, from `Buf::of` of one valid
         // `T`, and `buf` holds exactly that value's words.
@@ -512,7 +513,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         // Success SeqCst: the Release half publishes the words `fill` stored
         // (I3). The Acquire half is implied by the Acquire load in `head()` of
         // this same value (versions only grow). SeqCst makes this the store
-        // half of the waiter Dekker pair (N4 in `notify.rs`); on x86-64 and
+        // half of the waiter Dekker pair (N4 in `notify/mod.rs`); on x86-64 and
         // AArch64 it is the same instruction as AcqRel.
         // Failure Relaxed: every caller drops the head found and re-reads it
         // with Acquire in `head()` before touching a slot.

@@ -62,7 +62,7 @@ fn a_corrupt_head_slot_is_reported_not_spun_on() {
     }
 }
 
-/// #12, I6: claims of a dead owner that hold every free slot are given
+/// I6: claims of a dead owner that hold every free slot are given
 /// back by the next writer that finds no slot; a live owner's, and those
 /// of an owner in another pid namespace or of no entry, are kept.
 #[cfg(all(feature = "shm", target_os = "linux", not(miri)))]
@@ -243,7 +243,7 @@ fn tickets_never_wrap() {
     }
 }
 
-/// #12: every state writers leave passes the open check: after any number
+/// every state writers leave passes the open check: after any number
 /// of publications, with writers stopped after their claim, mid-fill, or
 /// after a declined `write_if` (claim given back).
 #[cfg(feature = "shm")]
@@ -281,7 +281,7 @@ fn every_state_writers_leave_is_valid() {
     run::<8>();
 }
 
-/// #12: each kind of damage a file can hold behind a valid header is
+/// each kind of damage a file can hold behind a valid header is
 /// refused, with what is wrong; undoing it makes the body valid again.
 #[cfg(feature = "shm")]
 #[test]
@@ -321,7 +321,7 @@ fn states_no_writer_leaves_are_refused() {
     assert_eq!(ring.validate(), Ok(()));
 }
 
-/// #12: the open check of a file live writers publish into never reports
+/// the open check of a file live writers publish into never reports
 /// corruption (I5).
 #[cfg(feature = "shm")]
 #[test]
@@ -343,7 +343,7 @@ fn live_writers_never_fail_the_open_check() {
     });
 }
 
-/// #12: with every free slot held by stopped writers (staged, never
+/// with every free slot held by stopped writers (staged, never
 /// committed: what killed writer processes leave), `try_write` and
 /// `write_timeout` give up with nothing published instead of waiting;
 /// once one slot is given back they publish.

@@ -63,7 +63,7 @@ fn static_seqlock_reads_and_writes() {
     );
 }
 
-/// N6 in `notify.rs`: a waiter about to sleep sets `WAITING` on the even
+/// N6 in `notify/mod.rs`: a waiter about to sleep sets `WAITING` on the even
 /// sequence; versions do not count it; the next write clears it and
 /// wakes the waiter; an aborted write (a panic in `update`) keeps it for
 /// the write after.
@@ -103,7 +103,7 @@ fn a_sleeping_waiter_flags_the_sequence_until_the_next_write() {
     assert!(!flagged());
 }
 
-/// #12: the open check of a shared `SeqLock`: an even sequence, or an odd
+/// the open check of a shared `SeqLock`: an even sequence, or an odd
 /// one that a live writer moves, passes; one that stays odd is refused.
 #[cfg(feature = "shm")]
 #[test]

@@ -214,7 +214,7 @@ impl<O: InShm> Mapping<O> {
 
 /// This process's handles on one file, by device and inode: the owner
 /// entries of a `SharedPublisher` file are given back when the last one is
-/// dropped (I8 in `ring.rs`).
+/// dropped (I8 in `ring/mod.rs`).
 pub(crate) struct OpenFile {
     id: (u64, u64),
 }
@@ -253,14 +253,10 @@ impl OpenFile {
     }
 }
 
-/// `Ok(true)` if the exclusive lock of `file` (at `path`) was taken,
-/// `Ok(false)` if another open file description holds it.
+/// `Ok(true)` if the single writer's lock of `file` (at `path`) was taken,
+/// `Ok(false)` if another open file description holds it (`lock.rs`).
 pub(crate) fn try_lock(file: &File, path: &Path) -> Result<bool, Error> {
-    match file.try_lock() {
-        Ok(()) => Ok(true),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-        Err(std::fs::TryLockError::Error(e)) => Err(io_error(path, IoOp::Lock)(e)),
-    }
+    super::lock::try_lock(file).map_err(io_error(path, IoOp::Lock))
 }
 
 pub(crate) fn busy(path: &Path) -> Error {

@@ -85,7 +85,7 @@
 //! instead of spinning.
 //!
 //! Memory in the mapping is only ever accessed through atomics. `T` must be
-//! [`Pod`]: any bytes another process leaves in the file are a valid `T`.
+//! [`Pod`](bytemuck::Pod): any bytes another process leaves in the file are a valid `T`.
 //!
 //! # Do not
 //!
@@ -134,6 +134,7 @@ mod error;
 mod file;
 mod handles;
 mod header;
+mod lock;
 mod options;
 pub(crate) mod owner;
 mod solo;
@@ -154,7 +155,7 @@ mod tests {
     use super::*;
     use crate::Readable;
 
-    /// I8 in `ring.rs`: a process holds its owner entry while it has a
+    /// I8 in `ring/mod.rs`: a process holds its owner entry while it has a
     /// handle on the file, and gives it back with the last one.
     #[cfg(all(target_os = "linux", not(miri)))]
     #[test]

@@ -18,16 +18,23 @@ use crate::{ReadError, Readable, Versioned, WaitError};
 /// [`SoloWriter`](crate::SoloWriter)) in a file mapped into every process
 /// that opens it; readers: [`SharedSoloReader`].
 ///
-/// Writer exclusivity across processes is an advisory lock on the file
-/// (`flock` through [`File::try_lock`]), taken before the object is published
-/// and held for as long as this handle lives. The kernel releases it when the
-/// holder exits or is killed, so a successor can [`open`](Self::open) at once
-/// and continue the versions; the lock's hand-over also orders everything the
-/// dead writer stored before everything its successor stores. A *stopped*
-/// writer keeps the lock (a successor waits or gets [`Error::WriterBusy`]),
-/// and readers never notice either. The lock belongs to the open file
-/// description: a child `fork`ed from the writer shares it, so do not write
-/// from both.
+/// Writer exclusivity across processes is an advisory lock on the file (an
+/// open-file-description lock, `F_OFD_SETLK`), taken before the object is
+/// published and held for as long as this handle lives. The kernel releases it
+/// when the holder exits or is killed, so a successor can [`open`](Self::open)
+/// at once and continue the versions; the lock's hand-over also orders
+/// everything the dead writer stored before everything its successor stores.
+/// A *stopped* writer keeps the lock (a successor waits or gets
+/// [`Error::WriterBusy`]), and readers never notice. The lock belongs to the
+/// open file description: a child `fork`ed from the writer shares it, so do
+/// not write from both.
+///
+/// **Closing.** Dropping the handle closes the file's publisher: readers'
+/// waits end with `WaitError::Closed` once they have the last value, and
+/// `is_closed` says so. A writer that dies without dropping it leaves the
+/// lock free, which readers take for the same (see
+/// [`SharedSoloReader::is_closed`]). A successor's `open` makes the file open
+/// again.
 ///
 /// ```
 /// use noclobber::{shm::{Error, SharedSoloReader, SharedSoloWriter}, Readable};
@@ -51,6 +58,15 @@ pub struct SharedSoloWriter<T: Pod + Send, const SLOTS: usize = 2> {
     /// Holds the writer's lock until dropped.
     _lock: File,
     version: u64,
+}
+
+/// Closes the file's publisher (N7 in `notify/mod.rs`) before the lock goes:
+/// waiters in every process wake, and return `Closed` once they have the last
+/// value.
+impl<T: Pod + Send, const SLOTS: usize> Drop for SharedSoloWriter<T, SLOTS> {
+    fn drop(&mut self) {
+        self.body().close();
+    }
 }
 
 impl<T: Pod + Send, const SLOTS: usize> SharedSoloWriter<T, SLOTS> {
@@ -199,7 +215,10 @@ impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloWriter<T, SLOTS> {
             }
         }
         // With the lock held the head is ours: no other writer moves it.
-        let version = map.region().object.validate().map_err(corrupt(path))?;
+        let body = &map.region().object;
+        let version = body.validate().map_err(corrupt(path))?;
+        // Open again (N7), before the first write.
+        body.reopen();
         Ok(SharedSoloWriter {
             map,
             _lock: file,
@@ -265,7 +284,14 @@ impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWr
 /// ```
 pub struct SharedSoloReader<T: Pod + Send, const SLOTS: usize = 2> {
     map: Mapping<Body<T, SLOTS>>,
+    /// This reader's own open of the file, to test for the writer's lock.
+    file: File,
 }
+
+/// How often a waiting [`SharedSoloReader`] checks that a writer still holds
+/// the file when nothing wakes it: a writer that dies without closing wakes
+/// nobody.
+const WRITER_PROBE: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// Opens a file made by [`SharedSoloWriter::create`] with the same `T` and
@@ -293,16 +319,93 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     fn body(&self) -> &Body<T, SLOTS> {
         &self.map.region().object
     }
+
+    /// Whether a writer holds the file now; `true` where that cannot be told
+    /// (an unexpected error from the probe): a live writer is never taken
+    /// for gone.
+    fn writer_holds(&self) -> bool {
+        super::lock::is_held(&self.file).unwrap_or(true)
+    }
+
+    /// Whether no writer holds the file: its writer dropped its handle, or
+    /// exited, or was killed, and no successor has opened it since. A
+    /// *stopped* writer still holds it. Nothing newer comes until a
+    /// successor opens the file as writer; then this is `false` again.
+    /// (Also `Readable::is_closed`.)
+    ///
+    /// ```
+    /// use noclobber::shm::{SharedSoloReader, SharedSoloWriter};
+    /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-closed", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let w = SharedSoloWriter::<u64>::create(&path, 1)?;
+    /// let r = SharedSoloReader::<u64>::open(&path)?;
+    /// assert!(!r.is_closed());
+    /// drop(w);
+    /// assert!(r.is_closed());
+    /// let _successor = SharedSoloWriter::<u64>::open(&path)?;
+    /// assert!(!r.is_closed());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.body().is_closed() || !self.writer_holds()
+    }
 }
 
-readable_by_body!([T: Pod + Send, const SLOTS: usize] SharedSoloReader<T, SLOTS>);
+impl<T: Pod + Send, const SLOTS: usize> Sealed for SharedSoloReader<T, SLOTS> {}
+
+/// The read side; [`wait_newer`](Readable::wait_newer) also ends with
+/// `WaitError::Closed` when no writer holds the file (checked every 10 ms
+/// while it sleeps, so within about that of the writer's death), after any
+/// version newer than `seen`.
+impl<T: Pod + Send, const SLOTS: usize> Readable for SharedSoloReader<T, SLOTS> {
+    type Value = T;
+    type Corrupt = Corrupt;
+
+    #[inline]
+    fn read_versioned(&self) -> Versioned<T> {
+        self.body().read_versioned()
+    }
+
+    #[inline]
+    fn try_read(&self) -> Result<Versioned<T>, ReadError<Corrupt>> {
+        self.body().try_read()
+    }
+
+    fn read_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, ReadError<Corrupt>> {
+        self.body().read_timeout(timeout)
+    }
+
+    #[inline]
+    fn version(&self) -> u64 {
+        self.body().version()
+    }
+
+    fn wait_newer(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Versioned<T>, WaitError<Corrupt>> {
+        let alive = || self.writer_holds();
+        self.body()
+            .wait_newer_probed(seen, timeout, Some(WRITER_PROBE), alive)
+    }
+
+    fn is_closed(&self) -> bool {
+        SharedSoloReader::is_closed(self)
+    }
+}
 
 impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloReader<T, SLOTS> {
     fn open_with(path: &Path, _: &Options, _: Private) -> Result<Self, Error> {
         // Writable: `wait_newer` counts waiters in the file (`notify/mod.rs`).
-        let (map, _) = Mapping::<Body<T, SLOTS>>::open_with(path, true)?;
+        let (map, file) = Mapping::<Body<T, SLOTS>>::open_with(path, true)?;
         map.region().object.validate().map_err(corrupt(path))?;
-        Ok(SharedSoloReader { map })
+        Ok(SharedSoloReader { map, file })
     }
 }
 

@@ -239,13 +239,43 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, WaitError<C>> {
+        self.wait_newer_probed(seen, timeout, None, || true)
+    }
+
+    /// `wait_newer` that also ends with `Closed` once `writer_alive` says
+    /// no, checked at least every `slice`: for a writer in another process,
+    /// which may die without closing (N7).
+    #[cfg(feature = "std")]
+    pub(crate) fn wait_newer_probed<C: CorruptAs>(
+        &self,
+        seen: u64,
+        timeout: std::time::Duration,
+        slice: Option<std::time::Duration>,
+        writer_alive: impl Fn() -> bool,
+    ) -> Result<Versioned<T>, WaitError<C>> {
         use crate::notify::{Announce, Seen};
-        let check = || Seen::newer_if(self.version() > seen);
+        // A newer version first, then the close: the writer's last
+        // publication happens before its close (N7), so a waiter sees it.
+        let check = || {
+            if self.version() > seen {
+                Seen::Newer
+            } else if self.notify.is_closed() || !writer_alive() {
+                Seen::Closed
+            } else {
+                Seen::Same
+            }
+        };
         let how = Announce::Count(Published::ByStore);
-        crate::notify::wait_newer(&self.notify, timeout, how, check, |deadline| {
+        crate::notify::wait_newer(&self.notify, timeout, how, slice, check, |deadline| {
             self.read_until(deadline)
         })
         .map_err(Fault::into_wait)
+    }
+
+    /// Whether the writer closed the object (N7).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.notify.is_closed()
     }
 
     /// Checks that the stamps are ones the writer can leave with the head at
@@ -288,6 +318,20 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
             }
         }
         Ok(())
+    }
+}
+
+impl<T, const SLOTS: usize> Body<T, SLOTS> {
+    /// The writer is gone (N7): wakes every waiter. The writer's publications
+    /// all happened before, in its program order.
+    pub(crate) fn close(&self) {
+        self.notify.close();
+    }
+
+    /// A successor writer took over (N7), before its first write.
+    #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
+    pub(crate) fn reopen(&self) {
+        self.notify.reopen();
     }
 }
 
@@ -507,6 +551,24 @@ impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
     }
 }
 
+/// Dropping the writer closes the publisher: every waiter wakes, and a
+/// waiter that has seen the last value gets [`WaitError::Closed`] (one that
+/// has not gets the last value first). The last value stays readable.
+///
+/// ```
+/// use std::time::Duration;
+/// let (mut w, r) = noclobber::SoloWriter::channel(0u8);
+/// let waiter = std::thread::spawn(move || r.wait_newer(1, Duration::MAX));
+/// w.write(1);
+/// drop(w);
+/// assert_eq!(waiter.join().unwrap(), Err(noclobber::WaitError::Closed));
+/// ```
+impl<T, const SLOTS: usize> Drop for SoloWriter<T, SLOTS> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
 /// The read methods of the single-writer ring, on the writer and on its
 /// readers (documented once on [`SoloReader`]).
 macro_rules! solo_read_methods {
@@ -621,6 +683,23 @@ impl<T: NoUninit, const SLOTS: usize> SoloReader<T, SLOTS> {
     }
 
     solo_read_methods!(body);
+
+    /// Whether the writer is gone (dropped): nothing newer will come, and
+    /// [`wait_newer`](Self::wait_newer) returns [`WaitError::Closed`] once
+    /// the last value was seen. The last value stays readable.
+    ///
+    /// ```
+    /// let (w, r) = noclobber::SoloWriter::channel(5u32);
+    /// assert!(!r.is_closed());
+    /// drop(w);
+    /// assert!(r.is_closed());
+    /// assert_eq!(r.read(), 5);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
 }
 
 /// The read methods, on the writer too (see [`SoloReader`] for each).
@@ -633,7 +712,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
     solo_read_methods!(body);
 }
 
-crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] SoloReader<T, SLOTS>);
+crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] SoloReader<T, SLOTS>, closable);
 crate::read::readable_by_inherent!([T: NoUninit, const SLOTS: usize] SoloWriter<T, SLOTS>);
 
 /// A reference count: no copy of the object.
