@@ -3,8 +3,8 @@
 //! A naive read-then-write (`load`, then `store(x + 1)`) loses increments whenever
 //! two threads read the same value; every other row must lose none. Every
 //! noclobber primitive that several threads can write has a row;
-//! `SoloPublisher` has none because it cannot race at all: its one writer's
-//! `publish` takes `&mut self`, so T threads cannot share it without a lock.
+//! `SoloWriter` has none because it cannot race at all: its `write` and
+//! `update` take `&mut self`, so T threads cannot share it without a lock.
 //!
 //! ```text
 //! cargo run --release --example lost_update [-- --threads T --ops N]
@@ -48,7 +48,8 @@ fn main() {
     let atomic = AtomicU64::new(0);
     let cell = VersionedCell::new(0u64);
     let seqlock = SeqLock::new(0u64);
-    let publisher: Publisher<u64, 4> = Publisher::new(0);
+    let publisher = Publisher::<u64, 4>::with_slots(0);
+    let conditional = Publisher::<u64, 4>::with_slots(0);
     let counter = ShardedCounter::new();
 
     let methods = [
@@ -81,7 +82,7 @@ fn main() {
             || {
                 cell.update(|x| x + 1);
             },
-            || cell.load().value,
+            || cell.read(),
         ),
         Method::new(
             "noclobber::SeqLock::update",
@@ -91,15 +92,22 @@ fn main() {
             || seqlock.read(),
         ),
         Method::new(
-            "noclobber::Publisher::publish_if (retry)",
+            "noclobber::Publisher::update",
             || {
-                // Read, then publish only if nobody published meanwhile.
-                let mut seen = publisher.read_versioned();
-                while let Err(now) = publisher.publish_if(seen.version, seen.value + 1) {
+                publisher.update(|x| x + 1);
+            },
+            || publisher.read(),
+        ),
+        Method::new(
+            "noclobber::Publisher::write_if (retry)",
+            || {
+                // Read, then write only if nobody wrote meanwhile.
+                let mut seen = conditional.read_versioned();
+                while let Err(now) = conditional.write_if(seen.version, seen.value + 1) {
                     seen = now;
                 }
             },
-            || publisher.read(),
+            || conditional.read(),
         ),
         Method::new(
             "noclobber::ShardedCounter::inc",

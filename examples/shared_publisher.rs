@@ -1,7 +1,8 @@
 //! A `Publisher` shared by processes: a writer, a reader that polls and a
 //! reader that waits for each new version (`wait_newer`, a futex in the file)
 //! over one file; the writer is killed, the readers carry on (the waiting one
-//! sleeps and times out until a writer is back), a new writer attaches.
+//! sleeps and times out until a writer is back), a new writer opens the file and
+//! carries on.
 //!
 //! ```text
 //! cargo run --release --features shm --example shared_publisher
@@ -17,11 +18,15 @@ use std::process::{Child, Command};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use bytemuck::{Pod, Zeroable};
+use noclobber::bytemuck::{Pod, Zeroable};
 use noclobber::shm::SharedPublisher;
+use noclobber::Readable;
 
 /// What the writers publish. `check` lets readers verify a value is whole.
+/// `Pod` (any bytes are a valid value) is what a type shared between
+/// processes needs; derived through noclobber's re-export of bytemuck.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[bytemuck(crate = "noclobber::bytemuck")]
 #[repr(C)]
 struct Reading {
     counter: u64,
@@ -113,12 +118,12 @@ fn writer(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let shared = Shared::open(path)?;
     let pid = u64::from(std::process::id());
     let start = shared.read_versioned();
-    println!("[writer {pid}] attached at version {}", start.version);
+    println!("[writer {pid}] opened at version {}", start.version);
     let (t, mut report) = (Instant::now(), Duration::ZERO);
     let mut counter = start.value.counter;
     while t.elapsed() < LIFETIME {
         counter += 1;
-        let version = shared.publish(Reading::new(counter, pid));
+        let version = shared.write(Reading::new(counter, pid));
         if t.elapsed() >= report {
             println!("[writer {pid}] published version {version}");
             report += Duration::from_millis(250);

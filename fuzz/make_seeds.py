@@ -80,7 +80,7 @@ VC_INPUT = ["Unit", "U8", "U64", "Bytes9", "Arr3", "Abc", "Arr8"]
 VC_TYPE = {"Unit": "()", "U8": "u8", "U64": "u64", "Bytes9": "[u8; 9]", "Arr3": "[u64; 3]",
            "Abc": "Abc", "Arr8": "[u64; 8]"}
 VC_INIT = ["New", "Default", "From"]
-VC_OP = ["Load", "Version", "CompareExchange", "Update", "TryUpdate", "Store", "Debug", "Swap",
+VC_OP = ["ReadVersioned", "Version", "WriteIf", "Update", "CheckedUpdate", "Write", "Debug", "Swap",
          "FetchUpdate"]
 
 
@@ -88,16 +88,16 @@ def versioned_cell(variant, init):
     t = PAYLOAD[VC_TYPE[variant]]
     op = lambda name, arg=b"": tag(VC_OP, name) + arg
     ops = [
-        op("Load"),
-        op("CompareExchange", version_sel("Current") + t(11)),
-        op("CompareExchange", version_sel("Stale", u8(0)) + t(12)),
-        op("CompareExchange", version_sel("Ahead", u8(0)) + t(13)),
-        op("CompareExchange", version_sel("Max") + t(14)),
+        op("ReadVersioned"),
+        op("WriteIf", version_sel("Current") + t(11)),
+        op("WriteIf", version_sel("Stale", u8(0)) + t(12)),
+        op("WriteIf", version_sel("Ahead", u8(0)) + t(13)),
+        op("WriteIf", version_sel("Max") + t(14)),
         op("Update", u64(0x1234)),
-        op("TryUpdate", u64(7) + u8(0)),
-        op("TryUpdate", u64(8) + u8(1)),
-        op("TryUpdate", u64(9) + u8(3)),
-        op("Store", t(15)),
+        op("CheckedUpdate", u64(7) + u8(0)),
+        op("CheckedUpdate", u64(8) + u8(1)),
+        op("CheckedUpdate", u64(9) + u8(3)),
+        op("Write", t(15)),
         op("Version"),
         op("Debug"),
         op("Swap", t(16)),
@@ -107,7 +107,7 @@ def versioned_cell(variant, init):
         op("Swap", t(17)),
     ]
     # Go round the 8-slot ring of the large-T path twice.
-    ops += [op("Store", t(100 + i)) for i in range(16)] + [op("Load")]
+    ops += [op("Write", t(100 + i)) for i in range(16)] + [op("ReadVersioned")]
     init_bytes = tag(VC_INIT, init) + (t(1) if init != "Default" else b"")
     return tag(VC_INPUT, variant) + init_bytes + vec(ops)
 
@@ -142,19 +142,19 @@ PUB_TYPE = {"Unit2": "()", "U8x2": "u8", "U8x3": "u8", "U64x2": "u64", "U64x3": 
             "Bytes9x3": "[u8; 9]", "Arr3x2": "[u64; 3]", "Arr3x3": "[u64; 3]", "Abc2": "Abc",
             "Abc3": "Abc", "Abc4": "Abc", "Arr8x8": "[u64; 8]"}
 PUB_INIT = ["New", "Default"]
-PUB_OP = ["Publish", "PublishIf", "Read", "ReadVersioned", "Version", "Debug"]
+PUB_OP = ["Write", "WriteIf", "Read", "ReadVersioned", "Version", "Debug"]
 
 
 def publisher(variant, init):
     t = PAYLOAD[PUB_TYPE[variant]]
     op = lambda name, arg=b"": tag(PUB_OP, name) + arg
-    ops = [op("ReadVersioned"), op("PublishIf", version_sel("Current") + t(3)),
-           op("PublishIf", version_sel("Stale", u8(0)) + t(4)),
-           op("PublishIf", version_sel("Ahead", u8(1)) + t(5)), op("Version"), op("Debug")]
+    ops = [op("ReadVersioned"), op("WriteIf", version_sel("Current") + t(3)),
+           op("WriteIf", version_sel("Stale", u8(0)) + t(4)),
+           op("WriteIf", version_sel("Ahead", u8(1)) + t(5)), op("Version"), op("Debug")]
     # Round the ring several times, reading after each publication.
     for i in range(12):
-        ops += [op("Publish", t(10 + i)), op("Read")]
-    ops += [op("PublishIf", version_sel("Current") + t(99)), op("ReadVersioned")]
+        ops += [op("Write", t(10 + i)), op("Read")]
+    ops += [op("WriteIf", version_sel("Current") + t(99)), op("ReadVersioned")]
     init_bytes = tag(PUB_INIT, init) + (t(1) if init == "New" else b"")
     return tag(PUB_INPUT, variant) + init_bytes + vec(ops)
 
@@ -234,9 +234,9 @@ STEP = ["Once", "Burst"]
 COP = ["Cell64", "CellArr3", "CellAbc", "Seq64", "SeqArr3", "Pub64x2", "PubArr3x2", "PubAbc3",
        "Counter"]
 EXPECT = ["Last", "Fresh", "Ahead", "Stale"]
-CELL_OP = ["Load", "Version", "CompareExchange", "Update", "TryUpdate", "Store"]
+CELL_OP = ["ReadVersioned", "Version", "WriteIf", "Update", "CheckedUpdate", "Write"]
 SEQ_OP = ["Read", "ReadVersioned", "TryRead", "TryReadVersioned", "Version", "Write", "Update"]
-PUB_COP = ["Read", "ReadVersioned", "Version", "Publish", "PublishIf"]
+PUB_COP = ["Read", "ReadVersioned", "Version", "Write", "WriteIf"]
 COUNTER_OP = ["Add", "Inc", "Dec", "Sum", "Take", "LocalAdd"]
 SUB = {"Cell64": CELL_OP, "CellArr3": CELL_OP, "CellAbc": CELL_OP, "Seq64": SEQ_OP,
        "SeqArr3": SEQ_OP, "Pub64x2": PUB_COP, "PubArr3x2": PUB_COP, "PubAbc3": PUB_COP,
@@ -266,16 +266,16 @@ write("concurrent", "seqlock-writer-vs-readers", concurrent(
      burst(cop("Seq64", "ReadVersioned"), 20), once(cop("SeqArr3", "Version"))]))
 write("concurrent", "publisher-publish-vs-publish-if", concurrent(
     3, 31,
-    [burst(cop("Pub64x2", "Publish")), burst(cop("PubAbc3", "Publish"))],
-    [burst(cop("Pub64x2", "PublishIf", tag(EXPECT, "Last"))),
-     burst(cop("PubAbc3", "PublishIf", tag(EXPECT, "Fresh"))),
+    [burst(cop("Pub64x2", "Write")), burst(cop("PubAbc3", "Write"))],
+    [burst(cop("Pub64x2", "WriteIf", tag(EXPECT, "Last"))),
+     burst(cop("PubAbc3", "WriteIf", tag(EXPECT, "Fresh"))),
      burst(cop("PubArr3x2", "ReadVersioned"), 10)]))
 write("concurrent", "cell-update-vs-cas", concurrent(
     4, 31,
-    [burst(cop("CellArr3", "Update")), burst(cop("Cell64", "TryUpdate", u8(0))),
-     burst(cop("CellAbc", "Store"), 20)],
-    [burst(cop("CellArr3", "CompareExchange", tag(EXPECT, "Fresh"))),
-     burst(cop("Cell64", "Update")), burst(cop("CellAbc", "Load"), 20),
+    [burst(cop("CellArr3", "Update")), burst(cop("Cell64", "CheckedUpdate", u8(0))),
+     burst(cop("CellAbc", "Write"), 20)],
+    [burst(cop("CellArr3", "WriteIf", tag(EXPECT, "Fresh"))),
+     burst(cop("Cell64", "Update")), burst(cop("CellAbc", "ReadVersioned"), 20),
      once(cop("CellArr3", "Version"))]))
 write("concurrent", "counter-adds-vs-takes", concurrent(
     1, 31,

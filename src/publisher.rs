@@ -285,7 +285,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.body.ring()
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(noclobber_loom)))]
     pub(crate) fn body(&self) -> &Body<T, SLOTS> {
         &self.body
     }

@@ -99,6 +99,9 @@ mod loom128 {
         pub(crate) fn load(&self, _: Ordering) -> u128 {
             *self.0.lock().unwrap()
         }
+        pub(crate) fn store(&self, v: u128, _: Ordering) {
+            *self.0.lock().unwrap() = v;
+        }
         pub(crate) fn compare_exchange(
             &self,
             current: u128,

@@ -21,9 +21,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use noclobber::{
-    Publisher, ReadError, SeqLock, SoloPublisher, SoloReader, SoloWriter, Versioned, VersionedCell,
-};
+use noclobber::{Publisher, SeqLock, SoloReader, SoloWriter, Versioned, VersionedCell, WaitError};
 
 // ===========================================================================
 // History recording
@@ -39,13 +37,13 @@ fn tick() -> u64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Call {
-    /// `load` / `read_versioned`.
+    /// `read_versioned`.
     Load,
     /// `update(|x| x + d)`.
     Add(u64),
-    /// `store` / `publish` / `write`.
+    /// `write`.
     Store(u64),
-    /// `compare_exchange` / `publish_if`.
+    /// `write_if`.
     Cas(u64, u64),
     /// `VersionedCell::swap(x)`: returns the replaced value and version.
     Swap(u64),
@@ -80,8 +78,9 @@ enum Ret {
     },
     /// `wait_newer` found nothing newer within its timeout.
     TimedOut,
-    /// `wait_newer` found a newer version but could not copy it in time.
-    Lapped,
+    /// `wait_newer` found a newer version but could not copy it in time
+    /// (`WaitError::Interrupted`).
+    Interrupted,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -101,11 +100,11 @@ struct State {
     version: u64,
 }
 
-/// `wait_newer` may also report `Lapped`: a newer version exists (so it
+/// `wait_newer` may also report `Interrupted`: a newer version exists (so it
 /// linearizes where the state's version is newer than the one seen, changing
 /// nothing), but no copy of it succeeded before the deadline.
 fn newer_but_unread(s: State, op: Op) -> bool {
-    matches!((op.call, op.ret), (Call::WaitNewer(seen), Ret::Lapped) if s.version > seen)
+    matches!((op.call, op.ret), (Call::WaitNewer(seen), Ret::Interrupted) if s.version > seen)
 }
 
 fn step(s: State, call: Call) -> (Ret, State) {
@@ -271,7 +270,7 @@ trait Subject: Sync {
     const NAME: &'static str;
     const CAN_ADD: bool;
     const CAN_CAS: bool;
-    /// Only thread 0 writes (`SoloPublisher`); the others only load.
+    /// Only thread 0 writes (`SoloWriter`); the others only load.
     const SINGLE_WRITER: bool = false;
     /// `swap` and `fetch_update` (`VersionedCell` only).
     const CAN_SWAP: bool = false;
@@ -287,7 +286,8 @@ trait Subject: Sync {
     fn swap(&self, _x: u64) -> (u64, u64) {
         unreachable!()
     }
-    /// `Ok(Some(snapshot))`, `Ok(None)` for `TimedOut`, `Err(())` for `Lapped`.
+    /// `Ok(Some(snapshot))`, `Ok(None)` for `TimedOut`, `Err(())` for
+    /// `Interrupted`.
     fn wait_newer(&self, _seen: u64, _timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
         unreachable!()
     }
@@ -304,13 +304,13 @@ trait Subject: Sync {
 }
 
 fn waited<T>(
-    r: Result<Versioned<T>, ReadError>,
+    r: Result<Versioned<T>, WaitError>,
     pair: fn(Versioned<T>) -> (u64, u64),
 ) -> Result<Option<(u64, u64)>, ()> {
     match r {
         Ok(v) => Ok(Some(pair(v))),
-        Err(ReadError::TimedOut) => Ok(None),
-        Err(ReadError::Lapped) => Err(()),
+        Err(WaitError::TimedOut) => Ok(None),
+        Err(WaitError::Interrupted) => Err(()),
         Err(e) => panic!("wait_newer: {e}"),
     }
 }
@@ -344,7 +344,7 @@ impl Subject for VersionedCell<u64> {
         VersionedCell::new(value)
     }
     fn load(&self) -> (u64, u64) {
-        pair(VersionedCell::load(self))
+        pair(VersionedCell::read_versioned(self))
     }
     fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
         waited(VersionedCell::wait_newer(self, seen, timeout), pair)
@@ -356,10 +356,10 @@ impl Subject for VersionedCell<u64> {
         }))
     }
     fn store(&self, x: u64) -> u64 {
-        VersionedCell::store(self, x)
+        VersionedCell::write(self, x)
     }
     fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-        self.compare_exchange(e, x).map_err(pair)
+        VersionedCell::write_if(self, e, x).map_err(pair)
     }
     const CAN_SWAP: bool = true;
     fn swap(&self, x: u64) -> (u64, u64) {
@@ -388,7 +388,7 @@ impl Subject for VersionedCell<[u64; 3]> {
         VersionedCell::new(enc3(value))
     }
     fn load(&self) -> (u64, u64) {
-        vpair3(VersionedCell::load(self))
+        vpair3(VersionedCell::read_versioned(self))
     }
     fn wait_newer(&self, seen: u64, timeout: Duration) -> Result<Option<(u64, u64)>, ()> {
         waited(VersionedCell::wait_newer(self, seen, timeout), vpair3)
@@ -400,10 +400,10 @@ impl Subject for VersionedCell<[u64; 3]> {
         }))
     }
     fn store(&self, x: u64) -> u64 {
-        VersionedCell::store(self, enc3(x))
+        VersionedCell::write(self, enc3(x))
     }
     fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-        self.compare_exchange(e, enc3(x)).map_err(vpair3)
+        VersionedCell::write_if(self, e, enc3(x)).map_err(vpair3)
     }
     const CAN_SWAP: bool = true;
     fn swap(&self, x: u64) -> (u64, u64) {
@@ -434,7 +434,7 @@ impl<const S: usize> Subject for Publisher<[u64; 2], S> {
     const CAN_CAS: bool = true;
     const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
-        Publisher::new(enc2(value))
+        Publisher::with_slots(enc2(value))
     }
     fn load(&self) -> (u64, u64) {
         vpair2(self.read_versioned())
@@ -446,10 +446,10 @@ impl<const S: usize> Subject for Publisher<[u64; 2], S> {
         unreachable!()
     }
     fn store(&self, x: u64) -> u64 {
-        self.publish(enc2(x))
+        self.write(enc2(x))
     }
     fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-        self.publish_if(e, enc2(x)).map_err(vpair2)
+        self.write_if(e, enc2(x)).map_err(vpair2)
     }
 }
 
@@ -491,16 +491,17 @@ struct Solo<const S: usize>(
 
 impl<const S: usize> Subject for Solo<S> {
     const NAME: &'static str = if S == 2 {
-        "SoloPublisher<[u64; 2], 2>"
+        "SoloWriter<[u64; 2], 2>"
     } else {
-        "SoloPublisher<[u64; 2], 3>"
+        "SoloWriter<[u64; 2], 3>"
     };
     const CAN_ADD: bool = true;
     const CAN_CAS: bool = false;
     const SINGLE_WRITER: bool = true;
     const CAN_WAIT: bool = true;
     fn new(value: u64) -> Self {
-        let (w, r) = SoloPublisher::channel(enc2(value));
+        let w = SoloWriter::with_slots(enc2(value));
+        let r = w.reader();
         Solo(std::sync::Mutex::new(w), r)
     }
     fn load(&self) -> (u64, u64) {
@@ -516,7 +517,7 @@ impl<const S: usize> Subject for Solo<S> {
         }))
     }
     fn store(&self, x: u64) -> u64 {
-        self.0.lock().unwrap().publish(enc2(x))
+        self.0.lock().unwrap().write(enc2(x))
     }
     fn cas(&self, _: u64, _: u64) -> Result<u64, (u64, u64)> {
         unreachable!()
@@ -628,7 +629,7 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                                 match subject.wait_newer(seen, timeout) {
                                     Ok(Some((value, version))) => Ret::Snap { value, version },
                                     Ok(None) => Ret::TimedOut,
-                                    Err(()) => Ret::Lapped,
+                                    Err(()) => Ret::Interrupted,
                                 }
                             }
                             Call::Cas(e, x) => match subject.cas(e, x) {
@@ -654,7 +655,7 @@ fn record<S: Subject>(threads: usize, ops: usize, seed: u64) -> Vec<Op> {
                             | Ret::Declined { version, .. } => version,
                             Ret::Version(v) | Ret::CasOk(v) => v,
                             Ret::Prev { version, .. } => version + 1,
-                            Ret::TimedOut | Ret::Lapped => seen_version,
+                            Ret::TimedOut | Ret::Interrupted => seen_version,
                         };
                         out.push(Op {
                             thread: t,
@@ -1040,7 +1041,7 @@ mod visibility {
     use std::cell::UnsafeCell;
     use std::thread::{scope, yield_now};
 
-    use noclobber::{Publisher, SeqLock, ShardedCounter, SoloPublisher, VersionedCell};
+    use noclobber::{Publisher, SeqLock, ShardedCounter, SoloWriter, VersionedCell};
 
     /// Plain (non-atomic) memory. Any access not ordered by happens-before
     /// with a conflicting one is a data race that Miri reports.
@@ -1112,18 +1113,17 @@ mod visibility {
             VersionedCell::new(0)
         }
         fn load(&self) -> (u64, u64) {
-            let v = VersionedCell::load(self);
+            let v = VersionedCell::read_versioned(self);
             (v.value, v.version)
         }
         fn version(&self) -> u64 {
             VersionedCell::version(self)
         }
         fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-            self.compare_exchange(e, x)
-                .map_err(|v| (v.value, v.version))
+            VersionedCell::write_if(self, e, x).map_err(|v| (v.value, v.version))
         }
         fn store(&self, x: u64) {
-            VersionedCell::store(self, x);
+            VersionedCell::write(self, x);
         }
         fn update(&self, f: &mut dyn FnMut(u64) -> u64) {
             VersionedCell::update(self, f);
@@ -1135,18 +1135,17 @@ mod visibility {
             VersionedCell::new(enc3(0))
         }
         fn load(&self) -> (u64, u64) {
-            let v = VersionedCell::load(self);
+            let v = VersionedCell::read_versioned(self);
             (dec3(v.value), v.version)
         }
         fn version(&self) -> u64 {
             VersionedCell::version(self)
         }
         fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-            self.compare_exchange(e, enc3(x))
-                .map_err(|v| (dec3(v.value), v.version))
+            VersionedCell::write_if(self, e, enc3(x)).map_err(|v| (dec3(v.value), v.version))
         }
         fn store(&self, x: u64) {
-            VersionedCell::store(self, enc3(x));
+            VersionedCell::write(self, enc3(x));
         }
         fn update(&self, f: &mut dyn FnMut(u64) -> u64) {
             VersionedCell::update(self, |x| enc3(f(dec3(x))));
@@ -1155,7 +1154,7 @@ mod visibility {
 
     impl<const S: usize> Cas for Publisher<[u64; 2], S> {
         fn make() -> Self {
-            Publisher::new(enc2(0))
+            Publisher::with_slots(enc2(0))
         }
         fn load(&self) -> (u64, u64) {
             let v = self.read_versioned();
@@ -1165,17 +1164,17 @@ mod visibility {
             Publisher::version(self)
         }
         fn cas(&self, e: u64, x: u64) -> Result<u64, (u64, u64)> {
-            self.publish_if(e, enc2(x))
+            self.write_if(e, enc2(x))
                 .map_err(|v| (dec2(v.value), v.version))
         }
         fn store(&self, x: u64) {
-            self.publish(enc2(x));
+            self.write(enc2(x));
         }
         fn update(&self, f: &mut dyn FnMut(u64) -> u64) {
-            // Publisher has no update: a publish_if retry loop.
+            // A `write_if` retry loop: `f` sees what `read_versioned` returned.
             loop {
                 let (x, v) = self.load();
-                if self.publish_if(v, enc2(f(x))).is_ok() {
+                if self.write_if(v, enc2(f(x))).is_ok() {
                     return;
                 }
             }
@@ -1328,7 +1327,7 @@ mod visibility {
             }
             s.spawn(|| {
                 for _ in 0..K {
-                    if let Some(v) = lock.try_read_versioned() {
+                    if let Ok(v) = lock.try_read() {
                         plain.check(dec2(v.value));
                     }
                     plain.check(dec2(lock.read()));
@@ -1401,13 +1400,13 @@ mod visibility {
         });
     }
 
-    /// SoloPublisher: the writer fills plain data, then publishes its code;
+    /// `SoloWriter`: the writer fills plain data, then publishes its code;
     /// readers that see a version (`version`, `read_versioned`, `try_read`)
     /// must see the data behind it. Two slots, so readers are lapped too.
     #[test]
     fn solo_publish_then_observe() {
         let plain = Plain::<N>::new();
-        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel(enc2(0));
+        let (mut w, r) = SoloWriter::<[u64; 2]>::channel(enc2(0));
         scope(|s| {
             s.spawn(|| {
                 for k in 1..=K {
@@ -1428,7 +1427,7 @@ mod visibility {
                     loop {
                         let v = r.read_versioned();
                         plain.check(dec2(v.value));
-                        if let Ok(v) = r.try_read_versioned() {
+                        if let Ok(v) = r.try_read() {
                             plain.check(dec2(v.value));
                         }
                         if v.version == K {

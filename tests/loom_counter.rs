@@ -307,7 +307,7 @@ use std::sync::atomic::AtomicBool as StdBool;
 static REUSED_AFTER_JOIN: StdBool = StdBool::new(false);
 static REUSED_OVERLAPPING: StdBool = StdBool::new(false);
 
-fn owns_shard(local: &noclobber::LocalCounter<'_>) -> bool {
+fn owns_shard(local: &noclobber::counter::LocalCounter<'_>) -> bool {
     format!("{local:?}") == "LocalCounter { owns_shard: true }"
 }
 

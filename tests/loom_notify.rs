@@ -1,7 +1,7 @@
 #![cfg(noclobber_loom)]
-//! Loom models of waiting for a newer version (`wait_newer`, `notify.rs`):
-//! the lost-wake-up race between a waiter that checks the version and then
-//! sleeps, and a writer that publishes and then wakes.
+//! Loom models of waiting for a newer version (`wait_newer`,
+//! `src/notify/mod.rs`): the lost-wake-up race between a waiter that checks
+//! the version and then sleeps, and a writer that publishes and then wakes.
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_notify`.
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use loom::sync::Arc;
 use loom::thread;
-use noclobber::{Publisher, SeqLock, SoloPublisher, Versioned, VersionedCell};
+use noclobber::{Publisher, SeqLock, SoloWriter, Versioned, VersionedCell};
 
 #[path = "common/loom_model.rs"]
 mod loom_model;
@@ -36,9 +36,9 @@ fn check(v: Versioned<[u64; 2]>, newer_than: u64) -> u64 {
 #[test]
 fn solo_waiter_sees_one_publication() {
     model(3, || {
-        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel([0, !0]);
+        let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
         let t = thread::spawn(move || {
-            w.publish([1, !1]);
+            w.write([1, !1]);
         });
         check(r.wait_newer(0, FOREVER).unwrap(), 0);
         t.join().unwrap();
@@ -50,11 +50,11 @@ fn solo_waiter_sees_one_publication() {
 #[test]
 fn solo_two_waiters_two_publications() {
     model(2, || {
-        let (mut w, r) = SoloPublisher::<[u64; 2], 2>::channel([0, !0]);
+        let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
         let r2 = r.clone();
         let t = thread::spawn(move || {
-            w.publish([1, !1]);
-            w.publish([2, !2]);
+            w.write([1, !1]);
+            w.write([2, !2]);
         });
         let other = thread::spawn(move || check(r2.wait_newer(0, FOREVER).unwrap(), 0));
         let mut seen = 0;
@@ -64,6 +64,39 @@ fn solo_two_waiters_two_publications() {
         other.join().unwrap();
         t.join().unwrap();
     });
+}
+
+/// N7: the single writer goes away while a waiter checks and sleeps. The
+/// waiter ends with `Closed` after seeing every publication the writer made
+/// first (here: one, or none), never sleeping through the close. Fails if
+/// the close skips its wake (a deadlock), if the waiter skips its check of
+/// the flag, or if it checks the flag after the version (`Closed` with a
+/// newer version there).
+#[test]
+fn solo_waiter_sees_the_close() {
+    for publish in [false, true] {
+        model(3, move || {
+            let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
+            let r2 = r.clone();
+            let t = thread::spawn(move || {
+                if publish {
+                    w.write([1, !1]);
+                }
+                drop(w);
+            });
+            let mut seen = 0;
+            loop {
+                match r.wait_newer(seen, FOREVER) {
+                    Ok(v) => seen = check(v, seen),
+                    Err(noclobber::WaitError::Closed) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(seen, u64::from(publish), "lost the last publication");
+            assert!(r2.is_closed());
+            t.join().unwrap();
+        });
+    }
 }
 
 /// N6: the waiter announces itself in the sequence word (`WAITING`), and
@@ -87,10 +120,10 @@ fn seqlock_waiter_sees_one_write() {
 #[test]
 fn publisher_waiter_sees_one_publication() {
     model(2, || {
-        let p = Arc::new(Publisher::<[u64; 2], 2>::new([0, !0]));
+        let p = Arc::new(Publisher::<[u64; 2], 2>::with_slots([0, !0]));
         let q = Arc::clone(&p);
         let t = thread::spawn(move || {
-            q.publish([1, !1]);
+            q.write([1, !1]);
         });
         check(p.wait_newer(0, FOREVER).unwrap(), 0);
         t.join().unwrap();

@@ -1,7 +1,7 @@
 #![cfg(noclobber_loom)]
 //! Loom models of `SeqLock`. Its sequence and payload words are 64-bit atomics,
 //! which loom models with stale Relaxed loads, so the orderings of
-//! `src/seqlock.rs` are checked here. Exceptions found by
+//! `src/seqlock/` are checked here. Exceptions found by
 //! `scripts/weaken-orderings`: weakening the Acquire load in `version()` is
 //! missed by loom 0.7 (a writer that loads the sequence before its Release store
 //! hides the stale read from loom's exploration; `version_message_passing`
@@ -85,7 +85,7 @@ fn reader_never_torn(writes: u64, reads: usize) {
     };
     let mut last = 0;
     for _ in 0..reads {
-        if let Some(v) = lock.try_read_versioned() {
+        if let Ok(v) = lock.try_read() {
             consistent(&v);
             assert!(v.version >= last, "version went backwards");
             last = v.version;
@@ -184,8 +184,8 @@ fn panicking_update_single_thread() {
         let lock = SeqLock::new(val(0));
         panicking_update(&lock);
         assert_eq!(
-            lock.try_read_versioned(),
-            Some(Versioned {
+            lock.try_read(),
+            Ok(Versioned {
                 value: val(0),
                 version: 0
             })
@@ -245,7 +245,7 @@ fn aborted_update_passes_on_last_write() {
             let lock = lock.clone();
             thread::spawn(move || panicking_update(&lock))
         };
-        if let Some(v) = lock.try_read_versioned() {
+        if let Ok(v) = lock.try_read() {
             consistent(&v);
         }
         writer.join().unwrap();
@@ -284,7 +284,7 @@ fn aborted_update_then_update_no_lost_update() {
 // ---------------------------------------------------------------------------
 // Message passing: what a writer did before `write` is visible to a thread
 // that sees the new version through `version()`, `read_versioned()` or
-// `try_read_versioned()`.
+// `try_read()`.
 
 #[test]
 fn version_message_passing() {
@@ -304,7 +304,7 @@ fn version_message_passing() {
             assert_eq!(flag.load(Ordering::Relaxed), 1);
             assert_eq!(data.with(|p| unsafe { *p }), 42);
         }
-        if let Some(v) = lock.try_read_versioned() {
+        if let Ok(v) = lock.try_read() {
             if v.version == 1 {
                 assert_eq!(flag.load(Ordering::Relaxed), 1);
                 assert_eq!(data.with(|p| unsafe { *p }), 42);

@@ -1,6 +1,6 @@
 #![cfg(noclobber_loom)]
-//! Loom models of `SoloPublisher` (one writer, per-slot seqlock stamps), with
-//! `SLOTS = 2` and 3.
+//! Loom models of `SoloWriter` and `SoloReader` (one writer, per-slot seqlock
+//! stamps), with `SLOTS = 2` and 3.
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg noclobber_loom" cargo test --release --test loom_solo`.
@@ -12,14 +12,15 @@
 //! What is checked:
 //! * a reader lapped once or twice in the middle of its copy retries and never
 //!   returns a torn value or a value under another version;
-//! * a bounded read fails only as `Lapped`, and only after the head moved (so a
-//!   writer preempted, i.e. stopped, anywhere never makes a reader wait), and
-//!   never reports `Corrupt` for an object a live writer is writing;
+//! * a bounded read fails only as `Interrupted`, and only after the head moved
+//!   (so a writer preempted, i.e. stopped, anywhere never makes a reader wait),
+//!   and never finds an object a live writer is writing corrupt (in process
+//!   memory that would panic);
 //! * with one publication in flight the reader's one attempt always succeeds,
 //!   wherever the writer is stopped (between the stamp and the words included).
 
 use loom::thread;
-use noclobber::{ReadError, SoloPublisher, SoloReader, Versioned};
+use noclobber::{ReadError, SoloReader, SoloWriter, Versioned};
 
 #[path = "common/loom_model.rs"]
 mod loom_model;
@@ -37,18 +38,21 @@ fn check(v: &Versioned<Pair>) {
     assert_eq!(v.value, val(v.version), "torn or mismatched read: {v:?}");
 }
 
-/// One bounded read: whole if `Ok`; `Lapped` only if the head moved past the
-/// version the attempt started from; never `Corrupt`.
+/// One bounded read: whole if `Ok`; `Interrupted` only if the head moved past
+/// the version the attempt started from; never any other error.
 fn bounded<const S: usize>(r: &SoloReader<Pair, S>) -> Option<Versioned<Pair>> {
     let before = r.version();
-    match r.try_read_versioned() {
+    match r.try_read() {
         Ok(v) => {
             check(&v);
             assert!(v.version >= before, "read went back");
             Some(v)
         }
-        Err(ReadError::Lapped) => {
-            assert!(r.version() > before, "lapped, yet nothing was published");
+        Err(ReadError::Interrupted) => {
+            assert!(
+                r.version() > before,
+                "interrupted, yet nothing was published"
+            );
             None
         }
         Err(e) => panic!("live writer, yet {e}"),
@@ -59,10 +63,11 @@ fn bounded<const S: usize>(r: &SoloReader<Pair, S>) -> Option<Versioned<Pair>> {
 /// times: each read whole, versions never going back, and after `join` the
 /// last value.
 fn lapped_reader<const S: usize>(writes: u64, reads: usize) {
-    let (mut w, r) = SoloPublisher::<Pair, S>::channel(val(0));
+    let mut w = SoloWriter::<Pair, S>::with_slots(val(0));
+    let r = w.reader();
     let writer = thread::spawn(move || {
         for n in 1..=writes {
-            assert_eq!(w.publish(val(n)), n);
+            assert_eq!(w.write(val(n)), n);
         }
     });
     let mut last = 0;
@@ -114,12 +119,12 @@ fn two_reads_slots2() {
 #[test]
 fn bounded_reads_fail_only_when_lapped_slots2() {
     model(3, || {
-        let (mut w, r) = SoloPublisher::<Pair, 2>::channel(val(0));
+        let (mut w, r) = SoloWriter::<Pair>::channel(val(0));
         // Two publications: the second reuses the initial slot, so a reader
         // preempted mid-copy is lapped.
         let writer = thread::spawn(move || {
             for n in 1..=2 {
-                w.publish(val(n));
+                w.write(val(n));
             }
         });
         bounded(&r);
@@ -136,18 +141,19 @@ fn bounded_reads_fail_only_when_lapped_slots2() {
 #[test]
 fn writer_stopped_anywhere_never_blocks_one_attempt() {
     fn run<const S: usize>() {
-        let (mut w, r) = SoloPublisher::<Pair, S>::channel(val(0));
+        let mut w = SoloWriter::<Pair, S>::with_slots(val(0));
+        let r = w.reader();
         let other = {
             let r = r.clone();
             thread::spawn(move || {
-                let v = r.try_read_versioned().expect("one attempt must succeed");
+                let v = r.try_read().expect("one attempt must succeed");
                 check(&v);
             })
         };
         let writer = thread::spawn(move || {
-            w.publish(val(1));
+            w.write(val(1));
         });
-        let v = r.try_read_versioned().expect("one attempt must succeed");
+        let v = r.try_read().expect("one attempt must succeed");
         check(&v);
         other.join().unwrap();
         writer.join().unwrap();
@@ -162,9 +168,9 @@ fn writer_stopped_anywhere_never_blocks_one_attempt() {
 #[test]
 fn update_and_reader_slots2() {
     model(3, || {
-        let (mut w, r) = SoloPublisher::<Pair, 2>::channel(val(0));
+        let (mut w, r) = SoloWriter::<Pair>::channel(val(0));
         let writer = thread::spawn(move || {
-            w.publish(val(1));
+            w.write(val(1));
             let now = w.update(|[a, _]| val(a + 1));
             assert_eq!(
                 now,

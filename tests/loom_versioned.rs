@@ -96,7 +96,7 @@ fn no_lost_update<T: Val>(per_thread: [u64; 2]) {
     let total: u64 = per_thread.iter().sum();
     // Each update committed a distinct version: 1..=total, none lost or doubled.
     assert_eq!(versions, (1..=total).collect::<Vec<_>>());
-    let last = cell.load();
+    let last = cell.read_versioned();
     consistent(&last);
     assert_eq!(last.version, total);
 }
@@ -122,7 +122,7 @@ fn large_no_lost_update_2x1() {
 }
 
 // ---------------------------------------------------------------------------
-// compare_exchange: exactly one of two racing CASes on the same version wins;
+// `write_if`: exactly one of two racing CASes on the same version wins;
 // the loser is told the winner's value and version, and a retry succeeds.
 
 fn one_cas_winner<T: Val>() {
@@ -131,7 +131,7 @@ fn one_cas_winner<T: Val>() {
         .into_iter()
         .map(|mine| {
             let cell = cell.clone();
-            thread::spawn(move || match cell.compare_exchange(0, T::of(mine)) {
+            thread::spawn(move || match cell.write_if(0, T::of(mine)) {
                 Ok(version) => {
                     assert_eq!(version, 1);
                     (true, mine)
@@ -142,7 +142,7 @@ fn one_cas_winner<T: Val>() {
                     assert!(winner == 10 || winner == 20);
                     assert_ne!(winner, mine);
                     // Retry on what is really there: must succeed (nobody else writes).
-                    assert_eq!(cell.compare_exchange(1, T::of(mine + 1)), Ok(2));
+                    assert_eq!(cell.write_if(1, T::of(mine + 1)), Ok(2));
                     (false, mine)
                 }
             })
@@ -155,7 +155,7 @@ fn one_cas_winner<T: Val>() {
         "exactly one winner"
     );
     let loser = results.iter().find(|r| !r.0).unwrap().1;
-    let last = cell.load();
+    let last = cell.read_versioned();
     assert_eq!((last.value.num(), last.version), (loser + 1, 2));
 }
 
@@ -180,15 +180,15 @@ fn reader_sees_monotone_untorn<T: Val>(writes: u64) {
         thread::spawn(move || {
             let mut last = 0;
             for _ in 0..writes {
-                let v = cell.store(T::of(last + 1));
+                let v = cell.write(T::of(last + 1));
                 assert_eq!(v, last + 1, "versions go up by exactly one");
                 last = v;
             }
         })
     };
-    let a = cell.load();
+    let a = cell.read_versioned();
     let v = cell.version();
-    let b = cell.load();
+    let b = cell.read_versioned();
     consistent(&a);
     consistent(&b);
     assert!(
@@ -197,7 +197,7 @@ fn reader_sees_monotone_untorn<T: Val>(writes: u64) {
     );
     writer.join().unwrap();
     // A reader after join sees the last write.
-    let last = cell.load();
+    let last = cell.read_versioned();
     assert_eq!((last.value.num(), last.version), (writes, writes));
 }
 
@@ -222,12 +222,12 @@ fn large_two_updaters_and_reader() {
                 thread::spawn(move || consistent(&cell.update(incr::<[u64; 2]>)))
             })
             .collect();
-        let a = cell.load();
+        let a = cell.read_versioned();
         consistent(&a);
         for h in hs {
             h.join().unwrap();
         }
-        let b = cell.load();
+        let b = cell.read_versioned();
         assert!(a.version <= b.version);
         assert_eq!(b.version, 2);
         consistent(&b);
@@ -235,19 +235,19 @@ fn large_two_updaters_and_reader() {
 }
 
 // ---------------------------------------------------------------------------
-// try_update declines without writing; a racing write makes it re-run `f`.
+// `checked_update` declines without writing; a racing write makes it re-run `f`.
 
-fn try_update_decline<T: Val>() {
+fn checked_update_decline<T: Val>() {
     let cell = Arc::new(VersionedCell::new(T::of(0)));
     let writer = {
         let cell = cell.clone();
-        thread::spawn(move || cell.store(T::of(1)))
+        thread::spawn(move || cell.write(T::of(1)))
     };
     // Decline unless the value is 1: either we decline at version 0 (nothing
     // written) or commit 1 -> 2 after the writer.
-    let r = cell.try_update(|x| (x.num() == 1).then(|| T::of(2)));
+    let r = cell.checked_update(|x| (x.num() == 1).then(|| T::of(2)));
     writer.join().unwrap();
-    let last = cell.load();
+    let last = cell.read_versioned();
     match r {
         Ok(done) => {
             assert_eq!((done.value.num(), done.version), (2, 2));
@@ -261,20 +261,21 @@ fn try_update_decline<T: Val>() {
 }
 
 #[test]
-fn small_try_update_decline() {
-    model(3, try_update_decline::<u64>);
+fn small_checked_update_decline() {
+    model(3, checked_update_decline::<u64>);
 }
 
 #[test]
-fn large_try_update_decline() {
-    model(3, try_update_decline::<[u64; 2]>);
+fn large_checked_update_decline() {
+    model(3, checked_update_decline::<[u64; 2]>);
 }
 
 // ---------------------------------------------------------------------------
-// Message passing: data written before a store is visible to a thread whose
-// load / version / failed CAS sees that store. (Loom's mutex model of the 128-bit
-// head makes this pass regardless of the head's orderings; kept as the spec,
-// and the ring's claim words are still loom atomics.)
+// Message passing: data written before a `write` is visible to a thread
+// whose `read_versioned` / `version` / failed `write_if` sees that write.
+// (Loom's mutex model of the 128-bit head makes this pass regardless of the
+// head's orderings; kept as the spec, and the ring's claim words are still
+// loom atomics.)
 
 fn message_passing<T: Val>() {
     let cell = Arc::new(VersionedCell::new(T::of(0)));
@@ -283,13 +284,13 @@ fn message_passing<T: Val>() {
         let (cell, data) = (cell.clone(), data.clone());
         thread::spawn(move || {
             data.with_mut(|p| unsafe { *p = 42 });
-            cell.store(T::of(1));
+            cell.write(T::of(1));
         })
     };
-    if cell.load().version == 1 {
+    if cell.read_versioned().version == 1 {
         assert_eq!(data.with(|p| unsafe { *p }), 42);
     }
-    if let Err(now) = cell.compare_exchange(5, T::of(9)) {
+    if let Err(now) = cell.write_if(5, T::of(9)) {
         if now.version == 1 {
             assert_eq!(data.with(|p| unsafe { *p }), 42);
         }
@@ -328,7 +329,7 @@ fn swap_hands_each_value_on_once<T: Val>() {
     // A third write that is not a swap: it adds 1 to whatever it replaced.
     let bumped = cell.update(|x| T::of(x.num() + 1));
     let mut replaced: Vec<(u64, u64)> = swappers.into_iter().map(|h| h.join().unwrap()).collect();
-    let last = cell.load();
+    let last = cell.read_versioned();
     assert_eq!(last.version, 3);
     let mut values: Vec<u64> = replaced.iter().map(|r| r.0).collect();
     values.push(last.value.num());
@@ -370,7 +371,7 @@ fn fetch_update_one_winner<T: Val>() {
     };
     let reader = {
         let cell = cell.clone();
-        thread::spawn(move || consistent(&cell.load()))
+        thread::spawn(move || consistent(&cell.read_versioned()))
     };
     let mine = cell.fetch_update(|x| (x.num() < 1).then(|| incr(x)));
     let theirs = racer.join().unwrap();
@@ -385,7 +386,7 @@ fn fetch_update_one_winner<T: Val>() {
         (1, 1),
         "declined snapshot"
     );
-    let last = cell.load();
+    let last = cell.read_versioned();
     assert_eq!((last.value.num(), last.version), (1, 1));
 }
 

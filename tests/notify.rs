@@ -6,7 +6,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use noclobber::{Publisher, ReadError, SeqLock, SoloPublisher, Versioned, VersionedCell};
+use noclobber::{Publisher, SeqLock, SoloWriter, Versioned, VersionedCell, WaitError};
 
 const WAITERS: usize = 4;
 const PUBLICATIONS: u64 = if cfg!(miri) { 20 } else { 3_000 };
@@ -26,7 +26,7 @@ fn val(n: u64) -> Value {
 
 /// Waits for every version up to `PUBLICATIONS`, checking each result; returns
 /// how many distinct versions this waiter saw.
-fn follow(mut wait: impl FnMut(u64) -> Result<Versioned<Value>, ReadError>) -> u64 {
+fn follow(mut wait: impl FnMut(u64) -> Result<Versioned<Value>, WaitError>) -> u64 {
     let (mut seen, mut distinct) = (0, 0);
     while seen < PUBLICATIONS {
         let t = Instant::now();
@@ -45,7 +45,7 @@ fn follow(mut wait: impl FnMut(u64) -> Result<Versioned<Value>, ReadError>) -> u
 fn run<S: Sync>(
     shared: &S,
     publish: impl Fn(&S, u64) + Sync,
-    wait: impl Fn(&S, u64) -> Result<Versioned<Value>, ReadError> + Sync,
+    wait: impl Fn(&S, u64) -> Result<Versioned<Value>, WaitError> + Sync,
 ) {
     thread::scope(|s| {
         let waiters: Vec<_> = (0..WAITERS)
@@ -68,11 +68,11 @@ fn run<S: Sync>(
 
 #[test]
 fn solo_waiters_follow_the_writer() {
-    let (w, r) = SoloPublisher::<Value, 2>::channel(val(0));
+    let (w, r) = SoloWriter::<Value>::channel(val(0));
     let w = std::sync::Mutex::new(w);
     run(
         &r,
-        |_, n| assert_eq!(w.lock().unwrap().publish(val(n)), n),
+        |_, n| assert_eq!(w.lock().unwrap().write(val(n)), n),
         |r, seen| r.wait_newer(seen, WAIT),
     );
 }
@@ -90,7 +90,7 @@ fn seqlock_waiters_follow_the_writer() {
 fn publisher_waiters_follow_the_writer() {
     run(
         &Publisher::<Value, 3>::new(val(0)),
-        |p, n| assert_eq!(p.publish(val(n)), n),
+        |p, n| assert_eq!(p.write(val(n)), n),
         |p, seen| p.wait_newer(seen, WAIT),
     );
 }
@@ -99,7 +99,7 @@ fn publisher_waiters_follow_the_writer() {
 fn versioned_cell_waiters_follow_the_writer() {
     run(
         &VersionedCell::new(val(0)),
-        |c, n| assert_eq!(c.store(val(n)), n),
+        |c, n| assert_eq!(c.write(val(n)), n),
         |c, seen| c.wait_newer(seen, WAIT),
     );
 }
@@ -108,11 +108,11 @@ fn versioned_cell_waiters_follow_the_writer() {
 /// and not much after; a version that is already newer returns at once.
 #[test]
 fn timeouts_are_honoured() {
-    let (mut w, r) = SoloPublisher::<Value, 2>::channel(val(0));
+    let (mut w, r) = SoloWriter::<Value>::channel(val(0));
     let lock = SeqLock::new(val(0));
-    let p = Publisher::<Value, 2>::new(val(0));
+    let p = Publisher::<Value, 2>::with_slots(val(0));
     let cell = VersionedCell::new(7u64);
-    let waits: [&dyn Fn(Duration) -> Result<u64, ReadError>; 4] = [
+    let waits: [&dyn Fn(Duration) -> Result<u64, WaitError>; 4] = [
         &|t| r.wait_newer(0, t).map(|v| v.version),
         &|t| lock.wait_newer(0, t).map(|v| v.version),
         &|t| p.wait_newer(0, t).map(|v| v.version),
@@ -121,7 +121,7 @@ fn timeouts_are_honoured() {
     for (i, wait) in waits.iter().enumerate() {
         for timeout in [Duration::ZERO, Duration::from_millis(30)] {
             let t = Instant::now();
-            assert_eq!(wait(timeout), Err(ReadError::TimedOut), "type {i}");
+            assert_eq!(wait(timeout), Err(WaitError::TimedOut), "type {i}");
             let took = t.elapsed();
             assert!(
                 took >= timeout,
@@ -130,7 +130,7 @@ fn timeouts_are_honoured() {
             assert!(took < timeout + LATE, "type {i}: returned after {took:?}");
         }
     }
-    w.publish(val(1));
+    w.write(val(1));
     assert_eq!(r.wait_newer(0, Duration::ZERO).unwrap().version, 1);
 }
 
@@ -152,7 +152,7 @@ fn seqlock_writer_stuck_mid_write_keeps_waiters_only_until_timeout() {
         let t = Instant::now();
         assert_eq!(
             lock.wait_newer(0, Duration::from_millis(50)),
-            Err(ReadError::TimedOut)
+            Err(WaitError::TimedOut)
         );
         assert!(t.elapsed() < Duration::from_millis(50) + LATE);
         release.wait();
@@ -166,7 +166,7 @@ mod thread_cpu;
 
 /// One waiter of `an_idle_waiter_sleeps`.
 #[cfg(all(target_os = "linux", not(miri)))]
-type IdleWait<'a> = &'a (dyn Fn() -> Result<Versioned<Value>, ReadError> + Sync);
+type IdleWait<'a> = &'a (dyn Fn() -> Result<Versioned<Value>, WaitError> + Sync);
 
 /// A waiter of each type sleeps through an idle second (four waiters at
 /// once, each timing its own thread). The target (under 1 ms of CPU) is
@@ -176,13 +176,13 @@ type IdleWait<'a> = &'a (dyn Fn() -> Result<Versioned<Value>, ReadError> + Sync)
 #[test]
 fn an_idle_waiter_sleeps() {
     use thread_cpu::thread_cpu;
-    let (_w, r) = SoloPublisher::<Value, 2>::channel(val(0));
+    let (_w, r) = SoloWriter::<Value>::channel(val(0));
     let lock = SeqLock::new(val(0));
-    let p = Publisher::<Value, 2>::new(val(0));
+    let p = Publisher::<Value, 2>::with_slots(val(0));
     let cell = VersionedCell::new(val(0));
     let idle = Duration::from_secs(1);
     let waits: [(&str, IdleWait); 4] = [
-        ("SoloPublisher", &|| r.wait_newer(0, idle)),
+        ("SoloReader", &|| r.wait_newer(0, idle)),
         ("SeqLock", &|| lock.wait_newer(0, idle)),
         ("Publisher", &|| p.wait_newer(0, idle)),
         ("VersionedCell", &|| cell.wait_newer(0, idle)),
@@ -193,7 +193,7 @@ fn an_idle_waiter_sleeps() {
             .map(|(name, wait)| {
                 s.spawn(move || {
                     let before = thread_cpu();
-                    assert_eq!(wait(), Err(ReadError::TimedOut), "{name}");
+                    assert_eq!(wait(), Err(WaitError::TimedOut), "{name}");
                     (name, thread_cpu() - before)
                 })
             })

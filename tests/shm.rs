@@ -13,9 +13,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use noclobber::shm::{
-    Error, SharedPublisher, SharedSeqLock, SharedSeqLockReader, SharedSoloReader, SharedSoloWriter,
+    Corrupt, Error, IoOp, Options, SharedPublisher, SharedSeqLock, SharedSeqLockReader,
+    SharedSoloReader, SharedSoloWriter,
 };
-use noclobber::Versioned;
+use noclobber::{ReadError, Readable, Versioned, WaitError, WriteError};
 
 #[path = "common/thread_cpu.rs"]
 mod thread_cpu;
@@ -40,7 +41,8 @@ type Big = SharedSeqLock<[u64; BIG]>;
 /// writes the slot the head names.
 type SoloW = SharedSoloWriter<Value, 2>;
 type SoloR = SharedSoloReader<Value, 2>;
-/// A successor writer must attach this soon after its predecessor was killed.
+/// A successor writer must open the file this soon after its predecessor was
+/// killed.
 const ATTACH_AFTER_KILL: Duration = Duration::from_millis(100);
 
 const STOP_CYCLES: usize = 20;
@@ -78,7 +80,7 @@ fn child_role() {
         "pub2-writer" => publish_forever::<2>(&path, start),
         // Two threads publishing as fast as they can, each its own values
         // (thread number in the top bits, a count below), every word of a
-        // value the same. `publish` keeps its claim across a lost commit, so
+        // value the same. `write` keeps its claim across a lost commit, so
         // a kill usually finds both threads holding one.
         "pub-two-writers" => {
             let p = WidePub::open(&path).unwrap();
@@ -90,7 +92,7 @@ fn child_role() {
                             if start.elapsed() > CHILD_LIFETIME {
                                 break;
                             }
-                            p.publish([t << 56 | n; WIDE]);
+                            p.write([t << 56 | n; WIDE]);
                         }
                     });
                 }
@@ -98,21 +100,21 @@ fn child_role() {
         }
         // The single writer: waits for the lock, then publishes `n + 1, ...`.
         "solo-writer" => {
-            let mut w = SoloW::attach_timeout(&path, Duration::from_secs(20)).unwrap();
+            let mut w = open_solo_writer(&path, Duration::from_secs(20)).unwrap();
             let mut n = w.read()[0];
             while !n.is_multiple_of(1024) || start.elapsed() < CHILD_LIFETIME {
                 n += 1;
-                assert_eq!(w.publish([n; W]), n);
+                assert_eq!(w.write([n; W]), n);
             }
         }
         // Publishes `n + 1, ...` with a pause after each, so that waiters
         // in the parent sleep between publications.
         "solo-paced-writer" => {
-            let mut w = SoloW::attach_timeout(&path, Duration::from_secs(20)).unwrap();
+            let mut w = open_solo_writer(&path, Duration::from_secs(20)).unwrap();
             let mut n = w.read()[0];
             while start.elapsed() < CHILD_LIFETIME {
                 n += 1;
-                assert_eq!(w.publish([n; W]), n);
+                assert_eq!(w.write([n; W]), n);
                 thread::sleep(Duration::from_micros(300));
             }
         }
@@ -159,7 +161,9 @@ fn child_role() {
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
             }
             match Big::create(&path, [1; BIG]) {
-                Err(Error::Io { op: "allocate", .. }) => {}
+                Err(Error::Io {
+                    op: IoOp::Allocate, ..
+                }) => {}
                 Err(e) => panic!("create failed, but not in its allocation: {e}"),
                 Ok(_) => panic!("created a file over the file-size limit"),
             }
@@ -173,8 +177,14 @@ fn publish_forever<const SLOTS: usize>(path: &Path, start: Instant) {
     let mut n = p.read()[0];
     while !n.is_multiple_of(1024) || start.elapsed() < CHILD_LIFETIME {
         n += 1;
-        assert_eq!(p.publish([n; W]), n);
+        assert_eq!(p.write([n; W]), n);
     }
+}
+
+/// Becomes the single writer of `path`, waiting up to `timeout` for the
+/// current one to go away.
+fn open_solo_writer(path: &Path, timeout: Duration) -> Result<SoloW, Error> {
+    Options::new().wait_for_writer(timeout).open(path)
 }
 
 fn spin(d: Duration) {
@@ -459,7 +469,7 @@ fn publisher_readers_ignore_stopped_writer() {
 }
 
 /// Kill the Publisher's writer mid-stream: readers keep the last value, and a
-/// new writer process attaches and continues the versions.
+/// new writer process opens the file and continues the versions.
 #[test]
 fn publisher_survives_killed_writer() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -499,9 +509,9 @@ fn publisher_survives_killed_writer() {
 
 /// Stop the SeqLock's writer at random moments: while it is stopped, either
 /// every `try_read` returns the same whole value (stopped between writes) or
-/// every one returns `None` (stopped mid-write). Then stop one deterministically
-/// mid-write: `try_read` is `None` and `read` blocks until it resumes; and kill
-/// one mid-write: the lock stays blocked.
+/// every one returns `Interrupted` (stopped mid-write). Then stop one
+/// deterministically mid-write: `try_read` is `Interrupted` and `read` blocks
+/// until it resumes; and kill one mid-write: the lock stays blocked.
 #[test]
 fn seqlock_stopped_writer_blocks_only_mid_write() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -521,18 +531,19 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
         });
         rng.jitter();
         child.stop();
-        let first = s.try_read_versioned();
+        let first = s.try_read();
         let t = Instant::now();
         while t.elapsed() < FROZEN {
-            let v = stopped.time(|| s.try_read_versioned());
+            let v = stopped.time(|| s.try_read());
             assert_eq!(v, first, "the stopped writer's lock changed state");
         }
         match first {
-            Some(v) => {
+            Ok(v) => {
                 check(v);
                 between += 1;
             }
-            None => mid_write += 1,
+            Err(ReadError::Interrupted) => mid_write += 1,
+            Err(e) => panic!("try_read of a live lock: {e}"),
         }
         let version = s.version();
         child.signal(libc::SIGCONT);
@@ -554,7 +565,11 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
     let t = Instant::now();
     while t.elapsed() < FROZEN {
         let v = in_write.time(|| s.try_read());
-        assert_eq!(v, None, "try_read succeeded during a stopped write");
+        assert_eq!(
+            v,
+            Err(ReadError::Interrupted),
+            "try_read succeeded during a stopped write"
+        );
     }
     thread::scope(|scope| {
         let reader = scope.spawn(|| s.read_versioned());
@@ -569,10 +584,7 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
     });
     let mut child = child;
     assert!(child.0.wait().unwrap().success());
-    assert_eq!(
-        s.try_read_versioned().map(|v| v.version),
-        Some(stuck.version + 1)
-    );
+    assert_eq!(s.try_read().map(|v| v.version), Ok(stuck.version + 1));
 
     // A writer killed mid-write leaves the sequence odd forever.
     let child = Child::spawn("seq-stop-in-write", &file.0);
@@ -581,9 +593,13 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
     let t = Instant::now();
     while t.elapsed() < FROZEN {
         let v = in_write.time(|| s.try_read());
-        assert_eq!(v, None, "try_read succeeded after a writer died mid-write");
+        assert_eq!(
+            v,
+            Err(ReadError::Interrupted),
+            "try_read succeeded after a writer died mid-write"
+        );
     }
-    // #12: opening it now is refused: the sequence stays odd.
+    // Opening it now is refused: the sequence stays odd.
     match Seq::open(&file.0) {
         Err(Error::Corrupt { what, .. }) => assert!(what.contains("odd"), "{what}"),
         other => panic!(
@@ -591,26 +607,32 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
             other.map(drop)
         ),
     }
-    // #12: the bounded writes are the way out: they give up within their
-    // bound and write nothing, where `write` and `update` would spin forever.
+    // The bounded writes are the way out: they give up within their bound
+    // and write nothing, where `write` and `update` would spin forever.
     let t = Instant::now();
-    assert_eq!(s.try_write([7; W]), None, "wrote past a dead writer");
-    assert!(s
-        .try_update(|_| unreachable!("ran under a dead writer's lock"))
-        .is_none());
-    assert_eq!(s.write_timeout([7; W], FROZEN), None);
-    assert!(s
-        .update_timeout(|_| unreachable!("ran under a dead writer's lock"), FROZEN)
-        .is_none());
-    assert_eq!(s.read_timeout(FROZEN), None);
+    assert_eq!(
+        s.try_write([7; W]),
+        Err(WriteError::Busy),
+        "wrote past a dead writer"
+    );
+    assert_eq!(
+        s.try_update(|_| unreachable!("ran under a dead writer's lock")),
+        Err(WriteError::Busy)
+    );
+    assert_eq!(s.write_timeout([7; W], FROZEN), Err(WriteError::TimedOut));
+    assert_eq!(
+        s.update_timeout(|_| unreachable!("ran under a dead writer's lock"), FROZEN),
+        Err(WriteError::TimedOut)
+    );
+    assert_eq!(s.read_timeout(FROZEN), Err(ReadError::TimedOut));
     let waited = t.elapsed();
     assert!(
         waited >= 3 * FROZEN && waited < MAX_READ_WALL,
         "bounded forms waited {waited:?}"
     );
     println!(
-        "seqlock, {STOP_CYCLES} random stops: {mid_write} mid-write (try_read None), \
-         {between} between writes (try_read Some); try_read while stopped {stopped:?}; \
+        "seqlock, {STOP_CYCLES} random stops: {mid_write} mid-write (try_read Interrupted), \
+         {between} between writes (try_read Ok); try_read while stopped {stopped:?}; \
          deterministic stop and kill mid-write: try_read {in_write:?}"
     );
     stopped.merge(in_write);
@@ -620,16 +642,18 @@ fn seqlock_stopped_writer_blocks_only_mid_write() {
 /// How soon after a writer process was killed the next writer must publish.
 const PUBLISH_AFTER_KILL: Duration = Duration::from_millis(100);
 
-/// #12: kill writer processes at random points, 50 times in one file, two
+/// Kill writer processes at random points, 50 times in one file, two
 /// publishing threads each, 3 slots. Every fifth kill first stops the writer
 /// at random points until both threads are found holding claims (no slot
-/// free: a probing `publish_timeout` gives up, so a stopped, live writer
-/// keeps its claims), then kills it there, which used to wedge the file for
-/// good (each search may take `WEDGE_SEARCH_STOPS_EACH` stops, and at least
-/// one of the 10 must find that state); the other kills land blind. Each time the next writer (this process)
-/// gives the dead claims back and publishes within `PUBLISH_AFTER_KILL`, and
-/// every value read is whole. Then the same with one writer thread and 2
-/// slots, where any kill between claim and commit used to wedge.
+/// free: a probing `write_timeout` times out, so a stopped, live writer
+/// keeps its claims), then kills it there: claims that were never given back
+/// would wedge the file for good (each search may take
+/// `WEDGE_SEARCH_STOPS_EACH` stops, and at least one of the 10 must find that
+/// state); the other kills land blind. Each time the next writer (this
+/// process) gives the dead claims back and publishes within
+/// `PUBLISH_AFTER_KILL`, and every value read is whole. Then the same with
+/// one writer thread and 2 slots, where any kill between claim and commit
+/// leaves no slot free until the dead claim is given back.
 #[test]
 fn publisher_reclaims_claims_of_killed_writers() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -683,9 +707,7 @@ fn kill_and_publish<const N: usize, const SLOTS: usize>(
                 child.stop();
                 stops += 1;
                 let frozen = whole(p.read_versioned());
-                if p.publish_timeout([0; N], Duration::from_millis(1))
-                    .is_none()
-                {
+                if every_slot_held(p.write_timeout([0; N], Duration::from_millis(1))) {
                     assert_eq!(whole(p.read_versioned()), frozen);
                     found += 1;
                     break;
@@ -697,11 +719,11 @@ fn kill_and_publish<const N: usize, const SLOTS: usize>(
         child.kill();
         let dead = whole(p.read_versioned()).version;
         let t = Instant::now();
-        let published = p.publish_timeout([dead + 1; N], PUBLISH_AFTER_KILL);
+        let published = p.write_timeout([dead + 1; N], PUBLISH_AFTER_KILL);
         let took = t.elapsed();
         assert_eq!(
             published,
-            Some(dead + 1),
+            Ok(dead + 1),
             "kill {i}, {SLOTS} slots: no slot free {took:?} after the writer was killed"
         );
         assert_eq!(whole(p.read_versioned()).value, [dead + 1; N]);
@@ -721,6 +743,16 @@ fn kill_and_publish<const N: usize, const SLOTS: usize>(
 /// Stops of a live two-thread writer allowed per search for a stop with
 /// every free slot held (each stop takes about 6 ms).
 const WEDGE_SEARCH_STOPS_EACH: usize = 600;
+
+/// Whether a probing `write_timeout` found every slot but the head's held
+/// (it timed out); `false` if it published. Any other error fails the test.
+fn every_slot_held(probe: Result<u64, WriteError<Corrupt>>) -> bool {
+    match probe {
+        Ok(_) => false,
+        Err(WriteError::TimedOut) => true,
+        Err(e) => panic!("a probing write failed otherwise: {e}"),
+    }
+}
 
 /// A writer `fork`ed from this process, publishing through the mapping it
 /// inherited (no `open` of its own); killed and reaped when dropped.
@@ -750,7 +782,7 @@ impl Forked {
                             if start.elapsed() > CHILD_LIFETIME {
                                 break;
                             }
-                            p.publish([t << 56 | n; N]);
+                            p.write([t << 56 | n; N]);
                         }
                     });
                 }
@@ -791,7 +823,7 @@ impl Drop for Forked {
     }
 }
 
-/// #24: writers `fork`ed from the creator (the fork-style sharing the shm docs
+/// Writers `fork`ed from the creator (the fork-style sharing the shm docs
 /// describe: they never `open` the file) and killed while they hold claims:
 /// the next bounded publication succeeds within `PUBLISH_AFTER_KILL`, every
 /// time. With 2 slots a forked writer with one thread holding a claim leaves
@@ -816,8 +848,8 @@ fn publisher_reclaims_claims_of_killed_forked_writers() {
 }
 
 /// Forks writers with `threads` threads, stops each at random points until
-/// it holds every free slot (a 1 ms `publish_timeout` of this process gives
-/// up), kills it there, and publishes with a bounded call; until `kills`
+/// it holds every free slot (a 1 ms `write_timeout` of this process times
+/// out), kills it there, and publishes with a bounded call; until `kills`
 /// kills landed in that state. Some children rarely reach it (the two
 /// threads fall into a rhythm in which one's commit keeps retiring the
 /// other's claim), so a child not found there within
@@ -852,9 +884,7 @@ fn fork_kill_and_publish<const SLOTS: usize>(
             forked.stop();
             stops += 1;
             let frozen = whole(p.read_versioned());
-            if p.publish_timeout([0; WIDE], Duration::from_millis(1))
-                .is_none()
-            {
+            if every_slot_held(p.write_timeout([0; WIDE], Duration::from_millis(1))) {
                 assert_eq!(whole(p.read_versioned()), frozen);
                 found += 1;
                 break;
@@ -865,11 +895,11 @@ fn fork_kill_and_publish<const SLOTS: usize>(
         drop(forked);
         let dead = whole(p.read_versioned()).version;
         let t = Instant::now();
-        let published = p.publish_timeout([dead + 1; WIDE], PUBLISH_AFTER_KILL);
+        let published = p.write_timeout([dead + 1; WIDE], PUBLISH_AFTER_KILL);
         let took = t.elapsed();
         assert_eq!(
             published,
-            Some(dead + 1),
+            Ok(dead + 1),
             "child {children}, {SLOTS} slots: no slot free {took:?} after the forked writer \
              was killed"
         );
@@ -890,7 +920,7 @@ fn open_refuses_bad_files() {
     let file = TempPath::new("checks");
     let path = &file.0;
     assert!(
-        matches!(Pub::open(path), Err(Error::Io { source, op: "open", .. }) if source.kind() == std::io::ErrorKind::NotFound)
+        matches!(Pub::open(path), Err(Error::Io { source, op: IoOp::Open, .. }) if source.kind() == std::io::ErrorKind::NotFound)
     );
     let text = Pub::open(path).unwrap_err().to_string();
     assert!(
@@ -903,14 +933,14 @@ fn open_refuses_bad_files() {
     assert!(matches!(err, Error::TooSmall { len: 10, .. }), "{err}");
     let text = err.to_string();
     for part in [
-        &path.display().to_string(),
-        "file is 10 bytes",
-        "Publisher<",
+        path.display().to_string(),
+        "file is 10 bytes".to_string(),
+        format!("SharedPublisher<{}, 3>", std::any::type_name::<Value>()),
     ] {
-        assert!(text.contains(part), "{part:?} missing in: {text}");
+        assert!(text.contains(&part), "{part:?} missing in: {text}");
     }
     assert!(
-        matches!(Pub::create(path, [0; W]), Err(Error::Io { source, op: "create", .. }) if source.kind() == std::io::ErrorKind::AlreadyExists)
+        matches!(Pub::create(path, [0; W]), Err(Error::Io { source, op: IoOp::Create, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists)
     );
 
     std::fs::write(path, vec![0u8; 1 << 16]).unwrap();
@@ -941,7 +971,7 @@ fn open_refuses_bad_files() {
     let value_size = std::mem::size_of::<Value>();
     for part in [
         path.display().to_string(),
-        format!("Publisher<{}, 2>", std::any::type_name::<Value>()),
+        format!("SharedPublisher<{}, 2>", std::any::type_name::<Value>()),
         format!("T of {value_size} bytes"),
         format!("found a file of {expected_len} bytes"),
     ] {
@@ -969,7 +999,7 @@ fn open_refuses_bad_files() {
 }
 
 /// A file for the single-writer tests, created and then released by the
-/// parent (a child writer attaches), with a read-only reader.
+/// parent (a child writer opens it), with a reader.
 fn solo_file(name: &str) -> (TempPath, SoloR) {
     let file = TempPath::new(name);
     drop(SoloW::create(&file.0, [0; W]).unwrap());
@@ -978,7 +1008,8 @@ fn solo_file(name: &str) -> (TempPath, SoloR) {
 }
 
 /// Stop the single writer at random moments: reads go on, fast and whole, and
-/// the stopped writer keeps its lock, so no second writer can attach.
+/// the stopped writer keeps its lock, so no second writer can open the file
+/// and readers do not take the file for closed.
 #[test]
 fn solo_readers_ignore_stopped_writer() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -999,16 +1030,15 @@ fn solo_readers_ignore_stopped_writer() {
         let frozen = check(r.read_versioned());
         read_for(FROZEN, &mut last, &mut stopped, || {
             // The bounded read never fails while the writer is stopped.
-            let v = r
-                .try_read_versioned()
-                .expect("a stopped writer made a read fail");
+            let v = r.try_read().expect("a stopped writer made a read fail");
             assert_eq!(v, frozen, "the value changed while the writer was stopped");
             v
         });
         assert!(matches!(
-            SoloW::attach(&file.0),
+            SoloW::open(&file.0),
             Err(Error::WriterBusy { .. })
         ));
+        assert!(!r.is_closed(), "closed while the writer was only stopped");
         child.signal(libc::SIGCONT);
         wait_until("the writer to resume", Duration::from_secs(10), || {
             r.version() > frozen.version
@@ -1020,8 +1050,10 @@ fn solo_readers_ignore_stopped_writer() {
 }
 
 /// Kill the single writer at random points: readers keep the last value,
-/// whole; a successor attaches within `ATTACH_AFTER_KILL` of the kill and
-/// continues the versions; then a new writer process takes over again.
+/// whole, and see the file closed; a successor opens the file within
+/// `ATTACH_AFTER_KILL` of the kill (readers see it open again) and continues
+/// the versions, then drops its handle (closed again); then a new writer
+/// process takes over again.
 #[test]
 fn solo_successor_attaches_after_killed_writer() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1041,15 +1073,15 @@ fn solo_successor_attaches_after_killed_writer() {
         rng.jitter();
         let killed = Instant::now();
         child.kill();
-        let mut successor = SoloW::attach_timeout(&file.0, ATTACH_AFTER_KILL)
-            .expect("no successor could attach after the kill");
+        assert!(r.is_closed(), "not closed after the writer was killed");
+        let mut successor = open_solo_writer(&file.0, ATTACH_AFTER_KILL)
+            .expect("no successor could open the file after the kill");
         slowest_attach = slowest_attach.max(killed.elapsed());
+        assert!(!r.is_closed(), "closed while the successor holds the file");
         let last_published = check(r.read_versioned());
         assert_eq!(successor.version(), last_published.version);
         read_for(FROZEN, &mut last, &mut dead, || {
-            let v = r
-                .try_read_versioned()
-                .expect("a killed writer made a read fail");
+            let v = r.try_read().expect("a killed writer made a read fail");
             assert_eq!(
                 v, last_published,
                 "a value appeared after the writer was reaped"
@@ -1059,10 +1091,14 @@ fn solo_successor_attaches_after_killed_writer() {
         // The successor continues the versions, over whatever the dead writer
         // left half-written.
         for n in last_published.version + 1..=last_published.version + 3 {
-            assert_eq!(successor.publish([n; W]), n);
+            assert_eq!(successor.write([n; W]), n);
             assert_eq!(check(r.read_versioned()).version, n);
         }
         drop(successor);
+        assert!(
+            r.is_closed(),
+            "not closed after the successor dropped its handle"
+        );
         child = Child::spawn("solo-writer", &file.0);
         let resumed = last_published.version + 3;
         wait_until("a new writer to publish", Duration::from_secs(20), || {
@@ -1086,18 +1122,18 @@ fn solo_one_writer_and_checked_files() {
         matches!(SoloW::create(path, [1; W]), Err(Error::Io { source: e, .. }) if e.kind() == std::io::ErrorKind::AlreadyExists)
     );
     // One writer at a time, in this process too; a timeout is honoured.
-    assert!(matches!(SoloW::attach(path), Err(Error::WriterBusy { .. })));
+    assert!(matches!(SoloW::open(path), Err(Error::WriterBusy { .. })));
     let t = Instant::now();
     assert!(matches!(
-        SoloW::attach_timeout(path, Duration::from_millis(30)),
+        open_solo_writer(path, Duration::from_millis(30)),
         Err(Error::WriterBusy { .. })
     ));
     assert!(t.elapsed() >= Duration::from_millis(30));
-    assert_eq!(w.publish([2; W]), 1);
+    assert_eq!(w.write([2; W]), 1);
     assert_eq!(w.update(|[x, ..]| [x + 1; W]).version, 2);
     drop(w);
-    let mut w = SoloW::attach(path).unwrap();
-    assert_eq!(w.publish([4; W]), 3);
+    let mut w = SoloW::open(path).unwrap();
+    assert_eq!(w.write([4; W]), 3);
     let r = SoloR::open(path).unwrap();
     assert_eq!(
         r.read_versioned(),
@@ -1141,14 +1177,14 @@ fn solo_one_writer_and_checked_files() {
     assert!(
         matches!(SoloR::open(path), Err(Error::Corrupt { ref what, .. }) if what.contains("stamp 999"))
     );
-    assert!(matches!(SoloW::attach(path), Err(Error::Corrupt { .. })));
+    assert!(matches!(SoloW::open(path), Err(Error::Corrupt { .. })));
     // A reader that opened before the damage gets `Corrupt` from the bounded
     // reads, at once and within its timeout, instead of spinning.
-    assert_eq!(r.try_read(), Err(noclobber::ReadError::Corrupt));
-    assert_eq!(
+    assert!(matches!(r.try_read(), Err(ReadError::Corrupt(_))));
+    assert!(matches!(
         r.read_timeout(Duration::from_secs(10)),
-        Err(noclobber::ReadError::Corrupt)
-    );
+        Err(ReadError::Corrupt(_))
+    ));
     let err = SoloR::open(path).unwrap_err().to_string();
     assert!(
         err.contains("corrupt") && err.contains(&path.display().to_string()),
@@ -1156,35 +1192,57 @@ fn solo_one_writer_and_checked_files() {
     );
 }
 
-/// How long a waiter waits once the writer is gone, and how late past that
-/// it may return (a loaded 2-core machine deschedules threads for tens of
-/// milliseconds).
+/// How long a waiter waits once the writer is stopped or dead, and how late
+/// past that it may return (a loaded 2-core machine deschedules threads for
+/// tens of milliseconds).
 const WAIT_AFTER_KILL: Duration = Duration::from_millis(100);
 const WAIT_LATE: Duration = Duration::from_secs(2);
 
 /// Waiting across processes: a reader process's waits follow a writer process
-/// (every version newer than the last, every value whole), and once the writer
-/// is killed (`SIGKILL`, at a random point, possibly mid-publication) or
-/// stopped (`SIGSTOP`) a wait returns `TimedOut` at its timeout; a new writer
-/// process wakes the waiters again.
+/// (every version newer than the last, every value whole); once the writer is
+/// stopped (`SIGSTOP`) a wait returns `TimedOut` at its timeout (the stopped
+/// writer still holds the file: not closed), and once it is killed
+/// (`SIGKILL`, at a random point, possibly mid-publication) a wait returns
+/// `Closed` without waiting for its timeout (no writer holds the file); a new
+/// writer process opens the file again and wakes the waiters again.
 #[test]
-fn waiters_follow_a_writer_process_and_time_out_when_it_dies() {
+fn waiters_follow_a_writer_process_and_see_it_stop_or_die() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let _watchdog = Watchdog::start("waiters_follow_a_writer_process_and_time_out_when_it_dies");
+    let _watchdog = Watchdog::start("waiters_follow_a_writer_process_and_see_it_stop_or_die");
     let (file, r) = solo_file("solo-wait");
+    // The creator dropped its writer, so the file is closed until a writer
+    // process opens it.
+    assert!(r.is_closed(), "no writer holds the file yet");
+    let writer_opened = || {
+        wait_until(
+            "the writer to open the file",
+            Duration::from_secs(20),
+            || !r.is_closed(),
+        );
+    };
     let mut child = Child::spawn("solo-paced-writer", &file.0);
+    writer_opened();
     let (mut rng, mut seen, mut wakes) = (Rng::new(), 0, 0);
     let timed_out = |seen: u64| {
         let t = Instant::now();
         assert_eq!(
             r.wait_newer(seen, WAIT_AFTER_KILL),
-            Err(noclobber::ReadError::TimedOut)
+            Err(WaitError::TimedOut)
         );
         let took = t.elapsed();
         assert!(
             took >= WAIT_AFTER_KILL && took < WAIT_AFTER_KILL + WAIT_LATE,
             "{took:?}"
         );
+    };
+    // A wait on a file whose writer died ends with `Closed`, long before its
+    // timeout, and leaves the last value readable.
+    let closed = |seen: u64| {
+        let (t, timeout) = (Instant::now(), Duration::from_secs(10));
+        assert_eq!(r.wait_newer(seen, timeout), Err(WaitError::Closed));
+        let took = t.elapsed();
+        assert!(took < WAIT_LATE, "Closed came after {took:?}");
+        assert_eq!(check(r.read_versioned()).version, seen);
     };
     for cycle in 0..KILL_CYCLES * 2 {
         let t = Instant::now();
@@ -1202,12 +1260,15 @@ fn waiters_follow_a_writer_process_and_time_out_when_it_dies() {
         rng.jitter();
         if cycle % 2 == 0 {
             child.stop();
+            assert!(!r.is_closed(), "closed while the writer was only stopped");
             timed_out(r.version());
             child.signal(libc::SIGCONT);
         } else {
             child.kill();
-            timed_out(r.version());
+            closed(r.version());
+            assert!(r.is_closed(), "not closed after the writer was killed");
             child = Child::spawn("solo-paced-writer", &file.0);
+            writer_opened();
         }
     }
     println!("{wakes} wake-ups observed across processes, last version {seen}");
@@ -1224,14 +1285,15 @@ fn seqlock_waiters_time_out_on_a_writer_killed_mid_write() {
     let s = Seq::create(&file.0, [0; W]).unwrap();
     let child = Child::spawn("seq-stop-in-write", &file.0);
     child.wait_stopped();
-    assert_eq!(s.try_read_versioned(), None, "the child stopped mid-write");
+    assert_eq!(
+        s.try_read(),
+        Err(ReadError::Interrupted),
+        "the child stopped mid-write"
+    );
     child.kill();
     for _ in 0..3 {
         let t = Instant::now();
-        assert_eq!(
-            s.wait_newer(0, WAIT_AFTER_KILL),
-            Err(noclobber::ReadError::TimedOut)
-        );
+        assert_eq!(s.wait_newer(0, WAIT_AFTER_KILL), Err(WaitError::TimedOut));
         let took = t.elapsed();
         assert!(
             took >= WAIT_AFTER_KILL && took < WAIT_AFTER_KILL + WAIT_LATE,
@@ -1257,7 +1319,7 @@ fn temporaries(dir: &Path, name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// #12: `create` never replaces or touches an existing file, whatever it
+/// `create` never replaces or touches an existing file, whatever it
 /// holds, leaves no temporary behind, and makes the file `0o600`.
 #[test]
 fn create_never_replaces_an_existing_file() {
@@ -1293,7 +1355,7 @@ fn create_never_replaces_an_existing_file() {
     assert_eq!(temporaries(dir, &name), Vec::<PathBuf>::new());
 }
 
-/// #12: a file-size limit below the file's size makes `create` return `Err`
+/// A file-size limit below the file's size makes `create` return `Err`
 /// from its allocation, in a child process (the limit is per process): never
 /// a `SIGBUS`, and nothing left under the final name or a temporary one.
 #[test]
@@ -1310,7 +1372,7 @@ fn create_over_a_file_size_limit_is_an_err() {
     );
 }
 
-/// #12: a creator killed at random moments (20 times) never leaves a file
+/// A creator killed at random moments (20 times) never leaves a file
 /// under its final name that `open` refuses or that holds anything but the
 /// value it was created with; stray temporaries are all it can leave.
 #[test]
@@ -1351,7 +1413,7 @@ fn killed_creators_leave_no_half_initialised_file() {
     assert!(files > 0, "the creator never created a file");
 }
 
-/// #12: `open` checks the `Publisher` body behind a valid header. The ticket
+/// `open` checks the `Publisher` body behind a valid header. The ticket
 /// counter is overwritten in the file by other means (it sits at byte 256:
 /// a 24-byte header padded to the object's 128-byte alignment, then the
 /// 128-byte padded head): every writer would spin, so `open` refuses it.
@@ -1360,7 +1422,7 @@ fn open_refuses_a_corrupt_publisher_body() {
     use std::os::unix::fs::FileExt;
     let file = TempPath::new("corrupt-body");
     let p = Pub::create(&file.0, [0; W]).unwrap();
-    p.publish([1; W]);
+    p.write([1; W]);
     drop(p);
     assert_eq!(Pub::open(&file.0).unwrap().read(), [1; W]);
     let raw = std::fs::OpenOptions::new()
@@ -1378,7 +1440,7 @@ fn open_refuses_a_corrupt_publisher_body() {
     assert!(Pub::open_or_create(&file.0, [0; W]).is_err());
 }
 
-/// #12: `SharedSeqLockReader` maps the file read-only (`r--s` in
+/// `SharedSeqLockReader` maps the file read-only (`r--s` in
 /// `/proc/self/maps`, where the `SharedSeqLock` writer's mapping is `rw-s`),
 /// reads what the writer writes, and refuses a sequence left odd like `open`.
 #[cfg(target_os = "linux")]
@@ -1408,10 +1470,16 @@ fn seqlock_reader_maps_read_only() {
             version: 1
         }
     );
-    assert_eq!(r.try_read(), Some([2; W]));
+    assert_eq!(
+        r.try_read(),
+        Ok(Versioned {
+            value: [2; W],
+            version: 1
+        })
+    );
     assert_eq!(
         r.read_timeout(Duration::from_millis(1)).map(|v| v.version),
-        Some(1)
+        Ok(1)
     );
     assert_eq!(r.version(), 1);
     // A writer stopped mid-write (here: inside `update`) makes the reads
@@ -1426,9 +1494,12 @@ fn seqlock_reader_maps_read_only() {
             })
         });
         wait_until("the write to start", Duration::from_secs(10), || {
-            r.try_read().is_none()
+            r.try_read() == Err(ReadError::Interrupted)
         });
-        assert_eq!(r.read_timeout(Duration::from_millis(5)), None);
+        assert_eq!(
+            r.read_timeout(Duration::from_millis(5)),
+            Err(ReadError::TimedOut)
+        );
         assert!(matches!(
             SharedSeqLockReader::<Value>::open(&file.0),
             Err(Error::Corrupt { .. })
@@ -1486,7 +1557,7 @@ fn bounded<R: std::fmt::Debug>(what: &str, bound: Duration, call: impl FnOnce() 
     println!("  {what}: {r:?} in {took:?}");
 }
 
-/// #24: a file damaged after it was opened makes no bounded call panic or
+/// A file damaged after it was opened makes no bounded call panic or
 /// overstay its bound: `try_*` return at once, `*_timeout` and `wait_newer`
 /// by their timeouts, for every shared kind.
 #[test]
@@ -1502,14 +1573,13 @@ fn garbled_files_never_panic_a_bounded_call() {
         let v = p.version();
         println!("{name}: Publisher at version {v}");
         bounded("try_read", now, || p.try_read());
-        bounded("try_read_versioned", now, || p.try_read_versioned());
         bounded("read_timeout", t, || p.read_timeout(t));
         bounded("wait_newer, nothing newer", t, || p.wait_newer(v, t));
         bounded("wait_newer, newer", t, || {
             p.wait_newer(v.wrapping_sub(1), t)
         });
-        bounded("try_publish", now, || p.try_publish([2; W]));
-        bounded("publish_timeout", t, || p.publish_timeout([2; W], t));
+        bounded("try_write", now, || p.try_write([2; W]));
+        bounded("write_timeout", t, || p.write_timeout([2; W], t));
 
         let file = TempPath::new("garbled-seq");
         let s = Seq::create(&file.0, [1; W]).unwrap();

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Barrier;
 
 use noclobber::{
-    Publisher, ReadError, SeqLock, ShardedCounter, SoloPublisher, Versioned, VersionedCell,
+    Publisher, ReadError, SeqLock, ShardedCounter, SoloWriter, Versioned, VersionedCell,
 };
 
 const THREADS: [u64; 2] = [4, 8];
@@ -55,14 +55,14 @@ fn versioned_update_loses_nothing() {
         });
         let total = threads * ops();
         assert_eq!(
-            small.load(),
+            small.read_versioned(),
             Versioned {
                 value: total,
                 version: total
             }
         );
         assert_eq!(
-            large.load(),
+            large.read_versioned(),
             Versioned {
                 value: [total; 4],
                 version: total
@@ -72,11 +72,11 @@ fn versioned_update_loses_nothing() {
 }
 
 #[test]
-fn versioned_compare_exchange_retry_loops_lose_nothing() {
+fn versioned_write_if_retry_loops_lose_nothing() {
     fn retry_add<T: bytemuck::NoUninit>(cell: &VersionedCell<T>, f: impl Fn(T) -> T) {
-        let mut seen = cell.load();
+        let mut seen = cell.read_versioned();
         loop {
-            match cell.compare_exchange(seen.version, f(seen.value)) {
+            match cell.write_if(seen.version, f(seen.value)) {
                 Ok(v) => return assert_eq!(v, seen.version + 1),
                 Err(now) => {
                     assert!(now.version > seen.version, "versions went backwards");
@@ -102,14 +102,14 @@ fn versioned_compare_exchange_retry_loops_lose_nothing() {
         });
         let total = threads * ops();
         assert_eq!(
-            small.load(),
+            small.read_versioned(),
             Versioned {
                 value: total as u32,
                 version: total
             }
         );
         assert_eq!(
-            large.load(),
+            large.read_versioned(),
             Versioned {
                 value: [total; 3],
                 version: total
@@ -159,10 +159,10 @@ fn versioned_swap_hands_every_value_on_exactly_once() {
                 .collect()
         });
         let total = threads * ops();
-        let large_last = large.load();
+        let large_last = large.read_versioned();
         assert_eq!(large_last.value, [large_last.value[0]; 4], "torn");
         let last = [
-            small.load(),
+            small.read_versioned(),
             Versioned {
                 value: large_last.value[0],
                 version: large_last.version,
@@ -258,14 +258,14 @@ fn versioned_fetch_update_counts_each_success_once() {
             );
         }
         assert_eq!(
-            small.load(),
+            small.read_versioned(),
             Versioned {
                 value: limit,
                 version: limit
             }
         );
         assert_eq!(
-            large.load(),
+            large.read_versioned(),
             Versioned {
                 value: [limit; 3],
                 version: limit
@@ -294,7 +294,7 @@ fn versioned_large_reads_are_never_torn() {
                 s.spawn(|| {
                     let mut last = 0;
                     while !done.load(Relaxed) {
-                        let Versioned { value, version } = cell.load();
+                        let Versioned { value, version } = cell.read_versioned();
                         // Every write adds 1, so value and version move together.
                         assert_eq!(assert_whole(&value), version);
                         assert!(version >= last, "version went backwards");
@@ -305,7 +305,7 @@ fn versioned_large_reads_are_never_torn() {
             writer_handles.into_iter().for_each(|h| h.join().unwrap());
             done.store(true, Relaxed);
         });
-        assert_eq!(cell.load().value, wide(writers * ops()));
+        assert_eq!(cell.read_versioned().value, wide(writers * ops()));
     }
 }
 
@@ -335,8 +335,8 @@ fn seqlock_update_loses_nothing_and_reads_are_never_torn() {
                         assert_eq!(assert_whole(&value), version);
                         assert!(version >= last, "version went backwards");
                         last = version;
-                        if let Some(v) = lock.try_read() {
-                            assert_whole(&v);
+                        if let Ok(v) = lock.try_read() {
+                            assert_whole(&v.value);
                         }
                     }
                 });
@@ -385,10 +385,10 @@ fn seqlock_plain_writes_from_many_writers_are_never_torn() {
     }
 }
 
-/// Several writers (`publish` and `publish_if`), several readers, 8-word values
+/// Several writers (`write` and `write_if`), several readers, 8-word values
 /// tagged writer << 32 | sequence.
 fn publisher_stress<const S: usize>(threads: u64) {
-    let p: Publisher<[u64; 8], S> = Publisher::new(wide(0));
+    let p: Publisher<[u64; 8], S> = Publisher::with_slots(wide(0));
     let writers = threads / 2;
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -399,17 +399,17 @@ fn publisher_stress<const S: usize>(threads: u64) {
                     let mut mine = 0;
                     for i in 0..ops() {
                         if i % 2 == 0 {
-                            p.publish(wide(id << 32 | i));
+                            p.write(wide(id << 32 | i));
                             mine += 1;
                         } else {
                             let seen = p.read_versioned();
-                            if p.publish_if(seen.version, wide(id << 32 | i)).is_ok() {
+                            if p.write_if(seen.version, wide(id << 32 | i)).is_ok() {
                                 mine += 1;
                             }
                         }
                     }
                     // Published before the join, so seen after it (checked below).
-                    p.publish(wide(id << 32 | u32::MAX as u64));
+                    p.write(wide(id << 32 | u32::MAX as u64));
                     mine + 1
                 })
             })
@@ -450,7 +450,7 @@ fn publisher_three_slots() {
 
 #[test]
 fn publisher_single_writer_values_follow_versions() {
-    let p: Publisher<[u64; 8], 2> = Publisher::new(wide(0));
+    let p: Publisher<[u64; 8], 2> = Publisher::with_slots(wide(0));
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..3 {
@@ -467,7 +467,7 @@ fn publisher_single_writer_values_follow_versions() {
         }
         s.spawn(|| {
             for i in 1..=ops() {
-                assert_eq!(p.publish(wide(i)), i);
+                assert_eq!(p.write(wide(i)), i);
             }
             done.store(true, Relaxed);
         });
@@ -686,7 +686,7 @@ fn counter_thread_churn_signed_adds_two_takers() {
 /// (a plain load + store on both sides: lost adds).
 #[test]
 fn counter_handles_in_thread_locals_during_churn() {
-    use noclobber::LocalCounter;
+    use noclobber::counter::LocalCounter;
     use std::cell::RefCell;
 
     static C: std::sync::OnceLock<ShardedCounter> = std::sync::OnceLock::new();
@@ -728,16 +728,16 @@ fn counter_handles_in_thread_locals_during_churn() {
     assert_eq!(c.take(), (4 * threads * 2 * adds) as i64);
 }
 
-/// Regression: a `publish_if` that staged a slot, lost the commit race and then
-/// found the version changed used to keep its claim on the slot. With 2 slots
-/// that was the only free one, and every writer waited forever.
+/// A `write_if` that staged a slot, lost the commit race and then found the
+/// version changed gives its claim on the slot back: with 2 slots that is the
+/// only free one, and a claim kept would make every writer wait forever.
 #[test]
-fn publisher_contended_publish_if_never_wedges() {
+fn publisher_contended_write_if_never_wedges() {
     use std::sync::mpsc;
     use std::time::Duration;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let p: Publisher<[u64; 2], 2> = Publisher::new([0; 2]);
+        let p: Publisher<[u64; 2], 2> = Publisher::with_slots([0; 2]);
         let start = Barrier::new(4);
         std::thread::scope(|s| {
             for _ in 0..4 {
@@ -745,7 +745,7 @@ fn publisher_contended_publish_if_never_wedges() {
                     start.wait();
                     for _ in 0..ops() * 4 {
                         let seen = p.read_versioned();
-                        let _ = p.publish_if(seen.version, [seen.value[0] + 1; 2]);
+                        let _ = p.write_if(seen.version, [seen.value[0] + 1; 2]);
                     }
                 });
             }
@@ -764,11 +764,12 @@ fn publisher_contended_publish_if_never_wedges() {
 /// One writer, `readers` readers on 2 cores: every value read is whole and
 /// belongs to its version (word `i` of version `n` is `n * 8 + i`, so a copy
 /// mixing two publications or two slots is caught), versions never go back for
-/// a reader, a bounded read fails only as `Lapped` and only when the head moved,
-/// and the last publication is seen after `join`.
+/// a reader, a bounded read fails only as `Interrupted` and only when the head
+/// moved, and the last publication is seen after `join`.
 fn solo_stress<const S: usize>(readers: u64) {
     let value = |n: u64| core::array::from_fn::<u64, 8, _>(|i| n * 8 + i as u64);
-    let (mut w, r) = SoloPublisher::<[u64; 8], S>::channel(value(0));
+    let mut w = SoloWriter::<[u64; 8], S>::with_slots(value(0));
+    let r = w.reader();
     let done = AtomicBool::new(false);
     let start = Barrier::new(readers as usize + 1);
     let writes = ops() * 2;
@@ -776,7 +777,7 @@ fn solo_stress<const S: usize>(readers: u64) {
         s.spawn(|| {
             start.wait();
             for n in 1..=writes {
-                assert_eq!(w.publish(value(n)), n);
+                assert_eq!(w.write(value(n)), n);
             }
             done.store(true, Relaxed);
         });
@@ -790,10 +791,10 @@ fn solo_stress<const S: usize>(readers: u64) {
                         r.read_versioned()
                     } else {
                         let before = r.version();
-                        match r.try_read_versioned() {
+                        match r.try_read() {
                             Ok(v) => v,
-                            Err(ReadError::Lapped) => {
-                                assert!(r.version() > before, "lapped without a publication");
+                            Err(ReadError::Interrupted) => {
+                                assert!(r.version() > before, "interrupted without a publication");
                                 continue;
                             }
                             Err(e) => panic!("{e}"),

@@ -1,6 +1,7 @@
 //! Unit tests for `ShardedCounter`.
 
-use noclobber::{ShardedCounter, MAX_SHARDS};
+use noclobber::counter::MAX_SHARDS;
+use noclobber::ShardedCounter;
 
 #[test]
 fn add_inc_dec_sum_take() {
@@ -165,7 +166,7 @@ fn negative_takes_are_exact() {
 /// stay held until that handle is gone (else a new owner could race with it).
 #[test]
 fn a_handle_in_a_thread_local_keeps_the_slot_until_it_drops() {
-    use noclobber::LocalCounter;
+    use noclobber::counter::LocalCounter;
     use std::cell::RefCell;
 
     static C: std::sync::OnceLock<ShardedCounter> = std::sync::OnceLock::new();

@@ -3,8 +3,8 @@
 use noclobber::{Publisher, Versioned};
 
 #[test]
-fn new_publish_read() {
-    let p: Publisher<[u64; 4], 2> = Publisher::new([1; 4]);
+fn new_write_read() {
+    let p: Publisher<[u64; 4], 2> = Publisher::with_slots([1; 4]);
     assert_eq!(
         p.read_versioned(),
         Versioned {
@@ -12,7 +12,7 @@ fn new_publish_read() {
             version: 0
         }
     );
-    assert_eq!(p.publish([2; 4]), 1);
+    assert_eq!(p.write([2; 4]), 1);
     assert_eq!(p.read(), [2; 4]);
     assert_eq!(p.version(), 1);
 }
@@ -20,9 +20,9 @@ fn new_publish_read() {
 #[test]
 fn many_publications_cycle_through_every_slot_count() {
     fn run<const S: usize>() {
-        let p: Publisher<[u32; 2], S> = Publisher::new([0, 0]);
+        let p: Publisher<[u32; 2], S> = Publisher::with_slots([0, 0]);
         for i in 1..=50u32 {
-            assert_eq!(p.publish([i, !i]), u64::from(i));
+            assert_eq!(p.write([i, !i]), u64::from(i));
             assert_eq!(
                 p.read_versioned(),
                 Versioned {
@@ -39,36 +39,36 @@ fn many_publications_cycle_through_every_slot_count() {
 }
 
 #[test]
-fn publish_if_checks_the_version() {
+fn write_if_checks_the_version() {
     let p: Publisher<u16, 3> = Publisher::new(10);
-    assert_eq!(p.publish_if(0, 11), Ok(1));
+    assert_eq!(p.write_if(0, 11), Ok(1));
     assert_eq!(
-        p.publish_if(0, 12),
+        p.write_if(0, 12),
         Err(Versioned {
             value: 11,
             version: 1
         })
     );
     assert_eq!(
-        p.publish_if(2, 12),
+        p.write_if(2, 12),
         Err(Versioned {
             value: 11,
             version: 1
         })
     );
-    assert_eq!(p.publish_if(1, 12), Ok(2));
+    assert_eq!(p.write_if(1, 12), Ok(2));
     assert_eq!(p.into_inner(), 12);
 }
 
 #[test]
 fn default_debug_small_and_zero_sized() {
     let p: Publisher<u8, 2> = Publisher::default();
-    p.publish(4);
+    p.write(4);
     assert_eq!(
         format!("{p:?}"),
         "Publisher { value: 4, version: 1, slots: 2 }"
     );
-    let unit: Publisher<(), 2> = Publisher::new(());
-    assert_eq!(unit.publish(()), 1);
+    let unit: Publisher<(), 2> = Publisher::with_slots(());
+    assert_eq!(unit.write(()), 1);
     assert_eq!(unit.read_versioned().version, 1);
 }

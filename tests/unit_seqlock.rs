@@ -2,7 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use noclobber::{SeqLock, Versioned};
+use noclobber::{ReadError, SeqLock, Versioned, WriteError};
 
 #[test]
 fn new_read_write_version() {
@@ -17,10 +17,10 @@ fn new_read_write_version() {
             version: 1
         }
     );
-    assert_eq!(lock.try_read(), Some([5; 4]));
+    assert_eq!(lock.try_read().map(|v| v.value), Ok([5; 4]));
     assert_eq!(
-        lock.try_read_versioned(),
-        Some(Versioned {
+        lock.try_read(),
+        Ok(Versioned {
             value: [5; 4],
             version: 1
         })
@@ -51,8 +51,8 @@ fn panic_in_update_leaves_value_and_lock_usable() {
     }));
     assert!(r.is_err());
     assert_eq!(
-        lock.try_read_versioned(),
-        Some(Versioned {
+        lock.try_read(),
+        Ok(Versioned {
             value: [8; 5],
             version: 1
         })
@@ -77,7 +77,7 @@ fn default_from_debug_and_odd_sizes() {
     assert_eq!(big.read()[98..], [3, 4]);
 }
 
-/// #12: while another writer holds the sequence odd (here: a thread parked
+/// While another writer holds the sequence odd (here: a thread parked
 /// inside its `update` closure, as a writer process stopped mid-write would),
 /// the bounded writes and reads give up within their bound and write nothing;
 /// once it returns they succeed.
@@ -102,19 +102,26 @@ fn bounded_writes_give_up_while_another_writer_holds_the_lock() {
             })
         });
         wait_entered.recv().unwrap();
-        assert_eq!(lock.try_write([9; 3]), None);
-        assert!(lock
-            .try_update(|_| unreachable!("f ran without the lock"))
-            .is_none());
-        assert_eq!(lock.try_read(), None);
+        assert_eq!(lock.try_write([9; 3]), Err(WriteError::Busy));
+        assert_eq!(
+            lock.try_update(|_| unreachable!("f ran without the lock")),
+            Err(WriteError::Busy)
+        );
+        assert_eq!(lock.try_read(), Err(ReadError::Interrupted));
         let start = Instant::now();
-        assert_eq!(lock.write_timeout([9; 3], Duration::from_millis(30)), None);
+        assert_eq!(
+            lock.write_timeout([9; 3], Duration::from_millis(30)),
+            Err(WriteError::TimedOut)
+        );
         let waited = lock.update_timeout(
             |_| unreachable!("f ran without the lock"),
             Duration::from_millis(30),
         );
-        assert!(waited.is_none());
-        assert_eq!(lock.read_timeout(Duration::from_millis(30)), None);
+        assert_eq!(waited, Err(WriteError::TimedOut));
+        assert_eq!(
+            lock.read_timeout(Duration::from_millis(30)),
+            Err(ReadError::TimedOut)
+        );
         let elapsed = start.elapsed();
         assert!(
             elapsed >= Duration::from_millis(90),
@@ -122,7 +129,7 @@ fn bounded_writes_give_up_while_another_writer_holds_the_lock() {
         );
         leave.send(()).unwrap();
         // Waits for the update to finish, then writes.
-        assert_eq!(lock.write_timeout([7; 3], Duration::from_secs(60)), Some(2));
+        assert_eq!(lock.write_timeout([7; 3], Duration::from_secs(60)), Ok(2));
     });
     assert_eq!(
         lock.read_versioned(),
@@ -131,7 +138,7 @@ fn bounded_writes_give_up_while_another_writer_holds_the_lock() {
             version: 2
         }
     );
-    assert_eq!(lock.try_write([8; 3]), Some(3));
+    assert_eq!(lock.try_write([8; 3]), Ok(3));
     let v = lock.try_update(|v| v.map(|w| w + 1)).unwrap();
     assert_eq!((v.value, v.version), ([9; 3], 4));
     let v = lock
@@ -140,23 +147,29 @@ fn bounded_writes_give_up_while_another_writer_holds_the_lock() {
     assert_eq!((v.value, v.version), ([18; 3], 5));
 }
 
-/// #12: an `update` closure that touches its own lock through the bounded
-/// forms gets `None` at once instead of spinning forever; nothing nested is
+/// An `update` closure that touches its own lock through the bounded forms
+/// gets an error at once instead of spinning forever; nothing nested is
 /// written, and a panic-free closure still commits.
 #[test]
 fn bounded_forms_inside_update_return_instead_of_spinning() {
     use std::time::Duration;
     let lock = SeqLock::new(5u64);
     let v = lock.update(|x| {
-        assert_eq!(lock.try_read(), None);
-        assert_eq!(lock.try_read_versioned(), None);
-        assert_eq!(lock.read_timeout(Duration::from_millis(5)), None);
-        assert_eq!(lock.try_write(100), None);
-        assert_eq!(lock.write_timeout(100, Duration::from_millis(5)), None);
-        assert!(lock.try_update(|y| y + 100).is_none());
-        assert!(lock
-            .update_timeout(|y| y + 100, Duration::from_millis(5))
-            .is_none());
+        assert_eq!(lock.try_read(), Err(ReadError::Interrupted));
+        assert_eq!(
+            lock.read_timeout(Duration::from_millis(5)),
+            Err(ReadError::TimedOut)
+        );
+        assert_eq!(lock.try_write(100), Err(WriteError::Busy));
+        assert_eq!(
+            lock.write_timeout(100, Duration::from_millis(5)),
+            Err(WriteError::TimedOut)
+        );
+        assert_eq!(lock.try_update(|y| y + 100), Err(WriteError::Busy));
+        assert_eq!(
+            lock.update_timeout(|y| y + 100, Duration::from_millis(5)),
+            Err(WriteError::TimedOut)
+        );
         x + 1
     });
     assert_eq!((v.value, v.version), (6, 1));

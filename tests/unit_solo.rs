@@ -1,13 +1,13 @@
-//! Unit tests for `SoloPublisher` (one writer, many readers).
+//! Unit tests for `SoloWriter` and `SoloReader` (one writer, many readers).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use noclobber::{ReadError, SoloPublisher, Versioned};
+use noclobber::{ReadError, SoloWriter, Versioned};
 
 #[test]
-fn channel_publish_read() {
-    let (mut w, r) = SoloPublisher::<[u64; 4], 2>::channel([1; 4]);
+fn channel_write_read() {
+    let (mut w, r) = SoloWriter::<[u64; 4]>::channel([1; 4]);
     assert_eq!(
         r.read_versioned(),
         Versioned {
@@ -15,7 +15,7 @@ fn channel_publish_read() {
             version: 0
         }
     );
-    assert_eq!(w.publish([2; 4]), 1);
+    assert_eq!(w.write([2; 4]), 1);
     assert_eq!(r.read(), [2; 4]);
     assert_eq!((r.version(), w.version()), (1, 1));
     // The writer reads too.
@@ -25,15 +25,16 @@ fn channel_publish_read() {
 #[test]
 fn many_publications_cycle_through_every_slot_count() {
     fn run<const S: usize>() {
-        let (mut w, r) = SoloPublisher::<[u32; 2], S>::channel([0, 0]);
+        let mut w = SoloWriter::<[u32; 2], S>::with_slots([0, 0]);
+        let r = w.reader();
         for i in 1..=50u32 {
-            assert_eq!(w.publish([i, !i]), u64::from(i));
+            assert_eq!(w.write([i, !i]), u64::from(i));
             let expect = Versioned {
                 value: [i, !i],
                 version: u64::from(i),
             };
             assert_eq!(r.read_versioned(), expect);
-            assert_eq!(r.try_read_versioned(), Ok(expect));
+            assert_eq!(r.try_read(), Ok(expect));
         }
     }
     run::<2>();
@@ -44,11 +45,12 @@ fn many_publications_cycle_through_every_slot_count() {
 
 #[test]
 fn odd_sizes_and_zero_sized_values() {
-    let (mut w, r) = SoloPublisher::<[u8; 13], 3>::channel([7; 13]);
-    w.publish([9; 13]);
+    let mut w = SoloWriter::<[u8; 13], 3>::with_slots([7; 13]);
+    let r = w.reader();
+    w.write([9; 13]);
     assert_eq!(r.read(), [9; 13]);
-    let (mut w, r) = SoloPublisher::<(), 2>::channel(());
-    assert_eq!(w.publish(()), 1);
+    let (mut w, r) = SoloWriter::<()>::channel(());
+    assert_eq!(w.write(()), 1);
     assert_eq!(
         r.read_versioned(),
         Versioned {
@@ -56,14 +58,14 @@ fn odd_sizes_and_zero_sized_values() {
             version: 1
         }
     );
-    let (mut w, r) = SoloPublisher::<u8, 2>::channel(0);
+    let (mut w, r) = SoloWriter::<u8>::channel(0);
     w.update(|x| x + 200);
     assert_eq!(r.read(), 200);
 }
 
 #[test]
 fn update_reads_the_last_publication() {
-    let (mut w, r) = SoloPublisher::<u64, 2>::channel(1);
+    let (mut w, r) = SoloWriter::<u64>::channel(1);
     for i in 1..=20 {
         let now = w.update(|x| x * 2);
         assert_eq!(
@@ -79,7 +81,7 @@ fn update_reads_the_last_publication() {
 
 #[test]
 fn panicking_update_publishes_nothing() {
-    let (mut w, r) = SoloPublisher::<u64, 2>::channel(5);
+    let (mut w, r) = SoloWriter::<u64>::channel(5);
     let outcome = catch_unwind(AssertUnwindSafe(|| w.update(|_| panic!("no"))));
     assert!(outcome.is_err());
     assert_eq!(
@@ -89,24 +91,24 @@ fn panicking_update_publishes_nothing() {
             version: 0
         }
     );
-    assert_eq!(w.publish(6), 1);
+    assert_eq!(w.write(6), 1);
 }
 
 #[test]
 fn readers_clone_and_outlive_the_writer() {
-    let (mut w, r) = SoloPublisher::<u64, 2>::channel(0);
+    let (mut w, r) = SoloWriter::<u64>::channel(0);
     let r2 = r.clone();
     let r3 = w.reader();
-    w.publish(3);
+    w.write(3);
     drop(w);
     assert_eq!((r.read(), r2.read(), r3.read()), (3, 3, 3));
 }
 
 #[test]
 fn bounded_reads() {
-    let (mut w, r) = SoloPublisher::<[u64; 3], 2>::channel([0; 3]);
-    w.publish([4; 3]);
-    assert_eq!(r.try_read(), Ok([4; 3]));
+    let (mut w, r) = SoloWriter::<[u64; 3]>::channel([0; 3]);
+    w.write([4; 3]);
+    assert_eq!(r.try_read().map(|v| v.value), Ok([4; 3]));
     let v = r.read_timeout(Duration::from_millis(1)).unwrap();
     assert_eq!(
         v,
@@ -117,26 +119,33 @@ fn bounded_reads() {
     );
     // A zero timeout still makes one attempt.
     assert_eq!(r.read_timeout(Duration::ZERO).unwrap().version, 1);
-    assert!(!ReadError::Corrupt.to_string().is_empty());
+    // Every error an in-process read can return says what happened (its
+    // `Corrupt` payload is `Infallible`: only shared files can be corrupt).
+    let errors: [ReadError; 2] = [ReadError::Interrupted, ReadError::TimedOut];
+    assert!(errors.iter().all(|e| !e.to_string().is_empty()));
 }
 
 #[test]
 fn debug_shows_value_and_version() {
-    let (mut w, r) = SoloPublisher::<u32, 2>::channel(1);
-    w.publish(2);
-    let s = format!("{r:?} {w:?}");
-    assert!(
-        s.contains("value: 2") && s.contains("version: 1") && s.contains("slots: 2"),
-        "{s}"
-    );
+    let (mut w, r) = SoloWriter::<u32>::channel(1);
+    w.write(2);
+    for (s, name) in [
+        (format!("{r:?}"), "SoloReader"),
+        (format!("{w:?}"), "SoloWriter"),
+    ] {
+        assert!(
+            s == format!("{name} {{ value: 2, version: 1, slots: 2 }}"),
+            "{s}"
+        );
+    }
 }
 
 #[test]
 fn writer_moves_to_another_thread() {
-    let (mut w, r) = SoloPublisher::<u64, 2>::channel(0);
+    let (mut w, r) = SoloWriter::<u64>::channel(0);
     std::thread::spawn(move || {
         for i in 1..=100 {
-            w.publish(i);
+            w.write(i);
         }
     })
     .join()

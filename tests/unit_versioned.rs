@@ -30,28 +30,28 @@ fn acct(x: u64) -> Account {
 
 /// A type-erased view so one test body covers every payload size.
 trait Probe {
-    fn load(&self) -> (u64, u64);
-    fn cas(&self, expected: u64, new: u64) -> Result<u64, (u64, u64)>;
+    fn read_versioned(&self) -> (u64, u64);
+    fn write_if(&self, expected: u64, new: u64) -> Result<u64, (u64, u64)>;
     fn add(&self, d: u64) -> (u64, u64);
-    fn store(&self, x: u64) -> u64;
+    fn write(&self, x: u64) -> u64;
     /// `swap`: the replaced `(value, version)`.
     fn swap(&self, x: u64) -> (u64, u64);
     /// `fetch_update` adding `d` while the value is below `limit`: the previous
     /// `(value, version)`, or the declined current one.
     fn fetch_add_below(&self, d: u64, limit: u64) -> Result<(u64, u64), (u64, u64)>;
-    /// `try_load` and `load_timeout`, unwrapped.
+    /// `try_read` and `read_timeout`, unwrapped.
     fn bounded(&self) -> [(u64, u64); 2];
 }
 
 macro_rules! probe {
     ($t:ty, |$x:ident| $enc:expr, |$v:ident| $dec:expr) => {
         impl Probe for VersionedCell<$t> {
-            fn load(&self) -> (u64, u64) {
-                let Versioned { value: $v, version } = VersionedCell::load(self);
+            fn read_versioned(&self) -> (u64, u64) {
+                let Versioned { value: $v, version } = VersionedCell::read_versioned(self);
                 ($dec, version)
             }
-            fn cas(&self, expected: u64, $x: u64) -> Result<u64, (u64, u64)> {
-                self.compare_exchange(expected, $enc)
+            fn write_if(&self, expected: u64, $x: u64) -> Result<u64, (u64, u64)> {
+                VersionedCell::write_if(self, expected, $enc)
                     .map_err(|Versioned { value: $v, version }| ($dec, version))
             }
             fn add(&self, d: u64) -> (u64, u64) {
@@ -61,12 +61,12 @@ macro_rules! probe {
                 });
                 ($dec, version)
             }
-            fn store(&self, $x: u64) -> u64 {
-                VersionedCell::store(self, $enc)
+            fn write(&self, $x: u64) -> u64 {
+                VersionedCell::write(self, $enc)
             }
             fn bounded(&self) -> [(u64, u64); 2] {
                 let timeout = std::time::Duration::from_secs(1);
-                [self.try_load(), self.load_timeout(timeout)].map(|r| {
+                [self.try_read(), self.read_timeout(timeout)].map(|r| {
                     let Versioned { value: $v, version } = r.unwrap();
                     ($dec, version)
                 })
@@ -102,29 +102,37 @@ probe!(Account, |x| acct(x), |v| {
 
 #[test]
 fn new_starts_at_version_zero() {
-    each_size(|make| assert_eq!(make(7).load(), (7, 0)));
+    each_size(|make| assert_eq!(make(7).read_versioned(), (7, 0)));
 }
 
 #[test]
-fn compare_exchange_succeeds_on_matching_version_only() {
+fn write_if_succeeds_on_matching_version_only() {
     each_size(|make| {
         let c = make(1);
-        assert_eq!(c.cas(0, 2), Ok(1));
-        assert_eq!(c.cas(0, 3), Err((2, 1)), "stale version must be refused");
-        assert_eq!(c.cas(5, 3), Err((2, 1)), "future version must be refused");
-        assert_eq!(c.cas(1, 3), Ok(2));
-        assert_eq!(c.load(), (3, 2));
+        assert_eq!(c.write_if(0, 2), Ok(1));
+        assert_eq!(
+            c.write_if(0, 3),
+            Err((2, 1)),
+            "stale version must be refused"
+        );
+        assert_eq!(
+            c.write_if(5, 3),
+            Err((2, 1)),
+            "future version must be refused"
+        );
+        assert_eq!(c.write_if(1, 3), Ok(2));
+        assert_eq!(c.read_versioned(), (3, 2));
     });
 }
 
 #[test]
-fn update_and_store_bump_version_by_one() {
+fn update_and_write_bump_version_by_one() {
     each_size(|make| {
         let c = make(10);
         assert_eq!(c.add(5), (15, 1));
-        assert_eq!(c.store(3), 2);
+        assert_eq!(c.write(3), 2);
         assert_eq!(c.add(1), (4, 3));
-        assert_eq!(c.load(), (4, 3));
+        assert_eq!(c.read_versioned(), (4, 3));
     });
 }
 
@@ -133,14 +141,14 @@ fn swap_returns_the_replaced_value_and_its_version() {
     each_size(|make| {
         let c = make(1);
         assert_eq!(c.swap(2), (1, 0));
-        assert_eq!(c.load(), (2, 1));
+        assert_eq!(c.read_versioned(), (2, 1));
         assert_eq!(c.swap(3), (2, 1));
-        assert_eq!(c.cas(2, 4), Ok(3), "a swap is one write: version + 1");
+        assert_eq!(c.write_if(2, 4), Ok(3), "a swap is one write: version + 1");
         // Through the whole ring (large path) and back.
         for i in 0..20u64 {
             assert_eq!(c.swap(100 + i), (if i == 0 { 4 } else { 99 + i }, 3 + i));
         }
-        assert_eq!(c.load(), (119, 23));
+        assert_eq!(c.read_versioned(), (119, 23));
     });
 }
 
@@ -149,17 +157,17 @@ fn fetch_update_returns_the_previous_value_or_the_declined_one() {
     each_size(|make| {
         let c = make(5);
         assert_eq!(c.fetch_add_below(2, 10), Ok((5, 0)));
-        assert_eq!(c.load(), (7, 1));
+        assert_eq!(c.read_versioned(), (7, 1));
         assert_eq!(c.fetch_add_below(2, 10), Ok((7, 1)));
         assert_eq!(c.fetch_add_below(2, 10), Ok((9, 2)));
         // 11 is not below 10: declined, nothing written.
         assert_eq!(c.fetch_add_below(2, 10), Err((11, 3)));
-        assert_eq!(c.load(), (11, 3));
+        assert_eq!(c.read_versioned(), (11, 3));
         assert_eq!(c.add(0), (11, 4));
         for i in 0..20u64 {
             assert_eq!(c.fetch_add_below(1, u64::MAX), Ok((11 + i, 4 + i)));
         }
-        assert_eq!(c.load(), (31, 24));
+        assert_eq!(c.read_versioned(), (31, 24));
     });
 }
 
@@ -175,7 +183,7 @@ fn fetch_update_retries_with_the_value_it_lost_to() {
             big.fetch_update(|v| {
                 calls.push(v[0]);
                 if calls.len() == 1 {
-                    big.store([50; 3]); // a write in between: the first try fails
+                    big.write([50; 3]); // a write in between: the first try fails
                 }
                 Some([v[0] + 1; 3])
             })
@@ -186,7 +194,7 @@ fn fetch_update_retries_with_the_value_it_lost_to() {
                 .fetch_update(|v| {
                     calls.push(v);
                     if calls.len() == 1 {
-                        small.store(50);
+                        small.write(50);
                     }
                     Some(v + 1)
                 })
@@ -196,10 +204,10 @@ fn fetch_update_retries_with_the_value_it_lost_to() {
         assert_eq!(calls, [0, 50], "large = {large}");
         assert_eq!(previous, Some((50, 1)), "large = {large}");
         let now = if large {
-            let v = big.load();
+            let v = big.read_versioned();
             (v.value[0], v.version)
         } else {
-            let v = small.load();
+            let v = small.read_versioned();
             (v.value, v.version)
         };
         assert_eq!(now, (51, 2), "large = {large}");
@@ -221,25 +229,25 @@ fn const_new_static_cell() {
         }
     );
     assert_eq!(
-        NEXT.load(),
+        NEXT.read_versioned(),
         Versioned {
             value: 11,
             version: 1
         }
     );
-    assert_eq!(UNIT.store(()), 1);
-    assert_eq!(BYTES.load().value, *b"noclobbr");
+    assert_eq!(UNIT.write(()), 1);
+    assert_eq!(BYTES.read_versioned().value, *b"noclobbr");
     // Same state as `new`.
     for x in [0u64, 1, u64::MAX, 0x0102_0304_0506_0708] {
         assert_eq!(
-            VersionedCell::const_new(x).load(),
-            VersionedCell::new(x).load()
+            VersionedCell::const_new(x).read_versioned(),
+            VersionedCell::new(x).read_versioned()
         );
         let (a, b) = (
             VersionedCell::const_new(x as u8),
             VersionedCell::new(x as u8),
         );
-        assert_eq!(a.load(), b.load());
+        assert_eq!(a.read_versioned(), b.read_versioned());
         assert_eq!(a.swap(1), b.swap(1));
     }
 }
@@ -264,17 +272,17 @@ fn many_writes_cycle_through_the_ring() {
     each_size(|make| {
         let c = make(0);
         for i in 0..100u64 {
-            assert_eq!(c.cas(i, i + 1), Ok(i + 1));
-            assert_eq!(c.cas(i, 0), Err((i + 1, i + 1)));
+            assert_eq!(c.write_if(i, i + 1), Ok(i + 1));
+            assert_eq!(c.write_if(i, 0), Err((i + 1, i + 1)));
         }
-        assert_eq!(c.load(), (100, 100));
+        assert_eq!(c.read_versioned(), (100, 100));
     });
 }
 
 #[test]
-fn try_update_declines_without_writing() {
+fn checked_update_declines_without_writing() {
     let c = VersionedCell::new([5u64; 2]);
-    let r = c.try_update(|v| (v[0] > 10).then_some([0; 2]));
+    let r = c.checked_update(|v| (v[0] > 10).then_some([0; 2]));
     assert_eq!(
         r,
         Err(Versioned {
@@ -283,7 +291,7 @@ fn try_update_declines_without_writing() {
         })
     );
     assert_eq!(c.version(), 0);
-    let r = c.try_update(|v| Some([v[0] * 2; 2]));
+    let r = c.checked_update(|v| Some([v[0] * 2; 2]));
     assert_eq!(
         r,
         Ok(Versioned {
@@ -293,16 +301,16 @@ fn try_update_declines_without_writing() {
     );
 
     let small = VersionedCell::new(1u32);
-    assert_eq!(small.try_update(|_| None).unwrap_err().version, 0);
+    assert_eq!(small.checked_update(|_| None).unwrap_err().version, 0);
     assert_eq!(
-        small.try_update(|v| v.checked_sub(1)),
+        small.checked_update(|v| v.checked_sub(1)),
         Ok(Versioned {
             value: 0,
             version: 1
         })
     );
     assert_eq!(
-        small.try_update(|v| v.checked_sub(1)),
+        small.checked_update(|v| v.checked_sub(1)),
         Err(Versioned {
             value: 0,
             version: 1
@@ -313,7 +321,7 @@ fn try_update_declines_without_writing() {
 #[test]
 fn version_into_inner_default_debug_from() {
     let c = VersionedCell::new(Account::default());
-    c.store(acct(9));
+    c.write(acct(9));
     assert_eq!(c.version(), 1);
     assert_eq!(
         format!("{c:?}"),
@@ -321,7 +329,7 @@ fn version_into_inner_default_debug_from() {
     );
     assert_eq!(c.into_inner(), acct(9));
     assert_eq!(
-        VersionedCell::<u16>::default().load(),
+        VersionedCell::<u16>::default().read_versioned(),
         Versioned {
             value: 0,
             version: 0
@@ -333,8 +341,8 @@ fn version_into_inner_default_debug_from() {
 #[test]
 fn zero_sized_and_odd_sized_payloads() {
     let unit = VersionedCell::new(());
-    assert_eq!(unit.store(()), 1);
-    assert_eq!(unit.load().version, 1);
+    assert_eq!(unit.write(()), 1);
+    assert_eq!(unit.read_versioned().version, 1);
     let odd = VersionedCell::new([1u8; 13]);
     odd.update(|mut v| {
         v[12] = 2;
@@ -348,8 +356,8 @@ fn zero_sized_and_odd_sized_payloads() {
     #[repr(C)]
     struct Flags(bool, bool, bool);
     let bools = VersionedCell::new(Flags(true, false, true));
-    bools.store(Flags(false, true, false));
-    assert_eq!(bools.load().value, Flags(false, true, false));
+    bools.write(Flags(false, true, false));
+    assert_eq!(bools.read_versioned().value, Flags(false, true, false));
 }
 
 #[test]
@@ -368,7 +376,7 @@ fn lock_free_on_x86_64() {
     assert!(VersionedCell::<u64>::is_lock_free());
 }
 
-/// #12: seven writers blocked inside their `update` closures (the ring path has
+/// Seven writers blocked inside their `update` closures (the ring path has
 /// 8 slots) must not keep an eighth writer from publishing. Each of the seven
 /// loses its first commit race (the main thread publishes while they are in
 /// the closure), so the closure runs again; an `update` that kept its staged
@@ -425,16 +433,16 @@ fn writers_blocked_in_closures_never_wedge_another_writer() {
         .collect();
     wait_for(&|| in_first.load(SeqCst) == BLOCKED);
     // Every blocked writer read version 0: this makes all their commits fail.
-    assert_eq!(cell.store([100; 4]), 1);
+    assert_eq!(cell.write([100; 4]), 1);
     go.store(true, SeqCst);
     wait_for(&|| in_second.load(SeqCst) == BLOCKED);
     // All seven are inside their second closure call: another writer must
-    // still publish. A detached thread, so that a wedged store fails the test
+    // still publish. A detached thread, so that a wedged write fails the test
     // (after `release` below lets the closures return) instead of hanging it.
     let (done, published) = mpsc::channel();
     let writer = {
         let cell = cell.clone();
-        std::thread::spawn(move || done.send(cell.store([200; 4])).unwrap())
+        std::thread::spawn(move || done.send(cell.write([200; 4])).unwrap())
     };
     let outcome = published.recv_timeout(limit);
     release.store(true, SeqCst);
@@ -449,7 +457,7 @@ fn writers_blocked_in_closures_never_wedge_another_writer() {
     );
     // The seven updates all landed after it, none lost.
     assert_eq!(
-        cell.load(),
+        cell.read_versioned(),
         Versioned {
             value: [207; 4],
             version: 9
@@ -457,19 +465,23 @@ fn writers_blocked_in_closures_never_wedge_another_writer() {
     );
 }
 
-/// #12: the bounded loads agree with `load` on both paths when nobody writes.
+/// The bounded reads agree with `read_versioned` on both paths when nobody
+/// writes.
 #[test]
-fn bounded_loads_agree_with_load() {
+fn bounded_reads_agree_with_read_versioned() {
     use std::time::Duration;
     each_size(|make| {
         let cell = make(5);
-        assert_eq!(cell.store(6), 1);
+        assert_eq!(cell.write(6), 1);
         assert_eq!(cell.bounded(), [(6, 1); 2]);
     });
     let large = VersionedCell::new([1u64; 4]);
-    large.store([2; 4]);
-    assert_eq!(large.try_load(), Ok(large.load()));
-    assert_eq!(large.load_timeout(Duration::ZERO), Ok(large.load()));
+    large.write([2; 4]);
+    assert_eq!(large.try_read(), Ok(large.read_versioned()));
+    assert_eq!(
+        large.read_timeout(Duration::ZERO),
+        Ok(large.read_versioned())
+    );
     assert_eq!(
         format!("{large:?}"),
         "VersionedCell { value: [2, 2, 2, 2], version: 1 }"

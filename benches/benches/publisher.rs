@@ -1,14 +1,15 @@
 //! `noclobber::Publisher<[u64; 4], 4>` and the single-writer
-//! `noclobber::SoloPublisher<[u64; 4], 2>` (`noclobber_solo`):
+//! `noclobber::SoloWriter<[u64; 4], 2>` + `SoloReader` (`noclobber_solo`):
 //! * `publisher_read_4x64`: `read` against `arc-swap` `load` + copy of the
 //!   array, std and parking_lot `RwLock` read + copy, and `noclobber::SeqLock`
 //!   (reference), 1..=N reader threads; `noclobber_publisher_try_read` is the
-//!   bounded `try_read` (one attempt, `Result`) beside `read`;
+//!   bounded `try_read` (one attempt, `Result<Versioned<_>, ReadError>`)
+//!   beside `read`;
 //! * `publisher_read_4x64_paced_writer` / `publisher_read_4x64_busy_writer`: the
 //!   same while one extra thread publishes about once per microsecond / back to
 //!   back (parameter = reader threads, readers + writer <= N);
 //! * `publish_4x64`: the cost of one publication, 1..=N writer threads:
-//!   `publish` against `ArcSwap::store(Arc::new(..))`, `RwLock` write and
+//!   `write` against `ArcSwap::store(Arc::new(..))`, `RwLock` write and
 //!   `SeqLock::write` (reference); `noclobber_solo` at 1 thread only (it has
 //!   one writer by construction).
 //!
@@ -28,13 +29,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_utils::CachePadded;
 use std::sync::Mutex;
 
-use noclobber::{Publisher, SeqLock, SoloPublisher, SoloWriter};
+use noclobber::{Publisher, SeqLock, SoloWriter};
 
 const INIT: Words4 = [1, 2, 3, 4];
 /// Slots: 4 leaves room for two stalled writers (see `Publisher` docs).
 type Pub = Publisher<Words4, 4>;
 /// Two slots: enough for a single writer never to block readers.
-type Solo = SoloPublisher<Words4, 2>;
+type Solo = SoloWriter<Words4, 2>;
 
 /// Hands the one writer to the one thread that asks for it (once per
 /// benchmark, outside the timed loop).
@@ -46,9 +47,9 @@ macro_rules! impls {
     ($one:ident) => {
         $one!(
             "noclobber_publisher",
-            Pub::new(INIT),
+            Pub::with_slots(INIT),
             |l| l.read(),
-            |l, v| l.publish(v)
+            |l, v| l.write(v)
         );
         $one!(
             "arc_swap_load_copy",
@@ -113,14 +114,14 @@ fn read_scenario(c: &mut Criterion, group: &str, writer: Writer) {
         // Read-side only, so not in `impls!`, which the publish group shares.
         one!(
             "noclobber_publisher_try_read",
-            Pub::new(INIT),
+            Pub::with_slots(INIT),
             |l| black_box(l.try_read()).is_ok(),
-            |l, v| l.publish(v)
+            |l, v| l.write(v)
         );
         // The single writer is owned by the writer closure; each reader
         // thread clones its own reader outside the timed loop.
-        let (mut w, r) = Solo::channel(INIT);
-        let r = &r;
+        let mut w = Solo::with_slots(INIT);
+        let r = &w.reader();
         let mut i = 0u64;
         bench_mode(
             &mut g,
@@ -135,7 +136,7 @@ fn read_scenario(c: &mut Criterion, group: &str, writer: Writer) {
             },
             move || {
                 i += 1;
-                black_box(w.publish([i; 4]));
+                black_box(w.write([i; 4]));
             },
         );
     }
@@ -172,14 +173,15 @@ fn publish(c: &mut Criterion) {
         }
         impls!(one);
         if t == 1 {
-            let (w, _r) = Solo::channel(INIT);
+            let w = Solo::with_slots(INIT);
+            let _r = w.reader();
             let slot = Mutex::new(Some(w));
             bench(&mut g, "noclobber_solo", t, |_| {
                 let mut w = take_writer(&slot);
                 let mut i = 0u64;
                 move || {
                     i += 1;
-                    black_box(w.publish([i; 4]));
+                    black_box(w.write([i; 4]));
                 }
             });
         }

@@ -4,7 +4,8 @@
 //!   and `fetch_add` (reference: the hardware RMW), 1..=N threads on one cell
 //!   (1 thread = uncontended, 2 = contended), plus `u128_cas_loop_ref`, the bare
 //!   `portable_atomic::AtomicU128` CAS loop the cell is built on (reference);
-//! * `versioned_read_u64`: `load` against `Mutex` / `RwLock` read and a plain
+//! * `versioned_read_u64`: `read_versioned` (value and version, the 0.1 `load`)
+//!   against `Mutex` / `RwLock` read and a plain
 //!   `AtomicU64::load` and one bare `AtomicU128::load` (references), 1..=N
 //!   reader threads.
 //!
@@ -115,7 +116,7 @@ fn versioned_read(c: &mut Criterion) {
             let cell = &CachePadded::new(VersionedCell::new(7u64));
             bench(&mut g, "noclobber_versioned", t, move |_| {
                 move || {
-                    black_box(cell.load());
+                    black_box(cell.read_versioned());
                 }
             });
         }

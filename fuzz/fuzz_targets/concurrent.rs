@@ -12,8 +12,7 @@
 //!   observed `(value, version)` pair is the one that write produced;
 //! * per thread, the versions observed (including those of plain reads, found
 //!   through the value) never go backwards;
-//! * a failed `compare_exchange` / `publish_if` reports a version other than
-//!   the expected one;
+//! * a failed `write_if` reports a version other than the expected one;
 //! * an `update` committed as version `v` computed its value from the value of
 //!   version `v - 1` (no lost update).
 //!
@@ -29,7 +28,7 @@ use std::sync::Barrier;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use noclobber::{Publisher, SeqLock, ShardedCounter, Versioned, VersionedCell};
+use noclobber::{Publisher, ReadError, SeqLock, ShardedCounter, Versioned, VersionedCell};
 use noclobber_fuzz::{Abc, Delta, Payload, MAX_OPS};
 
 #[derive(Arbitrary, Debug)]
@@ -78,19 +77,27 @@ enum Expect {
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum CellOp {
-    Load,
+    /// `read_versioned` (0.1: `load`).
+    ReadVersioned,
     Version,
-    CompareExchange(Expect),
+    /// `write_if` (0.1: `compare_exchange`).
+    WriteIf(Expect),
     Update,
-    TryUpdate { decline_odd: bool },
-    Store,
+    /// `checked_update` (0.1: `try_update`).
+    CheckedUpdate {
+        decline_odd: bool,
+    },
+    /// `write` (0.1: `store`).
+    Write,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum SeqOp {
     Read,
     ReadVersioned,
+    /// `try_read`, its value logged (0.1: `try_read`, `Option<T>`).
     TryRead,
+    /// `try_read`, value and version logged (0.1: `try_read_versioned`).
     TryReadVersioned,
     Version,
     Write,
@@ -102,8 +109,10 @@ enum PubOp {
     Read,
     ReadVersioned,
     Version,
-    Publish,
-    PublishIf(Expect),
+    /// `write` (0.1: `publish`).
+    Write,
+    /// `write_if` (0.1: `publish_if`).
+    WriteIf(Expect),
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -294,12 +303,12 @@ impl Thread {
 
 fn cell_op<T: Payload>(cell: &VersionedCell<T>, (log, stamps): &mut (Log<T>, Stamper), op: CellOp) {
     match op {
-        CellOp::Load => log.versioned(cell.load()),
+        CellOp::ReadVersioned => log.versioned(cell.read_versioned()),
         CellOp::Version => log.version(cell.version()),
-        CellOp::CompareExchange(e) => {
-            let expected = log.expect(e, || cell.load().version);
+        CellOp::WriteIf(e) => {
+            let expected = log.expect(e, || cell.read_versioned().version);
             let value = stamps.next();
-            match cell.compare_exchange(expected, value) {
+            match cell.write_if(expected, value) {
                 Ok(v) => {
                     assert_eq!(v, expected.wrapping_add(1));
                     log.wrote(v, value);
@@ -307,7 +316,7 @@ fn cell_op<T: Payload>(cell: &VersionedCell<T>, (log, stamps): &mut (Log<T>, Sta
                 Err(current) => {
                     assert_ne!(
                         current.version, expected,
-                        "compare_exchange refused the right version"
+                        "write_if refused the right version"
                     );
                     log.versioned(current);
                 }
@@ -323,9 +332,9 @@ fn cell_op<T: Payload>(cell: &VersionedCell<T>, (log, stamps): &mut (Log<T>, Sta
             log.wrote(done.version, done.value);
             log.rmw.push((done.version, given.unwrap()));
         }
-        CellOp::TryUpdate { decline_odd } => {
+        CellOp::CheckedUpdate { decline_odd } => {
             let mut given = None;
-            let got = cell.try_update(|old| {
+            let got = cell.checked_update(|old| {
                 log.value(old);
                 given = Some(old);
                 let odd = old.seed_of().unwrap_or(0) & 1 == 1;
@@ -340,15 +349,15 @@ fn cell_op<T: Payload>(cell: &VersionedCell<T>, (log, stamps): &mut (Log<T>, Sta
                     let odd = current.value.seed_of().unwrap_or(0) & 1 == 1;
                     assert_eq!(
                         odd, decline_odd,
-                        "try_update returned Err for a value the closure accepts"
+                        "checked_update returned Err for a value the closure accepts"
                     );
                     log.versioned(current);
                 }
             }
         }
-        CellOp::Store => {
+        CellOp::Write => {
             let value = stamps.next();
-            let v = cell.store(value);
+            let v = cell.write(value);
             log.wrote(v, value);
         }
     }
@@ -358,16 +367,17 @@ fn seq_op<T: Payload>(lock: &SeqLock<T>, (log, stamps): &mut (Log<T>, Stamper), 
     match op {
         SeqOp::Read => log.value(lock.read()),
         SeqOp::ReadVersioned => log.versioned(lock.read_versioned()),
-        SeqOp::TryRead => {
-            if let Some(v) = lock.try_read() {
-                log.value(v);
-            }
-        }
-        SeqOp::TryReadVersioned => {
-            if let Some(v) = lock.try_read_versioned() {
-                log.versioned(v);
-            }
-        }
+        // A write in progress is the only reason a one-shot read may fail.
+        SeqOp::TryRead => match lock.try_read() {
+            Ok(v) => log.value(v.value),
+            Err(ReadError::Interrupted) => {}
+            Err(e) => panic!("SeqLock::try_read: {e}"),
+        },
+        SeqOp::TryReadVersioned => match lock.try_read() {
+            Ok(v) => log.versioned(v),
+            Err(ReadError::Interrupted) => {}
+            Err(e) => panic!("SeqLock::try_read: {e}"),
+        },
         SeqOp::Version => log.version(lock.version()),
         SeqOp::Write => {
             let value = stamps.next();
@@ -396,15 +406,15 @@ fn pub_op<T: Payload, const S: usize>(
         PubOp::Read => log.value(p.read()),
         PubOp::ReadVersioned => log.versioned(p.read_versioned()),
         PubOp::Version => log.version(p.version()),
-        PubOp::Publish => {
+        PubOp::Write => {
             let value = stamps.next();
-            let v = p.publish(value);
+            let v = p.write(value);
             log.wrote(v, value);
         }
-        PubOp::PublishIf(e) => {
+        PubOp::WriteIf(e) => {
             let expected = log.expect(e, || p.version());
             let value = stamps.next();
-            match p.publish_if(expected, value) {
+            match p.write_if(expected, value) {
                 Ok(v) => {
                     assert_eq!(v, expected.wrapping_add(1));
                     log.wrote(v, value);
@@ -412,7 +422,7 @@ fn pub_op<T: Payload, const S: usize>(
                 Err(current) => {
                     assert_ne!(
                         current.version, expected,
-                        "publish_if refused the right version"
+                        "write_if refused the right version"
                     );
                     log.versioned(current);
                 }
@@ -498,9 +508,9 @@ fuzz_target!(|input: Input| {
         cell_abc: VersionedCell::new(stamp(0, CELL_ABC, 0)),
         seq64: SeqLock::new(stamp(0, SEQ64, 0)),
         seq_arr3: SeqLock::new(stamp(0, SEQ_ARR3, 0)),
-        pub64: Publisher::new(stamp(0, PUB64, 0)),
-        pub_arr3: Publisher::new(stamp(0, PUB_ARR3, 0)),
-        pub_abc: Publisher::new(stamp(0, PUB_ABC, 0)),
+        pub64: Publisher::with_slots(stamp(0, PUB64, 0)),
+        pub_arr3: Publisher::with_slots(stamp(0, PUB_ARR3, 0)),
+        pub_abc: Publisher::with_slots(stamp(0, PUB_ABC, 0)),
         counter: ShardedCounter::with_shards(usize::from(input.shards % 9)),
     };
     let rounds = 1 + usize::from(input.rounds % 32);
@@ -527,21 +537,21 @@ fuzz_target!(|input: Input| {
     check(
         "cell64",
         stamp(0, CELL64, 0),
-        shared.cell64.load(),
+        shared.cell64.read_versioned(),
         shared.cell64.version(),
         [&a.cell64.0, &b.cell64.0],
     );
     check(
         "cell_arr3",
         stamp(0, CELL_ARR3, 0),
-        shared.cell_arr3.load(),
+        shared.cell_arr3.read_versioned(),
         shared.cell_arr3.version(),
         [&a.cell_arr3.0, &b.cell_arr3.0],
     );
     check(
         "cell_abc",
         stamp(0, CELL_ABC, 0),
-        shared.cell_abc.load(),
+        shared.cell_abc.read_versioned(),
         shared.cell_abc.version(),
         [&a.cell_abc.0, &b.cell_abc.0],
     );

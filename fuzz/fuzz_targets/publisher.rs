@@ -40,8 +40,10 @@ enum Init<T> {
 
 #[derive(Arbitrary, Debug)]
 enum Op<T> {
-    Publish(T),
-    PublishIf {
+    /// `write` (0.1: `publish`).
+    Write(T),
+    /// `write_if` (0.1: `publish_if`).
+    WriteIf {
         expected: VersionSel,
         value: T,
     },
@@ -72,7 +74,7 @@ fuzz_target!(|input: Input| match input {
 fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
     let (publisher, mut model): (Publisher<T, SLOTS>, _) = match script.init {
         Init::New(v) => (
-            Publisher::new(v),
+            Publisher::with_slots(v),
             Versioned {
                 value: v,
                 version: 0,
@@ -88,16 +90,16 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
     };
     for op in script.ops.into_iter().take(MAX_OPS) {
         match op {
-            Op::Publish(v) => {
+            Op::Write(v) => {
                 model = Versioned {
                     value: v,
                     version: model.version + 1,
                 };
-                assert_eq!(publisher.publish(v), model.version);
+                assert_eq!(publisher.write(v), model.version);
             }
-            Op::PublishIf { expected, value } => {
+            Op::WriteIf { expected, value } => {
                 let expected = expected.pick(model.version);
-                let got = publisher.publish_if(expected, value);
+                let got = publisher.write_if(expected, value);
                 if expected == model.version {
                     model = Versioned {
                         value,

@@ -1,6 +1,7 @@
 //! `SeqLock<T>` against a single-threaded model `(value, version)`, for payloads
 //! of 0, 1, 8, 9, 16, 24 and 64 bytes. Every result is compared: values and
-//! versions. Single-threaded, `try_read` must never report a write in progress.
+//! versions. Single-threaded, `try_read` must never report a write in progress
+//! (`ReadError::Interrupted`).
 #![no_main]
 
 use std::time::Duration;
@@ -31,7 +32,9 @@ struct Script<T> {
 enum Op<T> {
     Read,
     ReadVersioned,
+    /// `try_read`, its value (0.1: `try_read`, `Option<T>`).
     TryRead,
+    /// `try_read`, value and version (0.1: `try_read_versioned`).
     TryReadVersioned,
     Version,
     /// `wait_newer(version - back, timeout 0)`: the model value if that
@@ -60,8 +63,8 @@ fn run<T: Payload>(script: Script<T>) {
         match op {
             Op::Read => assert_eq!(lock.read(), model.value),
             Op::ReadVersioned => assert_eq!(lock.read_versioned(), model),
-            Op::TryRead => assert_eq!(lock.try_read(), Some(model.value)),
-            Op::TryReadVersioned => assert_eq!(lock.try_read_versioned(), Some(model)),
+            Op::TryRead => assert_eq!(lock.try_read().map(|v| v.value), Ok(model.value)),
+            Op::TryReadVersioned => assert_eq!(lock.try_read(), Ok(model)),
             Op::Version => assert_eq!(lock.version(), model.version),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);

@@ -179,7 +179,7 @@ fuzz_target!(|input: Input| {
         Init::Default => (&*fresh.insert(ShardedCounter::default()), default_shards()),
         Init::WithShards(sel @ ShardSel::Large(_)) => (
             LARGE.get_or_init(|| ShardedCounter::with_shards(sel.get())),
-            noclobber::MAX_SHARDS,
+            noclobber::counter::MAX_SHARDS,
         ),
         Init::WithShards(sel) => (
             &*fresh.insert(ShardedCounter::with_shards(sel.get())),
@@ -187,7 +187,9 @@ fuzz_target!(|input: Input| {
         ),
     };
     assert_eq!(counter.shards(), shards);
-    assert!(counter.shards().is_power_of_two() && counter.shards() <= noclobber::MAX_SHARDS);
+    assert!(
+        counter.shards().is_power_of_two() && counter.shards() <= noclobber::counter::MAX_SHARDS
+    );
     let large = shards > 4096;
     let mut model = Model {
         count: 0,

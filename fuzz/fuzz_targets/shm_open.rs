@@ -3,9 +3,11 @@
 //! random bytes), then `open` of `SharedPublisher`, `SharedSeqLock` and
 //! `SharedSoloReader`, then, on an opened file, more damage (no truncation: a
 //! mapped file that shrinks is a `SIGBUS` by design, see the `shm` docs) and
-//! every bounded read plus `Debug`. Every call must end in `Ok` or `Err`
-//! within its bound: never a hang (libFuzzer's `-timeout`), never a crash or
-//! undefined behaviour (AddressSanitizer), never a panic.
+//! every bounded read (through `noclobber::Readable`, the handles' only read
+//! side since 0.2) plus `Debug`. Every call must end in `Ok` or `Err` within
+//! its bound: never a hang (libFuzzer's `-timeout`), never a crash or
+//! undefined behaviour (AddressSanitizer), never a panic. A refused `open`'s
+//! `shm::Error` must display and name the file.
 #![no_main]
 
 use std::fs::OpenOptions;
@@ -16,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use noclobber::shm::{SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
+use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
+use noclobber::Readable;
 
 type Value = [u64; 3];
 type Pub = SharedPublisher<Value, 3>;
@@ -61,13 +64,21 @@ fn path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let shm = Path::new("/dev/shm");
-        let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let dir = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         dir.join(format!("noclobber-fuzz-shm-open-{}", std::process::id()))
     })
 }
 
 fn damage(path: &Path, damage: &[Damage], truncate: bool) {
-    let file = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let len = file.metadata().unwrap().len();
     for d in damage.iter().take(64) {
         match *d {
@@ -98,28 +109,27 @@ fn bounded<R>(what: &str, f: impl FnOnce() -> R) -> R {
     r
 }
 
-fn read_publisher(p: &Pub) {
-    let _ = bounded("try_read", || p.try_read());
-    let _ = bounded("try_read_versioned", || p.try_read_versioned());
-    let _ = bounded("read_timeout", || p.read_timeout(Duration::from_millis(1)));
-    let _ = bounded("Debug", || format!("{p:?}"));
-    let _ = bounded("version", || p.version());
-}
-
-fn read_seqlock(s: &Seq) {
-    let _ = bounded("try_read", || s.try_read());
-    let _ = bounded("try_read_versioned", || s.try_read_versioned());
-    let _ = bounded("read_timeout", || s.read_timeout(Duration::from_millis(1)));
-    let _ = bounded("Debug", || format!("{s:?}"));
-    let _ = bounded("version", || s.version());
-}
-
-fn read_solo(r: &SoloR) {
+/// Every bounded read of a handle. `try_read` is the one-attempt read 0.1
+/// had twice (`try_read`, `try_read_versioned`).
+fn read_all<R: Readable + std::fmt::Debug>(r: &R) {
     let _ = bounded("try_read", || r.try_read());
-    let _ = bounded("try_read_versioned", || r.try_read_versioned());
     let _ = bounded("read_timeout", || r.read_timeout(Duration::from_millis(1)));
     let _ = bounded("Debug", || format!("{r:?}"));
     let _ = bounded("version", || r.version());
+}
+
+/// The result of an `open` that must end within `BOUND`; a refusal must
+/// format (its `Display` describes what the garbled file holds) and name the
+/// file.
+fn open<H>(path: &Path, f: impl FnOnce(&Path) -> Result<H, Error>) -> Option<H> {
+    match bounded("open", || f(path)) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            let _ = bounded("Error::fmt", || (e.to_string(), format!("{e:?}")));
+            assert_eq!(e.path(), path, "{e}");
+            None
+        }
+    }
 }
 
 fuzz_target!(|input: Input| {
@@ -132,7 +142,7 @@ fuzz_target!(|input: Input| {
                 Kind::Publisher => {
                     let p = Pub::create(path, [1, 2, 3]).unwrap();
                     for i in 0..n {
-                        p.publish([i; 3]);
+                        p.write([i; 3]);
                     }
                 }
                 Kind::SeqLock => {
@@ -144,7 +154,7 @@ fuzz_target!(|input: Input| {
                 Kind::Solo => {
                     let mut w = SoloW::create(path, [1, 2, 3]).unwrap();
                     for i in 0..n {
-                        w.publish([i; 3]);
+                        w.write([i; 3]);
                     }
                 }
             }
@@ -154,24 +164,24 @@ fuzz_target!(|input: Input| {
     damage(path, &input.before_open, true);
     match input.kind {
         Kind::Publisher => {
-            if let Ok(p) = bounded("open", || Pub::open(path)) {
-                read_publisher(&p);
+            if let Some(p) = open(path, |p| Pub::open(p)) {
+                read_all(&p);
                 damage(path, &input.after_open, false);
-                read_publisher(&p);
+                read_all(&p);
             }
         }
         Kind::SeqLock => {
-            if let Ok(s) = bounded("open", || Seq::open(path)) {
-                read_seqlock(&s);
+            if let Some(s) = open(path, |p| Seq::open(p)) {
+                read_all(&s);
                 damage(path, &input.after_open, false);
-                read_seqlock(&s);
+                read_all(&s);
             }
         }
         Kind::Solo => {
-            if let Ok(r) = bounded("open", || SoloR::open(path)) {
-                read_solo(&r);
+            if let Some(r) = open(path, |p| SoloR::open(p)) {
+                read_all(&r);
                 damage(path, &input.after_open, false);
-                read_solo(&r);
+                read_all(&r);
             }
         }
     }

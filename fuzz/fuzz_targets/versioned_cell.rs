@@ -3,7 +3,8 @@
 //! Small `T` (`()`, `u8`, `u64`: one 128-bit word) and large `T` (`[u8; 9]`,
 //! `[u64; 3]`, `Abc`, `[u64; 8]`: the tagged slot ring) are both driven. Every
 //! result is compared with the model: values and versions. `swap`,
-//! `fetch_update` and `try_update` are checked against `noclobber_fuzz::Model`.
+//! `fetch_update` and `checked_update` are checked against
+//! `noclobber_fuzz::Model`.
 #![no_main]
 
 use std::time::Duration;
@@ -32,23 +33,27 @@ struct Script<T> {
 
 #[derive(Arbitrary, Debug)]
 enum Op<T> {
-    Load,
+    /// `read_versioned` (0.1: `load`).
+    ReadVersioned,
     Version,
     /// `wait_newer(version - back, timeout 0)`: the model value if that
     /// version is older, else `TimedOut`.
     WaitNewer(u8),
-    CompareExchange {
+    /// `write_if` (0.1: `compare_exchange`).
+    WriteIf {
         expected: VersionSel,
         value: T,
     },
     Update {
         k: u64,
     },
-    TryUpdate {
+    /// `checked_update` (0.1: `try_update`).
+    CheckedUpdate {
         k: u64,
         modulus: u8,
     },
-    Store(T),
+    /// `write` (0.1: `store`).
+    Write(T),
     Debug,
     Swap(T),
     FetchUpdate {
@@ -71,15 +76,15 @@ fn run<T: Payload>(script: Script<T>) {
     let (cell, mut model) = script.init.build(VersionedCell::new);
     for op in script.ops.into_iter().take(MAX_OPS) {
         match op {
-            Op::Load => assert_eq!(cell.load(), model),
+            Op::ReadVersioned => assert_eq!(cell.read_versioned(), model),
             Op::Version => assert_eq!(cell.version(), model.version),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
                 assert_eq!(cell.wait_newer(seen, Duration::ZERO), expected);
             }
-            Op::CompareExchange { expected, value } => {
+            Op::WriteIf { expected, value } => {
                 let expected = expected.pick(model.version);
-                let got = cell.compare_exchange(expected, value);
+                let got = cell.write_if(expected, value);
                 if expected == model.version {
                     model = Versioned {
                         value,
@@ -105,9 +110,9 @@ fn run<T: Payload>(script: Script<T>) {
                 };
                 assert_eq!(got, model);
             }
-            Op::TryUpdate { k, modulus } => {
+            Op::CheckedUpdate { k, modulus } => {
                 let mut calls = 0;
-                let got = cell.try_update(|old| {
+                let got = cell.checked_update(|old| {
                     calls += 1;
                     assert_eq!(old, model.value);
                     accepts(&old, modulus).then(|| mix(&old, k))
@@ -123,12 +128,12 @@ fn run<T: Payload>(script: Script<T>) {
                     assert_eq!(got, Err(model));
                 }
             }
-            Op::Store(v) => {
+            Op::Write(v) => {
                 model = Versioned {
                     value: v,
                     version: model.version + 1,
                 };
-                assert_eq!(cell.store(v), model.version);
+                assert_eq!(cell.write(v), model.version);
             }
             Op::Swap(v) => {
                 let mut m = Model::new(model);
@@ -147,7 +152,7 @@ fn run<T: Payload>(script: Script<T>) {
                 let want = m.fetch_update(|old| accepts(&old, modulus).then(|| mix(&old, k)));
                 assert_eq!(got, want);
                 model = m.now;
-                assert_eq!(cell.load(), model);
+                assert_eq!(cell.read_versioned(), model);
             }
             Op::Debug => assert_eq!(
                 format!("{cell:?}"),
@@ -158,6 +163,6 @@ fn run<T: Payload>(script: Script<T>) {
             ),
         }
     }
-    assert_eq!(cell.load(), model);
+    assert_eq!(cell.read_versioned(), model);
     assert_eq!(cell.into_inner(), model.value);
 }

@@ -8,20 +8,22 @@ use std::hash::Hash;
 
 use arbitrary::Arbitrary;
 use bytemuck::NoUninit;
+use noclobber::counter::MAX_SHARDS;
 use noclobber::Versioned;
 
 /// A `wait_newer` call for the model at `now` (timeout 0): the version it
 /// passes as seen (`back` versions behind, 0 to 2) and what it must return,
-/// the current value if that is newer, else `TimedOut`.
+/// the current value if that is newer, else `TimedOut` (the objects these
+/// targets wait on are never closed while they wait).
 pub fn wait_newer_case<T: Copy>(
     now: Versioned<T>,
     back: u8,
-) -> (u64, Result<Versioned<T>, noclobber::ReadError>) {
+) -> (u64, Result<Versioned<T>, noclobber::WaitError>) {
     let seen = now.version.saturating_sub(u64::from(back % 3));
     let expected = if seen < now.version {
         Ok(now)
     } else {
-        Err(noclobber::ReadError::TimedOut)
+        Err(noclobber::WaitError::TimedOut)
     };
     (seen, expected)
 }
@@ -73,8 +75,8 @@ impl<T: Copy> Model<T> {
         Model { now }
     }
 
-    /// Writes `value`; returns the new version.
-    pub fn store(&mut self, value: T) -> u64 {
+    /// Writes `value`; returns the new version (`write`).
+    pub fn write(&mut self, value: T) -> u64 {
         self.swap(value).version + 1
     }
 
@@ -100,8 +102,8 @@ impl<T: Copy> Model<T> {
         }
     }
 
-    /// `VersionedCell::try_update`: `Ok(committed)` or `Err(current)`.
-    pub fn try_update(
+    /// `VersionedCell::checked_update`: `Ok(committed)` or `Err(current)`.
+    pub fn checked_update(
         &mut self,
         f: impl FnOnce(T) -> Option<T>,
     ) -> Result<Versioned<T>, Versioned<T>> {
@@ -217,7 +219,8 @@ pub fn mix<T: Payload>(old: &T, k: u64) -> T {
     T::from_seed(digest(old) ^ k.rotate_left(29))
 }
 
-/// Whether a `try_update` closure accepts `old` (`modulus` 0: never, 1: always).
+/// Whether a `checked_update` / `fetch_update` closure accepts `old`
+/// (`modulus` 0: never, 1: always).
 pub fn accepts<T: Payload>(old: &T, modulus: u8) -> bool {
     match modulus {
         0 => false,
@@ -226,8 +229,8 @@ pub fn accepts<T: Payload>(old: &T, modulus: u8) -> bool {
     }
 }
 
-/// The version passed to `compare_exchange` / `publish_if`, relative to the
-/// version the model holds.
+/// The version passed to `write_if`, relative to the version the model
+/// holds.
 #[derive(Clone, Copy, Debug, Arbitrary)]
 pub enum VersionSel {
     /// The right version.
@@ -314,13 +317,13 @@ impl ShardSel {
             ShardSel::Small(n) => usize::from(n),
             ShardSel::Medium(n) => usize::from(n % 1024),
             ShardSel::Large(LargeShards::Pow2(n)) => {
-                let min = noclobber::MAX_SHARDS.trailing_zeros();
+                let min = MAX_SHARDS.trailing_zeros();
                 1usize << (min + u32::from(n) % (usize::BITS - min))
             }
-            ShardSel::Large(LargeShards::MaxShards) => noclobber::MAX_SHARDS,
-            ShardSel::Large(LargeShards::MaxShardsPlusOne) => noclobber::MAX_SHARDS + 1,
+            ShardSel::Large(LargeShards::MaxShards) => MAX_SHARDS,
+            ShardSel::Large(LargeShards::MaxShardsPlusOne) => MAX_SHARDS + 1,
             ShardSel::Large(LargeShards::UsizeMax) => usize::MAX,
-            ShardSel::Large(LargeShards::Raw(n)) => n.max(noclobber::MAX_SHARDS),
+            ShardSel::Large(LargeShards::Raw(n)) => n.max(MAX_SHARDS),
         }
     }
 }
@@ -328,5 +331,5 @@ impl ShardSel {
 /// The shard count `with_shards(n)` is documented to produce: `n` rounded up to
 /// a power of two and clamped to `1..=MAX_SHARDS`.
 pub fn expected_shards(n: usize) -> usize {
-    n.clamp(1, noclobber::MAX_SHARDS).next_power_of_two()
+    n.clamp(1, MAX_SHARDS).next_power_of_two()
 }

@@ -4,7 +4,9 @@
 
 use crate::sync::{AtomicU64, Ordering};
 
-use super::{MAX_SHARDS, SHARD_BYTES, SHARING};
+#[cfg(not(noclobber_loom))]
+use super::MAX_SHARDS;
+use super::{SHARD_BYTES, SHARING};
 
 /// `ThreadSlot::hint` of a thread that has not taken a slot yet.
 pub(super) const NO_SLOT: usize = usize::MAX;

@@ -71,6 +71,21 @@
 //!   writer tests a bit of the value its CAS read anyway: no memory access
 //!   at all. Such an object's `waiters` word stays 0.
 //!
+//! * **N7 (closing).** A single writer that goes away closes its object: it
+//!   sets the `CLOSED` bit of `waiters` (Release, after its last
+//!   publication in program order), then bumps `epoch` and wakes every
+//!   sleeper whether or not any announced itself. A waiter's check loads the
+//!   bit (Acquire) *before* the version: if it sees the bit, the version it
+//!   loads next shows every publication before the close, and a newer one
+//!   still wins (`Seen::Newer`); only with nothing newer does the wait end
+//!   with `Seen::Closed`. A waiter that loaded `epoch` before the bump finds
+//!   it changed when it goes to sleep, or is woken (as in N3); one that loaded
+//!   the bumped `epoch` sees the bit. Across processes a writer can also die
+//!   without closing: the kernel releases its lock, which a waiting reader
+//!   tests each time it wakes, and it wakes at least every probe slice
+//!   (`Notify::wait_until`'s `slice`). A successor clears the bit before its
+//!   first write (`reopen`).
+//!
 //! Timeouts bound every sleep: a writer stopped or killed mid-publication never
 //! keeps a waiter past its deadline, since a sleep ends at the deadline and
 //! the waiter then returns what it can check without waiting. Waiting never
@@ -367,11 +382,13 @@ impl Notify {
     /// on the epoch it loaded before that check, which the bump changes.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn close(&self) {
-        // Relaxed: ordered before the epoch's Release bump in `wake_all` by
-        // program order; a waiter that loads the bumped epoch (Acquire) sees
-        // the flag, one that loaded the old epoch finds it changed when it
-        // sleeps, or is woken (N3's reasoning, with no announcement needed).
-        self.waiters.fetch_or(CLOSED, Ordering::Relaxed);
+        // Release: the writer's publications happen before a waiter that
+        // sees the flag (Acquire in `is_closed`) and then loads the version.
+        // The flag is set before the epoch's Release bump in `wake_all`: a
+        // waiter that loads the bumped epoch (Acquire) sees the flag, one that
+        // loaded the old epoch finds it changed when it sleeps, or is woken
+        // (N3's reasoning, with no announcement needed).
+        self.waiters.fetch_or(CLOSED, Ordering::Release);
         self.wake_all();
     }
 

@@ -49,8 +49,10 @@ pub enum Error {
         len: u64,
         /// Length this layout needs.
         expected: u64,
-        /// The handle asked for, e.g. `SharedPublisher<[u64; 4], 3>` (kind,
-        /// `T` as [`core::any::type_name`] spells it, slots).
+        /// The object asked for, named by the handle that creates it:
+        /// `SharedPublisher<[u64; 4], 3>`, `SharedSoloWriter<..>` (also for a
+        /// `SharedSoloReader`), `SharedSeqLock<..>` (also for a
+        /// `SharedSeqLockReader`); `T` as [`core::any::type_name`] spells it.
         object: String,
     },
     /// The header's magic is not written. `create` links a file to its name
@@ -89,8 +91,10 @@ pub enum Error {
     LayoutMismatch {
         /// The file.
         path: PathBuf,
-        /// The handle asked for, e.g. `SharedPublisher<[u64; 4], 3>` (kind,
-        /// `T` as [`core::any::type_name`] spells it, slots).
+        /// The object asked for, named by the handle that creates it:
+        /// `SharedPublisher<[u64; 4], 3>`, `SharedSoloWriter<..>` (also for a
+        /// `SharedSoloReader`), `SharedSeqLock<..>` (also for a
+        /// `SharedSeqLockReader`); `T` as [`core::any::type_name`] spells it.
         expected: String,
         /// `size_of::<T>()` of the expected value type.
         value_size: usize,
@@ -245,7 +249,7 @@ impl fmt::Display for Error {
                 object,
             } => write!(
                 f,
-                "{}: file is {len} bytes, a shared {object} needs {expected} \
+                "{}: file is {len} bytes, a {object} needs {expected} \
                  (another object, or its creator has not sized it yet)",
                 path.display()
             ),

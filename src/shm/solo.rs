@@ -252,7 +252,7 @@ impl<T: Pod + Send, const SLOTS: usize> Create for SharedSoloWriter<T, SLOTS> {
 /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-solo-wdebug", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
 /// let w = noclobber::shm::SharedSoloWriter::<u8>::create(&path, 5)?;
-/// assert_eq!(format!("{w:?}"), "SharedSoloWriter { value: 5, version: 0 }");
+/// assert_eq!(format!("{w:?}"), "SharedSoloWriter { value: 5, version: 0, slots: 2 }");
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -331,7 +331,8 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// exited, or was killed, and no successor has opened it since. A
     /// *stopped* writer still holds it. Nothing newer comes until a
     /// successor opens the file as writer; then this is `false` again.
-    /// (Also `Readable::is_closed`.)
+    /// (Also `Readable::is_closed`.) Costs a system call (`fcntl`) unless the
+    /// writer closed the file itself.
     ///
     /// ```
     /// use noclobber::shm::{SharedSoloReader, SharedSoloWriter};
@@ -416,7 +417,7 @@ impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloReader<T, SLOTS> {
 /// # let _ = std::fs::remove_file(&path);
 /// let _w = noclobber::shm::SharedSoloWriter::<u8>::create(&path, 7)?;
 /// let r = noclobber::shm::SharedSoloReader::<u8>::open(&path)?;
-/// assert_eq!(format!("{r:?}"), "SharedSoloReader { value: 7, version: 0 }");
+/// assert_eq!(format!("{r:?}"), "SharedSoloReader { value: 7, version: 0, slots: 2 }");
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -254,12 +254,19 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         writer_alive: impl Fn() -> bool,
     ) -> Result<Versioned<T>, WaitError<C>> {
         use crate::notify::{Announce, Seen};
-        // A newer version first, then the close: the writer's last
-        // publication happens before its close (N7), so a waiter sees it.
+        // The close first, then the version (N7): the writer's publications
+        // happen before its close (the flag's Release store), so a head loaded
+        // after the flag was seen (Acquire) shows every one of them, and a
+        // newer version still wins over the close. In the other order a stale
+        // head and a fresh flag would end the wait with `Closed` and lose the
+        // last publication. A writer process found gone by `writer_alive`:
+        // the kernel's teardown of it orders its stores before our probe, as
+        // for dead claims (I6 in `ring/mod.rs`).
         let check = || {
+            let closed = self.notify.is_closed() || !writer_alive();
             if self.version() > seen {
                 Seen::Newer
-            } else if self.notify.is_closed() || !writer_alive() {
+            } else if closed {
                 Seen::Closed
             } else {
                 Seen::Same
@@ -733,8 +740,8 @@ impl<T, const SLOTS: usize> Clone for SoloReader<T, SLOTS> {
 ///
 /// ```
 /// let (w, r) = noclobber::SoloWriter::channel(3u8);
-/// assert_eq!(format!("{w:?}"), "SoloWriter { value: 3, version: 0 }");
-/// assert_eq!(format!("{r:?}"), "SoloReader { value: 3, version: 0 }");
+/// assert_eq!(format!("{w:?}"), "SoloWriter { value: 3, version: 0, slots: 2 }");
+/// assert_eq!(format!("{r:?}"), "SoloReader { value: 3, version: 0, slots: 2 }");
 /// ```
 impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloWriter<T, SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -757,6 +764,6 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> Body<T, SLOTS> {
             Err(Fault::Corrupt(c)) => s.field("value", &format_args!("<{c}>")),
             Err(_) => s.field("value", &format_args!("<interrupted>")),
         };
-        s.finish()
+        s.field("slots", &SLOTS).finish()
     }
 }

@@ -472,7 +472,7 @@ const TARGETS: &[Target] = &[
         noclobber: "noclobber_solo",
         baseline: "noclobber_publisher",
         min_ratio: 2.0,
-        text: "single-writer publish >= 2x Publisher::publish",
+        text: "single-writer write >= 2x Publisher::write",
     },
     Target {
         group: "versioned_update_u64",
@@ -725,9 +725,9 @@ fn fairness_section(md: &mut String, dur: Duration) {
     rw!(
         "read_4x64_writer",
         "noclobber_publisher",
-        noclobber::Publisher::<W4, 4>::new(init),
+        noclobber::Publisher::<W4, 4>::with_slots(init),
         |l| l.read(),
-        |l, v| l.publish(v)
+        |l, v| l.write(v)
     );
     rw!(
         "read_4x64_writer",

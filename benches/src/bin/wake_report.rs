@@ -1,5 +1,5 @@
 //! What waiting for a newer version (`wait_newer`) costs: wake-up latency from
-//! a writer's publish to the waiter's return, between threads and between
+//! a writer's `write` to the waiter's return, between threads and between
 //! processes, and the CPU time of a waiter through an idle second.
 //!
 //! ```text
@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Each sample: the writer stores the wall-clock time (`SystemTime`, the clock
-//! processes share) in the value and publishes it; the waiter, asleep in
+//! processes share) in the value and writes it; the waiter, asleep in
 //! `wait_newer`, returns and subtracts that time from its own clock. The writer
 //! pauses `GAP` between publications, long enough that the waiter is asleep
 //! again (not still handling the last value) when the next one comes. Options:
@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use noclobber::shm::{SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
-use noclobber::{Publisher, ReadError, SeqLock, SoloPublisher, Versioned};
+use noclobber::{Publisher, Readable, SeqLock, SoloWriter, Versioned, WaitError};
 
 /// Between publications: the waiter must be back asleep.
 const GAP: Duration = Duration::from_micros(500);
@@ -45,10 +45,11 @@ fn stamp(i: u64) -> Stamp {
 }
 
 /// Waits for `samples` publications; returns their latencies in ns (and the
-/// number of publications skipped, which should be 0 at this pace).
-fn follow(
+/// number of publications skipped, which should be 0 at this pace). `E` is
+/// `WaitError` in process, `WaitError<shm::Corrupt>` for the shared files.
+fn follow<E: std::fmt::Debug>(
     samples: u64,
-    mut wait: impl FnMut(u64) -> Result<Versioned<Stamp>, ReadError>,
+    mut wait: impl FnMut(u64) -> Result<Versioned<Stamp>, E>,
 ) -> (Vec<u64>, u64) {
     let (mut seen, mut latencies, mut skipped) = (0, Vec::new(), 0);
     while seen < samples {
@@ -84,11 +85,12 @@ fn in_threads(samples: u64) -> Vec<Row> {
         })
     };
 
-    let (mut w, r) = SoloPublisher::<Stamp, 2>::channel([0, 0]);
+    let mut w = SoloWriter::<Stamp, 2>::with_slots([0, 0]);
+    let r = w.reader();
     row(
-        "SoloPublisher, threads",
+        "SoloReader, threads",
         thread::scope(|s| {
-            s.spawn(|| paced(samples, |i| assert_eq!(w.publish(stamp(i)), i)));
+            s.spawn(|| paced(samples, |i| assert_eq!(w.write(stamp(i)), i)));
             follow(samples, |seen| r.wait_newer(seen, TIMEOUT))
         }),
     );
@@ -100,11 +102,11 @@ fn in_threads(samples: u64) -> Vec<Row> {
             follow(samples, |seen| lock.wait_newer(seen, TIMEOUT))
         }),
     );
-    let p = Publisher::<Stamp, 3>::new([0, 0]);
+    let p = Publisher::<Stamp, 3>::with_slots([0, 0]);
     row(
         "Publisher, threads",
         thread::scope(|s| {
-            s.spawn(|| paced(samples, |i| assert_eq!(p.publish(stamp(i)), i)));
+            s.spawn(|| paced(samples, |i| assert_eq!(p.write(stamp(i)), i)));
             follow(samples, |seen| p.wait_newer(seen, TIMEOUT))
         }),
     );
@@ -121,7 +123,7 @@ fn across_processes(samples: u64, dir: &Path) -> Vec<Row> {
         let mut publish: Box<dyn FnMut(u64)> = match kind {
             "solo" => {
                 let mut w = SharedSoloWriter::<Stamp, 2>::create(&path, [0, 0]).unwrap();
-                Box::new(move |i| assert_eq!(w.publish(stamp(i)), i))
+                Box::new(move |i| assert_eq!(w.write(stamp(i)), i))
             }
             "seqlock" => {
                 let l = SharedSeqLock::<Stamp>::create(&path, [0, 0]).unwrap();
@@ -129,7 +131,7 @@ fn across_processes(samples: u64, dir: &Path) -> Vec<Row> {
             }
             _ => {
                 let p = SharedPublisher::<Stamp, 3>::create(&path, [0, 0]).unwrap();
-                Box::new(move |i| assert_eq!(p.publish(stamp(i)), i))
+                Box::new(move |i| assert_eq!(p.write(stamp(i)), i))
             }
         };
         let mut child = Command::new(env::current_exe().unwrap())
@@ -208,16 +210,17 @@ fn thread_cpu() -> Duration {
 }
 
 /// One `wait_newer` call of a case.
-type Wait<'a> = dyn Fn() -> Result<Versioned<Stamp>, ReadError> + Sync + 'a;
+type Wait<'a> = dyn Fn() -> Result<Versioned<Stamp>, WaitError> + Sync + 'a;
 
 /// CPU time of a thread whose `wait_newer` sleeps through one idle second.
 fn idle_cpu() -> Vec<(String, Duration)> {
-    let (_w, r) = SoloPublisher::<Stamp, 2>::channel([0, 0]);
+    let w = SoloWriter::<Stamp, 2>::with_slots([0, 0]);
+    let r = w.reader();
     let lock = SeqLock::new([0u64, 0]);
-    let p = Publisher::<Stamp, 3>::new([0, 0]);
+    let p = Publisher::<Stamp, 3>::with_slots([0, 0]);
     let second = Duration::from_secs(1);
     let cases: [(&str, &Wait); 3] = [
-        ("SoloPublisher", &|| r.wait_newer(0, second)),
+        ("SoloReader", &|| r.wait_newer(0, second)),
         ("SeqLock", &|| lock.wait_newer(0, second)),
         ("Publisher", &|| p.wait_newer(0, second)),
     ];
@@ -227,7 +230,7 @@ fn idle_cpu() -> Vec<(String, Duration)> {
             let cpu = thread::scope(|s| {
                 s.spawn(|| {
                     let before = thread_cpu();
-                    assert_eq!(wait(), Err(ReadError::TimedOut));
+                    assert_eq!(wait(), Err(WaitError::TimedOut));
                     thread_cpu() - before
                 })
                 .join()
@@ -277,7 +280,7 @@ fn main() {
         "Generated by `cargo run --release -p noclobber-benches --bin wake_report` \
          (Unix time {when}, {samples} samples per case, one publication every {GAP:?} \
          so that the waiter is asleep when it comes). Latency: from just before the \
-         writer's `publish`/`write` to the waiter's return from `wait_newer`, by the \
+         writer's `write` to the waiter's return from `wait_newer`, by the \
          wall clock both processes share.\n"
     )
     .unwrap();

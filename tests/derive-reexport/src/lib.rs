@@ -71,7 +71,7 @@ pub struct Failures;
 mod tests {
     use super::*;
     use noclobber::shm::{SharedPublisher, SharedSeqLock};
-    use noclobber::{Publisher, SeqLock, VersionedCell};
+    use noclobber::{Publisher, Readable, SeqLock, VersionedCell};
 
     const Q: Quote = Quote {
         bid: 100,
@@ -83,13 +83,13 @@ mod tests {
     fn pod_type_works_in_process() {
         let cell = VersionedCell::new(Q);
         let lock = SeqLock::new(Q);
-        let publisher: Publisher<Quote, 3> = Publisher::new(Q);
+        let publisher: Publisher<Quote> = Publisher::new(Q);
         let higher = Quote { bid: 102, ..Q };
         cell.update(|_| higher);
         lock.write(higher);
-        publisher.publish(higher);
+        publisher.write(higher);
         assert_eq!(
-            (cell.load().value, lock.read(), publisher.read()),
+            (cell.read(), lock.read(), publisher.read()),
             (higher, higher, higher)
         );
         assert_eq!(Quote::zeroed().bid, 0);
@@ -107,7 +107,7 @@ mod tests {
         let _ = std::fs::remove_file(&seq_path);
         let writer = SharedPublisher::<Quote, 3>::create(&pub_path, Q).unwrap();
         let reader = SharedPublisher::<Quote, 3>::open(&pub_path).unwrap();
-        writer.publish(Quote { ask: 99, ..Q });
+        writer.write(Quote { ask: 99, ..Q });
         assert_eq!(reader.read().ask, 99);
         let lock = SharedSeqLock::<Quote>::create(&seq_path, Q).unwrap();
         assert_eq!(
@@ -125,7 +125,7 @@ mod tests {
             level: 0,
         });
         flags.update(|f| Flags { ready: true, ..f });
-        assert!(flags.load().value.ready);
+        assert!(flags.read().ready);
         let lock = SeqLock::new(Flags {
             ready: true,
             level: 3,
