@@ -3,6 +3,8 @@
 //!
 //! The test binary re-executes itself as the child: `child_role` is a no-op
 //! unless `NOCLOBBER_SHM_ROLE` is set. Set `NOCLOBBER_SHM_SEED` to replay a run.
+//! Under an emulator, set `NOCLOBBER_TEST_RUNNER` to cargo's target runner
+//! (see `self_command`).
 #![cfg(all(unix, feature = "shm"))]
 
 use std::env;
@@ -118,6 +120,36 @@ fn child_role() {
                 thread::sleep(Duration::from_micros(300));
             }
         }
+        // Follows the file with unbounded waits, and reports on stdout each
+        // close ("closed <monotonic ns> <version>") and the first value after
+        // it ("resumed <version>"); while closed, polls until a successor
+        // opens the file.
+        "solo-closed-waiter" => {
+            use std::io::Write;
+            let r = SoloR::open(&path).unwrap();
+            let mut out = std::io::stdout();
+            let (mut seen, mut resumed) = (r.version(), true);
+            writeln!(out, "ready {seen}").unwrap();
+            while start.elapsed() < CHILD_LIFETIME {
+                match r.wait_newer(seen, Duration::MAX) {
+                    Ok(v) => {
+                        seen = check(v).version;
+                        if !resumed {
+                            writeln!(out, "resumed {seen}").unwrap();
+                            resumed = true;
+                        }
+                    }
+                    Err(WaitError::Closed) => {
+                        writeln!(out, "closed {} {seen}", monotonic_ns()).unwrap();
+                        resumed = false;
+                        while r.is_closed() && start.elapsed() < CHILD_LIFETIME {
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
         // Spends about half its time inside writes, half between them.
         "seq-writer" => {
             let s = Seq::open(&path).unwrap();
@@ -194,14 +226,49 @@ fn spin(d: Duration) {
     }
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process, so that a
+/// child's report can be compared with the parent's kill.
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid out-pointer; `CLOCK_MONOTONIC` always exists.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) },
+        0
+    );
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 // --------------------------------------------------------------- parent side
 
 /// A child process, killed and reaped when dropped.
 struct Child(std::process::Child);
 
+/// A command that runs this test binary again: through `NOCLOBBER_TEST_RUNNER`
+/// when it is set (a program and its arguments, split on whitespace, e.g.
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`, as cargo's target runner started
+/// this binary: without binfmt registration a foreign binary does not run
+/// directly), else directly. The runner's process is the child: under
+/// qemu-user, signals and `waitpid` reach the emulated program.
+fn self_command() -> Command {
+    let exe = env::current_exe().unwrap();
+    let runner = env::var("NOCLOBBER_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    match runner.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(runner).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    }
+}
+
 impl Child {
     fn spawn(role: &str, path: &Path) -> Child {
-        let child = Command::new(env::current_exe().unwrap())
+        let child = self_command()
             .args([
                 "child_role",
                 "--exact",
@@ -215,6 +282,34 @@ impl Child {
             .spawn()
             .unwrap();
         Child(child)
+    }
+
+    /// A child whose stdout lines arrive on the returned channel.
+    fn spawn_piped(role: &str, path: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
+        use std::io::BufRead;
+        let mut child = self_command()
+            .args([
+                "child_role",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+                "-q",
+            ])
+            .env(ROLE, role)
+            .env(FILE, path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (Child(child), rx)
     }
 
     fn signal(&self, sig: libc::c_int) {
@@ -1277,6 +1372,113 @@ fn waiters_follow_a_writer_process_and_see_it_stop_or_die() {
 
 /// A `SharedSeqLock` writer killed in the middle of a write (the sequence
 /// odd for good) keeps waiters only until their timeout.
+/// How many times `waiting_readers_see_the_writer_go` kills the writer.
+const CLOSE_KILLS: usize = 20;
+
+/// The next line from a child that starts with `word`, within `timeout`;
+/// other lines (the test harness's) are skipped.
+fn next_line(rx: &std::sync::mpsc::Receiver<String>, word: &str, timeout: Duration) -> String {
+    let t = Instant::now();
+    loop {
+        let left = timeout.saturating_sub(t.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.starts_with(word) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no {word:?} line within {timeout:?}: {e}"),
+        }
+    }
+}
+
+/// Three reader processes wait with an unbounded timeout while writer
+/// processes come and go: each `SIGKILL` of the writer ends every waiter's
+/// wait with `Closed`, at the version the writer last published; a `SIGSTOP`
+/// ends none; each successor's first publication reaches every waiter that
+/// waits again. The time from the kill to each reader's `Closed` is
+/// reported (the target is a median of 20 ms and a maximum of 100 ms); the
+/// test allows `WAIT_LATE` for a loaded machine.
+#[test]
+fn waiting_readers_see_the_writer_go() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let _watchdog = Watchdog::start_for(
+        "waiting_readers_see_the_writer_go",
+        Duration::from_secs(120),
+    );
+    let (file, r) = solo_file("solo-close");
+    let writer_opened = || {
+        wait_until(
+            "the writer to open the file",
+            Duration::from_secs(20),
+            || !r.is_closed() && r.version() > 0,
+        );
+    };
+    let mut writer = Child::spawn("solo-paced-writer", &file.0);
+    writer_opened();
+    let readers: Vec<_> = (0..3)
+        .map(|_| Child::spawn_piped("solo-closed-waiter", &file.0))
+        .collect();
+    for (_, rx) in &readers {
+        next_line(rx, "ready", Duration::from_secs(20));
+    }
+    let mut latencies = Vec::new();
+    let mut rng = Rng::new();
+    for kill in 0..CLOSE_KILLS {
+        thread::sleep(rng.millis(10, 40));
+        if kill % 4 == 0 {
+            // Stopped, not gone: no waiter returns.
+            writer.stop();
+            for (_, rx) in &readers {
+                if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+                    assert!(
+                        !line.starts_with("closed"),
+                        "closed with the writer only stopped"
+                    );
+                }
+            }
+            assert!(!r.is_closed());
+            writer.signal(libc::SIGCONT);
+            thread::sleep(rng.millis(5, 20));
+        }
+        let killed_at = monotonic_ns();
+        writer.kill();
+        let last = check(r.read_versioned()).version;
+        for (i, (_, rx)) in readers.iter().enumerate() {
+            let line = next_line(rx, "closed", WAIT_LATE);
+            let mut words = line.split(' ').skip(1);
+            let at: u64 = words.next().unwrap().parse().unwrap();
+            let version: u64 = words.next().unwrap().parse().unwrap();
+            assert_eq!(
+                version, last,
+                "reader {i}, kill {kill}: closed before the last value"
+            );
+            latencies.push(Duration::from_nanos(at.saturating_sub(killed_at)));
+        }
+        assert!(r.is_closed());
+        writer = Child::spawn("solo-paced-writer", &file.0);
+        for (i, (_, rx)) in readers.iter().enumerate() {
+            let line = next_line(rx, "resumed", Duration::from_secs(20));
+            let version: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+            assert!(
+                version > last,
+                "reader {i}: resumed at {version}, not after {last}"
+            );
+        }
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    let max = *latencies.last().unwrap();
+    println!(
+        "close seen after a SIGKILL, {} waits ({CLOSE_KILLS} kills, 3 reader processes): \
+         median {median:?}, max {max:?}",
+        latencies.len()
+    );
+    assert!(
+        max < WAIT_LATE,
+        "a reader saw the close {max:?} after the kill"
+    );
+    drop(readers);
+    writer.kill();
+}
+
 #[test]
 fn seqlock_waiters_time_out_on_a_writer_killed_mid_write() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1381,11 +1583,17 @@ fn killed_creators_leave_no_half_initialised_file() {
     let _watchdog = Watchdog::start("killed_creators_leave_no_half_initialised_file");
     let mut rng = Rng::new();
     let dir = TempPath::new("create-kill");
+    // A child starts creating within a few ms natively, after about 90 ms
+    // under qemu-user: the kill lands after `NOCLOBBER_TEST_SLOWDOWN` times
+    // 5 to 40 ms (a whole factor, default 1; the aarch64 CI stage sets it).
+    let slowdown: u32 = env::var("NOCLOBBER_TEST_SLOWDOWN")
+        .map(|s| s.parse().expect("NOCLOBBER_TEST_SLOWDOWN: a whole number"))
+        .unwrap_or(1);
     let (mut files, mut strays) = (0, 0);
     for _ in 0..20 {
         std::fs::create_dir(&dir.0).unwrap();
         let child = Child::spawn("create-loop", &dir.0);
-        thread::sleep(rng.millis(5, 40));
+        thread::sleep(rng.millis(5, 40) * slowdown);
         child.kill();
         for entry in std::fs::read_dir(&dir.0).unwrap() {
             let path = entry.unwrap().path();

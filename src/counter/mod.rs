@@ -40,7 +40,7 @@ use crossbeam_utils::CachePadded;
 use crate::sync::{AtomicI64, Mutex, Ordering};
 
 mod slots;
-use slots::{give_back, slot_hint, slot_of_this_thread, with_slot, NO_SLOT};
+use slots::{slot_hint, slot_of_this_thread, NO_SLOT};
 
 /// Upper bound for [`ShardedCounter::with_shards`].
 ///
@@ -246,13 +246,15 @@ impl ShardedCounter {
     #[must_use]
     pub fn local(&self) -> LocalCounter<'_> {
         let cell = self.shard_of_this_thread();
-        if let Cell::Owned(_) = cell {
-            // The handle writes the owned shard: keep the slot until it drops.
-            // (`Owned` implies the state exists: its hint named the slot.)
-            with_slot(|s| s.pins.set(s.pins.get() + 1));
-        }
+        // The handle writes the owned shard: keep the slot until it drops.
+        // (`Owned` implies the state exists: its hint named the slot.)
+        let pinned = match cell {
+            Cell::Owned(_) => slots::pin(),
+            Cell::Shared(_) => None,
+        };
         LocalCounter {
             cell,
+            pinned,
             _not_send: PhantomData,
         }
     }
@@ -425,6 +427,9 @@ impl Cell<'_> {
 /// ```
 pub struct LocalCounter<'a> {
     cell: Cell<'a>,
+    /// The slot this handle pins (an `Owned` cell), counted in its thread's
+    /// `ThreadSlot::pins` until the exit hook, in `slots::ORPHANS` after it.
+    pinned: Option<usize>,
     /// The owned-shard path is only correct on the owner thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -469,7 +474,8 @@ impl LocalCounter<'_> {
 }
 
 /// Gives the thread's slot back if the thread has already exited (its exit
-/// hook ran while this handle was alive); otherwise the exit hook will.
+/// hook ran while this handle was alive) and this was the slot's last pinning
+/// handle; otherwise the exit hook or that last handle will.
 ///
 /// ```
 /// let c = noclobber::ShardedCounter::new();
@@ -481,13 +487,8 @@ impl LocalCounter<'_> {
 /// ```
 impl Drop for LocalCounter<'_> {
     fn drop(&mut self) {
-        if let Cell::Owned(_) = self.cell {
-            with_slot(|s| {
-                s.pins.set(s.pins.get() - 1);
-                if s.pins.get() == 0 && s.exited.get() {
-                    give_back(s);
-                }
-            });
+        if let Some(slot) = self.pinned {
+            slots::unpin(slot);
         }
     }
 }

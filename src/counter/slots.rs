@@ -21,9 +21,11 @@ pub(super) struct ThreadSlot {
     /// path is one bounds check and an add to the shards' base, with no
     /// multiply or shift.
     pub(super) hint: std::cell::Cell<usize>,
-    /// Live `LocalCounter` handles of this thread that write its owned shard.
+    /// Live `LocalCounter` handles of this thread that write its owned shard,
+    /// until the exit hook moves the count to `ORPHANS`.
     pub(super) pins: std::cell::Cell<usize>,
-    /// The thread's exit hook ran (the slot goes back when `pins` reaches 0).
+    /// The thread's exit hook ran on this state (the slot went back, or went
+    /// to `ORPHANS` until its last pinning handle drops).
     pub(super) exited: std::cell::Cell<bool>,
     /// loom: this thread's handle on the execution's slot bitmap (see
     /// `slot_words`).
@@ -43,11 +45,15 @@ impl ThreadSlot {
     }
 }
 
-// std: the state is a `const` thread-local without `Drop`, so reading it is one
-// TLS load (no lazy-init or destructor-state check) and it stays readable while
-// the thread's other thread-local destructors run. A separate zero-sized
-// thread-local with `Drop`, touched once when the thread takes a slot, registers
-// the exit hook.
+// std: the state is a `const` thread-local without `Drop`, so where std has
+// native thread-locals (Linux, macOS, Windows MSVC) reading it is one TLS load
+// (no lazy-init or destructor-state check) and it stays readable while the
+// thread's other thread-local destructors run. Where it has not (the
+// `*-pc-windows-gnu` targets; also OpenBSD and Android, untested), std frees it
+// during the thread's destructors like any other and re-creates it fresh if
+// used again: `ORPHANS` says how the counter copes. A separate zero-sized
+// thread-local with `Drop`, touched once when the thread takes a slot,
+// registers the exit hook.
 #[cfg(not(noclobber_loom))]
 std::thread_local! {
     static SLOT: ThreadSlot = const { ThreadSlot::new() };
@@ -212,7 +218,84 @@ pub(super) fn give_back(s: &ThreadSlot) {
 /// `LocalCounter` drops.
 fn thread_exit(s: &ThreadSlot) {
     s.exited.set(true);
-    if s.pins.get() == 0 {
+    let pins = s.pins.replace(0);
+    if pins == 0 {
         give_back(s);
+        return;
     }
+    // The pins go to `ORPHANS`, not left in `s`: the handles may drop after
+    // `s` itself is freed (see `ORPHANS`). Only an `Owned` handle pins, and
+    // only while the hint names the slot, so the hint is the slot's offset.
+    let hint = s.hint.replace(SHARING);
+    debug_assert!(hint != NO_SLOT && hint != SHARING);
+    orphans().push((hint / SHARD_BYTES, pins));
+}
+
+/// Slots whose thread's exit hook ran while `LocalCounter`s (kept in other
+/// thread-locals) still pinned them, each with its number of live pins; the
+/// last pin to drop gives the slot back (`unpin`).
+///
+/// The count cannot stay in the exited thread's `ThreadSlot`: where std has
+/// no native thread-locals (`x86_64-pc-windows-gnu`, `i686-pc-windows-gnu`)
+/// it keeps each one, `const` and `Drop`-less ones included, in a heap box
+/// under an OS TLS key, frees them all at thread exit key by key (newest key
+/// of the process first) and re-creates one that is used again afterwards
+/// with its initial value. The exit hook's key is newer than the state's
+/// (first used inside `with_slot`), so the hook sees the state; but a
+/// thread-local first used before the state is freed after it, and a handle
+/// dropping there finds a fresh state (no slot, no pins).
+///
+/// std's `Mutex`, not `sync::Mutex`: loom does not model this table (its
+/// models never keep a handle past its thread's exit hook, so it stays empty
+/// there).
+static ORPHANS: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn orphans() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
+    ORPHANS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Drops one pin of `slot` from `ORPHANS`; `true` if it was the last (the
+/// caller gives the slot back). `false` as well if `slot` is not there: its
+/// thread's state was freed before the exit hook ran (not std's order today),
+/// so the slot stays held, like one pinned by a leaked handle.
+fn unpin_orphan(slot: usize) -> bool {
+    let mut orphans = orphans();
+    let Some(i) = orphans.iter().position(|&(s, _)| s == slot) else {
+        return false;
+    };
+    orphans[i].1 -= 1;
+    if orphans[i].1 > 0 {
+        return false;
+    }
+    orphans.swap_remove(i);
+    true
+}
+
+/// Pins the calling thread's owned slot for a `LocalCounter`: it stays the
+/// thread's (or, after the exit hook, in `ORPHANS`) until `unpin`. The slot
+/// pinned; `None` if the thread has no state (loom, during its destructors).
+pub(super) fn pin() -> Option<usize> {
+    with_slot(|s| {
+        s.pins.set(s.pins.get() + 1);
+        s.hint.get() / SHARD_BYTES
+    })
+}
+
+/// Drops a pin that `pin` returned `slot` for, giving the slot back if the
+/// thread has exited and this was its last pin.
+pub(super) fn unpin(slot: usize) {
+    with_slot(|s| {
+        if s.hint.get() == slot * SHARD_BYTES {
+            // The exit hook has not run (it makes the hint `SHARING`; a fresh
+            // state cannot hold the slot, which stays taken while pinned): the
+            // pin is counted in the thread's state.
+            s.pins.set(s.pins.get() - 1);
+        } else if unpin_orphan(slot) {
+            // The hook moved the pins to `ORPHANS`; `s` may be a fresh state
+            // (see there), which `release_slot` does not read outside loom.
+            release_slot(s, slot);
+        }
+    });
 }

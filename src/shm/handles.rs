@@ -248,7 +248,7 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
         self.body().checked_update(f)
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux", not(miri)))]
     pub(crate) fn ring(&self) -> crate::ring::Ring<'_, T, SLOTS> {
         self.body().ring()
     }

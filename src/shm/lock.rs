@@ -13,12 +13,14 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 
-/// The lock's range, the file's first byte; `kind` is `F_WRLCK` or `F_UNLCK`.
-fn range(kind: libc::c_int) -> libc::flock {
+/// A write lock on the file's first byte, the lock's whole range.
+// The lock constants are `c_int` on Linux and `c_short` on macOS.
+#[allow(clippy::unnecessary_cast)]
+fn first_byte() -> libc::flock {
     // SAFETY: `flock` is a plain C struct of integers, for which all zeroes
     // is a valid value (and `l_pid` must be 0 for OFD locks).
     let mut lock: libc::flock = unsafe { core::mem::zeroed() };
-    lock.l_type = kind as libc::c_short;
+    lock.l_type = libc::F_WRLCK as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
     lock.l_start = 0;
     lock.l_len = 1;
@@ -28,7 +30,7 @@ fn range(kind: libc::c_int) -> libc::flock {
 /// Takes the writer's lock on `file` (opened for writing) without waiting:
 /// `Ok(false)` if another open file description holds it.
 pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
-    let mut lock = range(libc::F_WRLCK);
+    let mut lock = first_byte();
     // SAFETY: `fcntl` with `F_OFD_SETLK` reads the `flock` the pointer names,
     // which lives across the call; the descriptor is open (borrowed from
     // `file`).
@@ -46,14 +48,20 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
 /// Whether an open file description other than `file`'s holds the writer's
 /// lock; takes no lock.
 pub(crate) fn is_held(file: &File) -> io::Result<bool> {
-    let mut lock = range(libc::F_WRLCK);
+    let mut lock = first_byte();
     // SAFETY: as in `try_lock`; `F_OFD_GETLK` writes the conflicting lock, if
     // any, into the same `flock`.
     let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(lock.l_type != libc::F_UNLCK as libc::c_short)
+    Ok(!unlocked(lock.l_type))
+}
+
+/// Whether `F_OFD_GETLK` found no conflicting lock.
+#[allow(clippy::unnecessary_cast)]
+fn unlocked(kind: libc::c_short) -> bool {
+    kind == libc::F_UNLCK as libc::c_short
 }
 
 #[cfg(all(test, not(miri)))]

@@ -150,14 +150,13 @@ pub use solo::{SharedSoloReader, SharedSoloWriter};
 #[cfg(doc)]
 use crate::Readable;
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
     use crate::Readable;
 
     /// I8 in `ring/mod.rs`: a process holds its owner entry while it has a
     /// handle on the file, and gives it back with the last one.
-    #[cfg(all(target_os = "linux", not(miri)))]
     #[test]
     fn the_last_handle_gives_the_owner_entry_back() {
         let path =

@@ -178,7 +178,13 @@ mod imp {
             return None;
         }
         let ns = std::fs::metadata("/proc/self/ns/pid").ok()?.ino();
-        let stat = read_stat("self")?;
+        // Our start time as other processes read it (`is_dead` reads
+        // `/proc/<pid>/stat`): through the main thread's task entry, whose
+        // start time is the process's. Not `/proc/self/stat`, which qemu-user
+        // answers itself with a start time of its own (seen a tick off), so
+        // that other processes would take this live one for a newer holder of
+        // its pid.
+        let stat = read_stat(&alloc::format!("self/task/{pid}"))?;
         Some(Owner {
             pid,
             ns,

@@ -213,18 +213,29 @@ fn thread_cpu() -> Duration {
 type Wait<'a> = dyn Fn() -> Result<Versioned<Stamp>, WaitError> + Sync + 'a;
 
 /// CPU time of a thread whose `wait_newer` sleeps through one idle second.
-fn idle_cpu() -> Vec<(String, Duration)> {
+/// The shared-file reader also checks every 10 ms that its writer still holds
+/// the file (its writer lives, idle, in this process).
+fn idle_cpu(dir: &Path) -> Vec<(String, Duration)> {
     let w = SoloWriter::<Stamp, 2>::with_slots([0, 0]);
     let r = w.reader();
     let lock = SeqLock::new([0u64, 0]);
     let p = Publisher::<Stamp, 3>::with_slots([0, 0]);
+    let path = dir.join(format!("noclobber-wake-idle-{}", std::process::id()));
+    let _ = fs::remove_file(&path);
+    let _shared_writer = SharedSoloWriter::<Stamp, 2>::create(&path, [0, 0]).unwrap();
+    let shared = SharedSoloReader::<Stamp, 2>::open(&path).unwrap();
     let second = Duration::from_secs(1);
-    let cases: [(&str, &Wait); 3] = [
+    let shared_wait = || match shared.wait_newer(0, second) {
+        Err(WaitError::TimedOut) => Err(WaitError::TimedOut),
+        other => panic!("the idle shared reader returned {other:?}"),
+    };
+    let cases: [(&str, &Wait); 4] = [
         ("SoloReader", &|| r.wait_newer(0, second)),
         ("SeqLock", &|| lock.wait_newer(0, second)),
         ("Publisher", &|| p.wait_newer(0, second)),
+        ("SharedSoloReader (writer probed every 10 ms)", &shared_wait),
     ];
-    cases
+    let cpu = cases
         .iter()
         .map(|(name, wait)| {
             let cpu = thread::scope(|s| {
@@ -238,7 +249,9 @@ fn idle_cpu() -> Vec<(String, Duration)> {
             });
             (name.to_string(), cpu)
         })
-        .collect()
+        .collect();
+    let _ = fs::remove_file(&path);
+    cpu
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -270,7 +283,7 @@ fn main() {
     let started = SystemTime::now();
     let mut rows = in_threads(samples);
     rows.extend(across_processes(samples, &dir));
-    let idle = idle_cpu();
+    let idle = idle_cpu(&dir);
 
     let mut md = String::new();
     let when = started.duration_since(UNIX_EPOCH).unwrap().as_secs();
