@@ -237,13 +237,18 @@ impl ShardedCounter {
     #[must_use]
     pub fn local(&self) -> LocalCounter<'_> {
         let cell = self.shard_of_this_thread();
+        let mut pinned = None;
         if let Cell::Owned(_) = cell {
             // The handle writes the owned shard: keep the slot until it drops.
             // (`Owned` implies the state exists: its hint named the slot.)
-            sync::with_slot(|s| s.pins.set(s.pins.get() + 1));
+            pinned = sync::with_slot(|s| {
+                s.pins.set(s.pins.get() + 1);
+                s.hint.get() / SHARD_BYTES
+            });
         }
         LocalCounter {
             cell,
+            pinned,
             _not_send: PhantomData,
         }
     }
@@ -418,13 +423,62 @@ fn give_back(s: &ThreadSlot) {
 }
 
 /// The calling thread's exit hook (a thread-local destructor, see
-/// `sync::ThreadSlot`): the slot goes back now, or when the last pinning
-/// `LocalCounter` drops.
+/// `sync::ThreadSlot`): the slot goes back now, or, if `LocalCounter`s still
+/// pin it, when the last of them drops; either way the thread shares from now
+/// on.
 pub(crate) fn thread_exit(s: &ThreadSlot) {
     s.exited.set(true);
-    if s.pins.get() == 0 {
+    let pins = s.pins.replace(0);
+    if pins == 0 {
         give_back(s);
+        return;
     }
+    // The pins go to `ORPHANS`, not left in `s`: the handles may drop after
+    // `s` itself is freed (see `ORPHANS`). Only an `Owned` handle pins, and
+    // only while the hint names the slot, so the hint is the slot's offset.
+    let hint = s.hint.replace(SHARING);
+    debug_assert!(hint != sync::NO_SLOT && hint != SHARING);
+    orphans().push((hint / SHARD_BYTES, pins));
+}
+
+/// Slots whose thread's exit hook ran while `LocalCounter`s (kept in other
+/// thread-locals) still pinned them, each with its number of live pins; the
+/// last pin to drop gives the slot back (`unpin_orphan`).
+///
+/// The count cannot stay in the exited thread's `ThreadSlot`: where std has
+/// no native thread-locals (`x86_64-pc-windows-gnu`, `i686-pc-windows-gnu`)
+/// it keeps each one, `const` and `Drop`-less ones included, in a heap box
+/// under an OS TLS key, frees them all at thread exit key by key (newest key
+/// of the process first) and re-creates one that is used again afterwards
+/// with its initial value. The exit hook's key is newer than the state's
+/// (first used inside `with_slot`), so the hook sees the state; but a
+/// thread-local first used before the state is freed after it, and a handle
+/// dropping there finds a fresh state (no slot, no pins).
+///
+/// std's `Mutex`, not `sync::Mutex`: loom does not model this table (its
+/// models never keep a handle past its thread's exit hook, so it stays empty
+/// there).
+static ORPHANS: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn orphans() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
+    ORPHANS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Drops one pin of `slot` from `ORPHANS`; `true` if it was the last (the
+/// caller gives the slot back). `false` as well if `slot` is not there: its
+/// thread's state was freed before the exit hook ran (not std's order today),
+/// so the slot stays held, like one pinned by a leaked handle.
+fn unpin_orphan(slot: usize) -> bool {
+    let mut orphans = orphans();
+    let Some(i) = orphans.iter().position(|&(s, _)| s == slot) else {
+        return false;
+    };
+    orphans[i].1 -= 1;
+    if orphans[i].1 > 0 {
+        return false;
+    }
+    orphans.swap_remove(i);
+    true
 }
 
 /// Where one thread's adds go.
@@ -482,6 +536,9 @@ impl Cell<'_> {
 /// ```
 pub struct LocalCounter<'a> {
     cell: Cell<'a>,
+    /// The slot this handle pins (an `Owned` cell), counted in its thread's
+    /// `ThreadSlot::pins` until the exit hook, in `ORPHANS` after it.
+    pinned: Option<usize>,
     /// The owned-shard path is only correct on the owner thread.
     _not_send: PhantomData<*const ()>,
 }
@@ -526,7 +583,8 @@ impl LocalCounter<'_> {
 }
 
 /// Gives the thread's slot back if the thread has already exited (its exit
-/// hook ran while this handle was alive); otherwise the exit hook will.
+/// hook ran while this handle was alive) and this was the slot's last pinning
+/// handle; otherwise the exit hook or that last handle will.
 ///
 /// ```
 /// let c = noclobber::ShardedCounter::new();
@@ -538,14 +596,19 @@ impl LocalCounter<'_> {
 /// ```
 impl Drop for LocalCounter<'_> {
     fn drop(&mut self) {
-        if let Cell::Owned(_) = self.cell {
-            sync::with_slot(|s| {
+        let Some(slot) = self.pinned else { return };
+        sync::with_slot(|s| {
+            if s.hint.get() == slot * SHARD_BYTES {
+                // The exit hook has not run (it makes the hint `SHARING`):
+                // the pin is counted in the thread's state.
                 s.pins.set(s.pins.get() - 1);
-                if s.pins.get() == 0 && s.exited.get() {
-                    give_back(s);
-                }
-            });
-        }
+            } else if unpin_orphan(slot) {
+                // The hook moved the pins to `ORPHANS`; `s` may be a fresh
+                // state (see there), which `release_slot` does not read
+                // outside loom.
+                release_slot(s, slot);
+            }
+        });
     }
 }
 

@@ -144,9 +144,11 @@ pub(crate) struct ThreadSlot {
     /// path is one bounds check and an add to the shards' base, with no
     /// multiply or shift.
     pub(crate) hint: std::cell::Cell<usize>,
-    /// Live `LocalCounter` handles of this thread that write its owned shard.
+    /// Live `LocalCounter` handles of this thread that write its owned shard,
+    /// until the exit hook moves the count to `counter::ORPHANS`.
     pub(crate) pins: std::cell::Cell<usize>,
-    /// The thread's exit hook ran (the slot goes back when `pins` reaches 0).
+    /// The thread's exit hook ran on this state (the slot went back, or went
+    /// to `counter::ORPHANS` until its last pinning handle drops).
     pub(crate) exited: std::cell::Cell<bool>,
     /// loom: this thread's handle on the execution's slot bitmap (see
     /// `slot_words`).
@@ -167,11 +169,14 @@ impl ThreadSlot {
     }
 }
 
-// std: the state is a `const` thread-local without `Drop`, so reading it is one
-// TLS load (no lazy-init or destructor-state check) and it stays readable while
-// the thread's other thread-local destructors run. A separate zero-sized
-// thread-local with `Drop`, touched once when the thread takes a slot, registers
-// the exit hook.
+// std: the state is a `const` thread-local without `Drop`, so where std has
+// native thread-locals (Linux, macOS, Windows MSVC) reading it is one TLS load
+// (no lazy-init or destructor-state check) and it stays readable while the
+// thread's other thread-local destructors run. Where it has not (the
+// `*-pc-windows-gnu` targets; also OpenBSD and Android, untested), std frees it
+// during the thread's destructors like any other and re-creates it fresh if
+// used again: `counter::ORPHANS` says how the counter copes on Windows. A separate zero-sized thread-local with `Drop`, touched once
+// when the thread takes a slot, registers the exit hook.
 #[cfg(all(feature = "std", not(noclobber_loom)))]
 std::thread_local! {
     static SLOT: ThreadSlot = const { ThreadSlot::new() };
