@@ -97,7 +97,16 @@ mod imp {
             return;
         }
         let pid = u64::from(std::process::id());
-        let (Some(ns), Some(stat)) = (own_namespace(), read_stat("self")) else {
+        // Our start time as other processes read it (`is_dead` reads
+        // `/proc/<pid>/stat`): through the main thread's task entry, whose
+        // start time is the process's. Not `/proc/self/stat`, which qemu-user
+        // answers itself with a start time of its own (seen a tick off), so
+        // that other processes would take this live one for a newer holder
+        // of its pid.
+        let (Some(ns), Some(stat)) = (
+            own_namespace(),
+            read_stat(&alloc::format!("self/task/{pid}")),
+        ) else {
             return;
         };
         if pid == 0 || pid >> PID_BITS != 0 {

@@ -3,6 +3,8 @@
 //!
 //! The test binary re-executes itself as the child: `child_role` is a no-op
 //! unless `NOCLOBBER_SHM_ROLE` is set. Set `NOCLOBBER_SHM_SEED` to replay a run.
+//! Under an emulator, set `NOCLOBBER_TEST_RUNNER` to cargo's target runner
+//! (see `self_command`).
 #![cfg(all(unix, feature = "shm"))]
 
 use std::env;
@@ -12,9 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use noclobber::shm::{
-    Error, SharedPublisher, SharedSeqLock, SharedSeqLockReader, SharedSoloReader, SharedSoloWriter,
-};
+use noclobber::shm::{Error, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter};
 use noclobber::Versioned;
 
 #[path = "common/thread_cpu.rs"]
@@ -189,9 +189,29 @@ fn spin(d: Duration) {
 /// A child process, killed and reaped when dropped.
 struct Child(std::process::Child);
 
+/// A command that runs this test binary again: through `NOCLOBBER_TEST_RUNNER`
+/// when it is set (a program and its arguments, split on whitespace, e.g.
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`, as cargo's target runner started
+/// this binary: without binfmt registration a foreign binary does not run
+/// directly), else directly. The runner's process is the child: under
+/// qemu-user, signals and `waitpid` reach the emulated program.
+fn self_command() -> Command {
+    let exe = env::current_exe().unwrap();
+    let runner = env::var("NOCLOBBER_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    match runner.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(runner).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    }
+}
+
 impl Child {
     fn spawn(role: &str, path: &Path) -> Child {
-        let child = Command::new(env::current_exe().unwrap())
+        let child = self_command()
             .args([
                 "child_role",
                 "--exact",
@@ -1159,10 +1179,16 @@ fn killed_creators_leave_no_half_initialised_file() {
     let mut rng = Rng::new();
     let dir = TempPath::new("create-kill");
     let (mut files, mut strays) = (0, 0);
+    // A child starts creating within a few ms natively, after about 90 ms
+    // under qemu-user: the kill lands after `NOCLOBBER_TEST_SLOWDOWN` times
+    // 5 to 40 ms (a whole factor, default 1; the aarch64 CI stage sets it).
+    let slowdown: u32 = env::var("NOCLOBBER_TEST_SLOWDOWN")
+        .map(|s| s.parse().expect("NOCLOBBER_TEST_SLOWDOWN: a whole number"))
+        .unwrap_or(1);
     for _ in 0..20 {
         std::fs::create_dir(&dir.0).unwrap();
         let child = Child::spawn("create-loop", &dir.0);
-        thread::sleep(rng.millis(5, 40));
+        thread::sleep(rng.millis(5, 40) * slowdown);
         child.kill();
         for entry in std::fs::read_dir(&dir.0).unwrap() {
             let path = entry.unwrap().path();
@@ -1223,6 +1249,7 @@ fn open_refuses_a_corrupt_publisher_body() {
 #[cfg(target_os = "linux")]
 #[test]
 fn seqlock_reader_maps_read_only() {
+    use noclobber::shm::SharedSeqLockReader;
     let file = TempPath::new("seq-reader");
     // The creator's mapping shows the temporary's name (since removed), so
     // the writer compared against opens the file by its final name.
