@@ -160,7 +160,7 @@ fn seqlock_writer_stuck_mid_write_keeps_waiters_only_until_timeout() {
     assert_eq!(lock.wait_newer(0, WAIT).unwrap().version, 1);
 }
 
-#[cfg(all(unix, not(miri)))]
+#[cfg(all(target_os = "linux", not(miri)))]
 #[path = "common/thread_cpu.rs"]
 mod thread_cpu;
 

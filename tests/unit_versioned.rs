@@ -368,6 +368,17 @@ fn lock_free_on_x86_64() {
     assert!(VersionedCell::<u64>::is_lock_free());
 }
 
+/// AArch64 has a native 128-bit CAS (`casp`, or `ldxp`/`stxp`); 32-bit x86
+/// has none, so portable-atomic falls back to a lock and the types say so
+/// (the i686 CI stage runs this).
+#[test]
+#[cfg(any(target_arch = "aarch64", target_arch = "x86"))]
+fn lock_free_only_with_a_native_128_bit_cas() {
+    let native = cfg!(target_arch = "aarch64");
+    assert_eq!(VersionedCell::<u64>::is_lock_free(), native);
+    assert_eq!(noclobber::Publisher::<u64, 2>::is_lock_free(), native);
+}
+
 /// #12: seven writers blocked inside their `update` closures (the ring path has
 /// 8 slots) must not keep an eighth writer from publishing. Each of the seven
 /// loses its first commit race (the main thread publishes while they are in
