@@ -599,8 +599,9 @@ impl Drop for LocalCounter<'_> {
         let Some(slot) = self.pinned else { return };
         sync::with_slot(|s| {
             if s.hint.get() == slot * SHARD_BYTES {
-                // The exit hook has not run (it makes the hint `SHARING`):
-                // the pin is counted in the thread's state.
+                // The exit hook has not run (it makes the hint `SHARING`; a
+                // fresh state cannot hold the slot, which stays taken while
+                // pinned): the pin is counted in the thread's state.
                 s.pins.set(s.pins.get() - 1);
             } else if unpin_orphan(slot) {
                 // The hook moved the pins to `ORPHANS`; `s` may be a fresh

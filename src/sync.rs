@@ -175,8 +175,9 @@ impl ThreadSlot {
 // thread's other thread-local destructors run. Where it has not (the
 // `*-pc-windows-gnu` targets; also OpenBSD and Android, untested), std frees it
 // during the thread's destructors like any other and re-creates it fresh if
-// used again: `counter::ORPHANS` says how the counter copes on Windows. A separate zero-sized thread-local with `Drop`, touched once
-// when the thread takes a slot, registers the exit hook.
+// used again: `counter::ORPHANS` says how the counter copes on Windows. A
+// separate zero-sized thread-local with `Drop`, touched once when the thread
+// takes a slot, registers the exit hook.
 #[cfg(all(feature = "std", not(noclobber_loom)))]
 std::thread_local! {
     static SLOT: ThreadSlot = const { ThreadSlot::new() };
