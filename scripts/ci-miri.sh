@@ -3,7 +3,9 @@
 # unit, linearizability and stress tests (all tests/*.rs except the loom models,
 # which are empty without --cfg noclobber_loom, and tests/shm.rs, which needs
 # real processes and file mappings). The lib's own tests include the shm header
-# protocol on ordinary memory (feature shm). Doctests are not run under Miri.
+# protocol on ordinary memory (feature shm), and the async waits (feature async,
+# tests/unit_async.rs: tasks on threads, the bridge thread parked). Doctests are
+# not run under Miri.
 #
 # * -Zmiri-strict-provenance: no integer-to-pointer casts.
 # * -Zmiri-many-seeds=0..N: every test binary runs once per seed (scheduling and
@@ -31,33 +33,48 @@ BASE_FLAGS="-Zmiri-strict-provenance"
 
 cheap=(--lib)
 stress=()
+# Tests whose process keeps a thread to its end: the async bridge thread
+# (`src/notify/bridge.rs`) lives as long as the process, which Miri reports
+# unless told to ignore leaks (memory leaks too, so only for these).
+lasting=()
 for f in tests/*.rs; do
     name=$(basename "$f" .rs)
     case "$name" in
         loom_* | shm) ;;
         stress*) stress+=(--test "$name") ;;
+        unit_async) lasting+=(--test "$name") ;;
         *) cheap+=(--test "$name") ;;
     esac
 done
 
 start=$(date +%s)
 t=$(date +%s)
-MIRIFLAGS="$BASE_FLAGS" cargo +nightly miri test --features shm --no-run "${cheap[@]}" "${stress[@]}"
+MIRIFLAGS="$BASE_FLAGS" cargo +nightly miri test --features shm,async --no-run "${cheap[@]}" "${stress[@]}" "${lasting[@]}"
 echo "miri: build $(( $(date +%s) - t )) s"
 
 status=0
 t=$(date +%s)
 if MIRIFLAGS="$BASE_FLAGS -Zmiri-many-seeds=0..$SEEDS" timeout --kill-after=10 "$LIMIT" \
-    cargo +nightly miri test --features shm --no-fail-fast "${cheap[@]}"; then
+    cargo +nightly miri test --features shm,async --no-fail-fast "${cheap[@]}"; then
     echo "miri: unit + linearizability tests, seeds 0..$SEEDS, ok in $(( $(date +%s) - t )) s"
 else
     echo "miri: unit + linearizability tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2
     status=1
 fi
+if [ ${#lasting[@]} -gt 0 ]; then
+    t=$(date +%s)
+    if MIRIFLAGS="$BASE_FLAGS -Zmiri-ignore-leaks -Zmiri-many-seeds=0..$SEEDS" timeout --kill-after=10 "$LIMIT" \
+        cargo +nightly miri test --features shm,async --no-fail-fast "${lasting[@]}"; then
+        echo "miri: async tests, seeds 0..$SEEDS, ok in $(( $(date +%s) - t )) s"
+    else
+        echo "miri: async tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2
+        status=1
+    fi
+fi
 if [ ${#stress[@]} -gt 0 ]; then
     t=$(date +%s)
     if MIRIFLAGS="$BASE_FLAGS -Zmiri-many-seeds=0..$STRESS_SEEDS" timeout --kill-after=10 "$LIMIT" \
-        cargo +nightly miri test --features shm --no-fail-fast "${stress[@]}"; then
+        cargo +nightly miri test --features shm,async --no-fail-fast "${stress[@]}"; then
         echo "miri: stress tests, seeds 0..$STRESS_SEEDS, ok in $(( $(date +%s) - t )) s"
     else
         echo "miri: stress tests FAILED (or exceeded ${LIMIT} s) after $(( $(date +%s) - t )) s" >&2

@@ -158,6 +158,73 @@ impl<R: Readable> Cursor<R> {
         Ok(v)
     }
 
+    /// [`changed_timeout`](Self::changed_timeout) as a future, for async tasks
+    /// (feature `async`), as `watch::Receiver::changed` is: waits until a
+    /// version newer than the one seen is there, reads it and marks it seen;
+    /// [`WaitError::Closed`] once the writer is gone and the last value was
+    /// seen. Any executor; no timeout of its own.
+    ///
+    /// Cancel-safe: a future dropped before it completes marks nothing seen,
+    /// so the next call returns what it would have.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+    /// #             std::task::Poll::Ready(v) => return v,
+    /// #             std::task::Poll::Pending => std::thread::park(),
+    /// #         }
+    /// #     }
+    /// # }
+    /// use noclobber::{Cursor, SoloWriter, WaitError};
+    ///
+    /// let (mut writer, reader) = SoloWriter::channel(0u32);
+    /// let mut cursor = Cursor::new(reader);
+    /// let publisher = std::thread::spawn(move || {
+    ///     for i in 1..=3 {
+    ///         writer.write(i);
+    ///     }
+    /// }); // the writer is dropped
+    /// // On any executor: tokio, smol, futures::executor::block_on.
+    /// let got = block_on(async {
+    ///     let mut got = Vec::new();
+    ///     loop {
+    ///         match cursor.changed().await {
+    ///             Ok(v) => got.push(v.value),
+    ///             Err(WaitError::Closed) => return got,
+    ///             Err(e) => panic!("{e}"),
+    ///         }
+    ///     }
+    /// });
+    /// publisher.join().unwrap();
+    /// assert_eq!(got.last(), Some(&3));
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn changed(&mut self) -> Changed<'_, R>
+    where
+        R::Value: Send,
+    {
+        let Cursor {
+            source,
+            seen,
+            marked,
+        } = self;
+        let wait = (!*marked).then(|| source.wait_newer_async(*seen));
+        Changed {
+            source,
+            seen,
+            marked,
+            wait,
+        }
+    }
+
     /// Marks the current version unseen, so that the next
     /// [`changed_timeout`](Self::changed_timeout) returns at once and
     /// [`has_changed`](Self::has_changed) is `true`, without a new write (as
@@ -242,5 +309,53 @@ impl<R: fmt::Debug> fmt::Debug for Cursor<R> {
             .field("marked", &self.marked)
             .field("source", &self.source)
             .finish()
+    }
+}
+
+/// The future of [`Cursor::changed`].
+///
+/// ```
+/// fn spawnable<F: std::future::Future + Send>(_: F) {}
+/// let (_w, r) = noclobber::SoloWriter::channel(0u8);
+/// let mut cursor = noclobber::Cursor::new(r);
+/// spawnable(cursor.changed()); // `Send`, for multi-thread runtimes
+/// ```
+#[cfg(feature = "async")]
+#[must_use = "a future does nothing unless awaited"]
+pub struct Changed<'a, R: Readable> {
+    source: &'a R,
+    seen: &'a mut u64,
+    marked: &'a mut bool,
+    /// `None` when the cursor was marked changed: the future reads at once.
+    wait: Option<crate::future::WaitNewer<'a, R::Value, R::Corrupt>>,
+}
+
+#[cfg(feature = "async")]
+impl<R: Readable> core::future::Future for Changed<'_, R> {
+    type Output = Result<Versioned<R::Value>, WaitError<R::Corrupt>>;
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        let v = match &mut this.wait {
+            Some(wait) => core::task::ready!(core::pin::Pin::new(wait).poll(cx))?,
+            None => this.source.read_versioned(),
+        };
+        // Only now, as it completes: a future dropped earlier marks nothing.
+        *this.seen = (*this.seen).max(v.version);
+        *this.marked = false;
+        core::task::Poll::Ready(Ok(v))
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R: Readable> fmt::Debug for Changed<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Changed")
+            .field("seen", &self.seen)
+            .field("marked", &self.marked)
+            .finish_non_exhaustive()
     }
 }

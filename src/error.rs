@@ -205,8 +205,11 @@ pub(crate) enum Fault {
 }
 
 /// Maps a shared file's corruption report to `C`: the shared handles keep it,
-/// the in-process types cannot be corrupt.
-pub(crate) trait CorruptAs: Sized {
+/// the in-process types cannot be corrupt. Public (in a private module) only
+/// because the futures of `async` name it in a bound; implemented for these
+/// two types alone.
+pub trait CorruptAs: Sized {
+    #[doc(hidden)]
     fn from_corrupt(c: Corrupt) -> Self;
 }
 

@@ -157,6 +157,34 @@ pub mod counter;
 #[cfg_attr(docsrs, doc(cfg(feature = "shm")))]
 pub mod shm;
 
+/// The futures of the async waits (feature `async`): [`WaitNewer`] from
+/// `wait_newer_async` on every readable type and handle, [`Changed`] from
+/// [`Cursor::changed`].
+///
+/// They need no runtime: any executor polls them (tokio's multi-thread and
+/// current-thread runtimes, smol, `futures::executor::block_on`). They are
+/// cancel-safe (dropping one loses no publication and leaves nothing
+/// registered) and have no timeout of their own: wrap them in the
+/// runtime's. Writers pay nothing more for them while nobody waits: the same
+/// one load as for blocking waiters.
+///
+/// In process, a writer that finds waiters wakes their tasks through the
+/// object's `event-listener` event. A shared file's writer may be another
+/// process, which can only wake a futex: there, one thread per process (the
+/// bridge, started by the first such wait) sleeps on every waited-for
+/// file's futex word at once (Linux's `futex_waitv`, 127 words per sleep)
+/// and wakes the tasks whose word moved. Elsewhere, and on kernels before
+/// 5.16, it checks every millisecond while a task waits on a shared file.
+///
+/// [`WaitNewer`]: future::WaitNewer
+/// [`Changed`]: future::Changed
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod future {
+    pub use crate::cursor::Changed;
+    pub use crate::notify::WaitNewer;
+}
+
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use counter::ShardedCounter;
@@ -222,9 +250,12 @@ mod checks {
     const_assert!(words::word_count::<[u8; 9]>() == 2);
     const_assert!(words::word_count::<()>() == 0);
     // The seqlock is its sequence, the waiter words, and the payload words
-    // (and the 7-byte zero tail of `words::Packed`, rounded up to a word):
-    // one cache line for `[u64; 4]`.
+    // (and the 7-byte zero tail of `words::Packed`, rounded up to a word),
+    // and with `async` the pointer of its async waiters' event: one cache
+    // line for `[u64; 4]`.
+    #[cfg(not(feature = "async"))]
     const_assert_eq!(core::mem::size_of::<SeqLock<[u64; 4]>>(), 56);
+    const_assert!(core::mem::size_of::<SeqLock<[u64; 4]>>() <= 64);
     // Publisher slots are cache-line padded so writers do not disturb readers.
     const_assert!(core::mem::align_of::<Publisher<u64>>() >= 64);
 }

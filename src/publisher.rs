@@ -7,7 +7,7 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::error::{CorruptAs, Fault};
-use crate::notify::{Notify, Published};
+use crate::notify::{Listeners, Local, Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
 use crate::sync::{AtomicU128, Ordering};
 use crate::words::pack;
@@ -72,13 +72,15 @@ use crate::{WaitError, WriteError};
 /// let p = noclobber::Publisher::<u64, 1>::with_slots(0);
 /// ```
 pub struct Publisher<T, const SLOTS: usize = 3> {
-    body: Body<T, SLOTS>,
+    body: Body<T, SLOTS, Local>,
 }
 
 /// The object a [`Publisher`] is, in process memory or in a shared file
-/// (`shm::SharedPublisher`): `#[repr(C)]`, no pointers, every byte an atomic.
+/// (`shm::SharedPublisher`): `#[repr(C)]`, no pointers, every byte an atomic;
+/// `also` is what an object in process memory adds for its async waiters
+/// (`()` in a shared file: no bytes, no pointers).
 #[repr(C)]
-pub(crate) struct Body<T, const SLOTS: usize> {
+pub(crate) struct Body<T, const SLOTS: usize, E = ()> {
     pub(crate) head: CachePadded<AtomicU128>,
     /// Ticket counter and owner table (`ring/mod.rs`), touched by writers only.
     pub(crate) tickets: CachePadded<Tickets>,
@@ -86,13 +88,14 @@ pub(crate) struct Body<T, const SLOTS: usize> {
     /// writers' `tickets`, away from the head readers load.
     pub(crate) notify: Notify,
     pub(crate) slots: [CachePadded<Slot<T>>; SLOTS],
+    pub(crate) also: E,
 }
 
-impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
+impl<T: NoUninit, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     pub(crate) const AT_LEAST_TWO_SLOTS: () =
         assert!(SLOTS >= 2, "a Publisher needs at least 2 slots");
 
-    fn new(value: T) -> Self {
+    fn new(value: T, also: E) -> Self {
         let () = Self::AT_LEAST_TWO_SLOTS;
         // Ticket 1 is the initial value, in slot 1; the other slots hold claim 0,
         // older than the head, hence free.
@@ -102,6 +105,7 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
             tickets: CachePadded::new(Tickets::new(1)),
             notify: Notify::new(),
             slots,
+            also,
         }
     }
 
@@ -161,26 +165,52 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         self.ring().head().0
     }
 
+    /// How waiters announce themselves: every publication is a `SeqCst`
+    /// head CAS (N4 in `notify/mod.rs`).
+    #[cfg(feature = "std")]
+    const WAITERS: crate::notify::Announce = crate::notify::Announce::Count(Published::BySeqCstRmw);
+
+    #[cfg(feature = "std")]
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        crate::notify::Seen::newer_if(self.version() > seen)
+    }
+
     #[cfg(feature = "std")]
     pub(crate) fn wait_newer<C: CorruptAs>(
         &self,
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, WaitError<C>> {
-        use crate::notify::{Announce, Seen};
-        let check = || Seen::newer_if(self.version() > seen);
-        let how = Announce::Count(Published::BySeqCstRmw);
-        crate::notify::wait_newer(&self.notify, timeout, how, None, check, |deadline| {
-            self.ring().read_until(deadline).map(Into::into)
-        })
+        let check = || self.check(seen);
+        crate::notify::wait_newer(
+            &self.notify,
+            timeout,
+            Self::WAITERS,
+            None,
+            check,
+            |deadline| self.ring().read_until(deadline).map(Into::into),
+        )
         .map_err(Fault::into_wait)
+    }
+
+    #[cfg(feature = "async")]
+    pub(crate) fn wait_newer_async<C: CorruptAs>(
+        &self,
+        seen: u64,
+    ) -> crate::future::WaitNewer<'_, T, C>
+    where
+        T: Send,
+    {
+        crate::future::WaitNewer::new(self, seen)
     }
 
     /// Wakes waiters after a publication: every head CAS that publishes is
     /// SeqCst (N1, N4 in `notify/mod.rs`).
     #[inline]
     fn published(&self, version: u64) -> u64 {
-        self.notify.wake(Published::BySeqCstRmw);
+        if self.notify.wake(Published::BySeqCstRmw) {
+            self.also.wake();
+        }
         version
     }
 
@@ -276,7 +306,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[must_use]
     pub fn with_slots(value: T) -> Self {
         Publisher {
-            body: Body::new(value),
+            body: Body::new(value, Local::new()),
         }
     }
 
@@ -286,7 +316,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     #[cfg(all(test, not(noclobber_loom)))]
-    pub(crate) fn body(&self) -> &Body<T, SLOTS> {
+    pub(crate) fn body(&self) -> &Body<T, SLOTS, Local> {
         &self.body
     }
 
@@ -491,6 +521,46 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
         self.body.wait_newer(seen, timeout)
     }
 
+    /// [`wait_newer`](Self::wait_newer) as a future, for async tasks
+    /// (feature `async`): the first version newer than `seen`, without
+    /// blocking a thread. Any executor; cancel-safe; no timeout of its own
+    /// (see [`WaitNewer`](crate::future::WaitNewer)).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+    /// #             std::task::Poll::Ready(v) => return v,
+    /// #             std::task::Poll::Pending => std::thread::park(),
+    /// #         }
+    /// #     }
+    /// # }
+    /// use std::sync::Arc;
+    /// let p = Arc::new(noclobber::Publisher::new(0u64));
+    /// let writer = std::thread::spawn({
+    ///     let p = Arc::clone(&p);
+    ///     move || p.write(9)
+    /// });
+    /// // On any executor: tokio, smol, futures::executor::block_on.
+    /// let v = block_on(p.wait_newer_async(0)).unwrap();
+    /// assert_eq!((v.value, v.version), (9, 1));
+    /// writer.join().unwrap();
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T>
+    where
+        T: Send,
+    {
+        self.body.wait_newer_async(seen)
+    }
+
     /// Consumes the publisher and returns the latest value.
     ///
     /// ```
@@ -555,7 +625,26 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for Publisher<T, S
     }
 }
 
-impl<T: NoUninit + fmt::Debug, const SLOTS: usize> Body<T, SLOTS> {
+#[cfg(feature = "async")]
+impl<T: NoUninit, const SLOTS: usize, E: Listeners> crate::notify::Target<T> for Body<T, SLOTS, E> {
+    fn notify(&self) -> Option<&Notify> {
+        Some(&self.notify)
+    }
+    fn event(&self) -> Option<&crate::notify::Event> {
+        self.also.event()
+    }
+    fn how(&self) -> crate::notify::Announce {
+        Self::WAITERS
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        self.check(seen)
+    }
+    fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        self.ring().attempt().map(Into::into)
+    }
+}
+
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     /// `Debug` of every handle: one attempt, never blocking.
     pub(crate) fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct(name);
@@ -612,7 +701,7 @@ mod tests {
     /// `new` builds: every atomic agrees.
     #[test]
     fn init_in_place_is_new() {
-        let new = Body::<[u64; 3], 3>::new([4, 5, 6]);
+        let new = Body::<[u64; 3], 3>::new([4, 5, 6], ());
         // SAFETY: all zeroes is a valid `Body`: atomics and `UnsafeCell`s of
         // integers and `MaybeUninit` bytes (what a new shared file holds).
         let zeroed: Box<Body<[u64; 3], 3>> =

@@ -206,6 +206,65 @@ pub trait Readable: Sealed {
         timeout: std::time::Duration,
     ) -> Result<Versioned<Self::Value>, WaitError<Self::Corrupt>>;
 
+    /// [`wait_newer`](Self::wait_newer) as a future, for async tasks
+    /// (feature `async`): the first version newer than `seen`, or
+    /// [`WaitError::Closed`] as `wait_newer` returns it, without blocking a
+    /// thread. Any executor; cancel-safe; no timeout of its own, so never
+    /// `TimedOut` (see [`WaitNewer`](crate::future::WaitNewer)).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+    /// #             std::task::Poll::Ready(v) => return v,
+    /// #             std::task::Poll::Pending => std::thread::park(),
+    /// #         }
+    /// #     }
+    /// # }
+    /// use noclobber::{Readable, SoloWriter, WaitError};
+    ///
+    /// /// Every value it sees until the writer is gone.
+    /// async fn follow<R: Readable<Value = u64>>(source: R) -> Vec<u64> {
+    ///     let mut seen = source.read_versioned();
+    ///     let mut got = vec![seen.value];
+    ///     loop {
+    ///         match source.wait_newer_async(seen.version).await {
+    ///             Ok(v) => {
+    ///                 got.push(v.value);
+    ///                 seen = v;
+    ///             }
+    ///             Err(WaitError::Closed) => return got,
+    ///             Err(e) => panic!("{e}"),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let (mut writer, reader) = SoloWriter::channel(0u64);
+    /// let publisher = std::thread::spawn(move || {
+    ///     for i in 1..=100 {
+    ///         writer.write(i);
+    ///     }
+    /// }); // the writer is dropped: closed
+    /// let got = block_on(follow(reader));
+    /// publisher.join().unwrap();
+    /// assert_eq!(got.last(), Some(&100));
+    /// assert!(got.windows(2).all(|w| w[0] < w[1]));
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    fn wait_newer_async(
+        &self,
+        seen: u64,
+    ) -> crate::future::WaitNewer<'_, Self::Value, Self::Corrupt>
+    where
+        Self::Value: Send;
+
     /// Whether the writer is gone, so that nothing newer will come: a
     /// single-writer object whose writer was dropped, or (in a shared file)
     /// whose writer process holds the file no more. Always `false` for the
@@ -263,6 +322,16 @@ macro_rules! forward_readable {
                 timeout: std::time::Duration,
             ) -> Result<Versioned<Self::Value>, WaitError<Self::Corrupt>> {
                 (**self).wait_newer(seen, timeout)
+            }
+            #[cfg(feature = "async")]
+            fn wait_newer_async(
+                &self,
+                seen: u64,
+            ) -> crate::future::WaitNewer<'_, Self::Value, Self::Corrupt>
+            where
+                Self::Value: Send,
+            {
+                (**self).wait_newer_async(seen)
             }
             #[inline]
             fn is_closed(&self) -> bool {
@@ -324,6 +393,13 @@ macro_rules! readable_by_inherent {
                 timeout: std::time::Duration,
             ) -> Result<$crate::Versioned<T>, $crate::WaitError> {
                 <$ty>::wait_newer(self, seen, timeout)
+            }
+            #[cfg(feature = "async")]
+            fn wait_newer_async(&self, seen: u64) -> $crate::future::WaitNewer<'_, T>
+            where
+                T: Send,
+            {
+                <$ty>::wait_newer_async(self, seen)
             }
             $($extra)*
         }

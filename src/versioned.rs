@@ -7,7 +7,7 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::error::Fault;
-use crate::notify::{Notify, Published};
+use crate::notify::{Listeners, Local, Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
 use crate::sync::{AtomicU128, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
@@ -70,6 +70,8 @@ pub struct VersionedCell<T> {
     large: Option<Box<Large<T>>>,
     /// Threads waiting for a newer version (`notify/mod.rs`).
     notify: Notify,
+    /// Async tasks waiting for a newer version.
+    also: Local,
 }
 
 struct Large<T> {
@@ -97,6 +99,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 head: AtomicU128::new(pack(0, to_bits(value))),
                 large: None,
                 notify: Notify::new(),
+                also: Local::new(),
             };
         }
         // The initial value is ticket 1 in slot 1; the others hold claim 0,
@@ -109,6 +112,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 slots,
             })),
             notify: Notify::new(),
+            also: Local::new(),
         }
     }
 
@@ -145,6 +149,7 @@ impl<T: NoUninit> VersionedCell<T> {
             head: AtomicU128::new(pack(0, const_bits(value))),
             large: None,
             notify: Notify::new(),
+            also: Local::new(),
         }
     }
 
@@ -159,6 +164,15 @@ impl<T: NoUninit> VersionedCell<T> {
             )
         };
         Self::new(value)
+    }
+
+    /// Wakes waiters after a write: every write is a SeqCst CAS (N1, N4 in
+    /// `notify/mod.rs`).
+    #[inline]
+    fn woke(&self) {
+        if self.notify.wake(Published::BySeqCstRmw) {
+            self.also.wake();
+        }
     }
 
     #[inline]
@@ -305,6 +319,45 @@ impl<T: NoUninit> VersionedCell<T> {
         .map_err(Fault::into_wait)
     }
 
+    /// [`wait_newer`](Self::wait_newer) as a future, for async tasks
+    /// (feature `async`): the first version newer than `seen`, without
+    /// blocking a thread. Any executor; cancel-safe; no timeout of its own
+    /// (see [`WaitNewer`](crate::future::WaitNewer)).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+    /// #             std::task::Poll::Ready(v) => return v,
+    /// #             std::task::Poll::Pending => std::thread::park(),
+    /// #         }
+    /// #     }
+    /// # }
+    /// use std::sync::Arc;
+    /// let cell = Arc::new(noclobber::VersionedCell::new(0u64));
+    /// let writer = std::thread::spawn({
+    ///     let cell = Arc::clone(&cell);
+    ///     move || cell.update(|x| x + 1)
+    /// });
+    /// // On any executor: tokio, smol, futures::executor::block_on.
+    /// assert_eq!(block_on(cell.wait_newer_async(0)).unwrap().value, 1);
+    /// writer.join().unwrap();
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T>
+    where
+        T: Send,
+    {
+        crate::future::WaitNewer::new(self, seen)
+    }
+
     /// Writes `new` if the version is still `expected_version`: the version,
     /// not the value, is compared (unlike std's `compare_exchange`, whose
     /// first argument is a value), so an ABA change of the value is caught.
@@ -346,7 +399,7 @@ impl<T: NoUninit> VersionedCell<T> {
             }
         }
         // Both paths published with a SeqCst CAS (N1, N4 in `notify/mod.rs`).
-        self.notify.wake(Published::BySeqCstRmw);
+        self.woke();
         Ok(expected_version.wrapping_add(1))
     }
 
@@ -456,7 +509,7 @@ impl<T: NoUninit> VersionedCell<T> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.notify.wake(Published::BySeqCstRmw);
+                        self.woke();
                         return Ok((snap, from_head(next)));
                     }
                     Err(actual) => current = actual,
@@ -477,7 +530,7 @@ impl<T: NoUninit> VersionedCell<T> {
         })
         .map(|new| {
             // The ring's head CAS is SeqCst (N1, N4 in `notify/mod.rs`).
-            self.notify.wake(Published::BySeqCstRmw);
+            self.woke();
             let previous = previous.expect("`f` ran before the commit");
             (previous, new.into())
         })
@@ -496,7 +549,7 @@ impl<T: NoUninit> VersionedCell<T> {
             Some(ring) => {
                 let version = ring.write(value);
                 // As in `modify`.
-                self.notify.wake(Published::BySeqCstRmw);
+                self.woke();
                 version
             }
         }
@@ -601,3 +654,26 @@ impl<T: NoUninit + fmt::Debug> fmt::Debug for VersionedCell<T> {
 }
 
 crate::read::readable_by_inherent!([T: NoUninit] VersionedCell<T>);
+
+#[cfg(feature = "async")]
+impl<T: NoUninit> crate::notify::Target<T> for VersionedCell<T> {
+    fn notify(&self) -> Option<&Notify> {
+        Some(&self.notify)
+    }
+    fn event(&self) -> Option<&crate::notify::Event> {
+        self.also.event()
+    }
+    fn how(&self) -> crate::notify::Announce {
+        // Every write is a SeqCst CAS (N4 in `notify/mod.rs`).
+        crate::notify::Announce::Count(Published::BySeqCstRmw)
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        crate::notify::Seen::newer_if(self.version() > seen)
+    }
+    fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        match self.ring() {
+            None => Ok(self.read_versioned()),
+            Some(ring) => ring.attempt().map(Into::into),
+        }
+    }
+}

@@ -50,7 +50,7 @@ pub(crate) struct Buf<T>(MaybeUninit<Pad8<T>>);
 impl<T: NoUninit> Buf<T> {
     /// The words of `value`; the tail past `size_of::<T>()` is zero.
     #[inline]
-    pub(crate) fn of(value: T) -> Self {
+    pub(crate) const fn of(value: T) -> Self {
         let mut buf = MaybeUninit::<Pad8<T>>::zeroed();
         // SAFETY: `Pad8<T>` starts with room for a `T` at offset 0 (unaligned
         // write: `Packed` may under-align it). `T: NoUninit` has no padding, so
@@ -100,7 +100,7 @@ pub(crate) struct Words<T>(UnsafeCell<Pad8<T>>);
 
 #[cfg(not(noclobber_loom))]
 impl<T: NoUninit> Words<T> {
-    pub(crate) fn new(value: T) -> Self {
+    pub(crate) const fn new(value: T) -> Self {
         // SAFETY: `Buf::of` initialised every byte; `Pad8` holds only a
         // `MaybeUninit`, which has no validity invariant anyway.
         Words(UnsafeCell::new(unsafe { Buf::of(value).0.assume_init() }))
@@ -175,8 +175,11 @@ impl<T: NoUninit> Tagged<T> {
     }
 }
 
+/// Loom: the words as loom atomics. `T` only names what they encode; the
+/// marker makes the type `Send` and `Sync` as the real one is for `T: Send`
+/// (atomics only).
 #[cfg(noclobber_loom)]
-pub(crate) struct Words<T>(Box<[AtomicU64]>, core::marker::PhantomData<T>);
+pub(crate) struct Words<T>(Box<[AtomicU64]>, core::marker::PhantomData<fn() -> T>);
 
 #[cfg(noclobber_loom)]
 impl<T: NoUninit> Words<T> {
@@ -190,8 +193,9 @@ impl<T: NoUninit> Words<T> {
     }
 }
 
+/// Loom: as `Words`.
 #[cfg(noclobber_loom)]
-pub(crate) struct Tagged<T>(Box<[AtomicU128]>, core::marker::PhantomData<T>);
+pub(crate) struct Tagged<T>(Box<[AtomicU128]>, core::marker::PhantomData<fn() -> T>);
 
 #[cfg(noclobber_loom)]
 impl<T: NoUninit> Tagged<T> {

@@ -37,11 +37,14 @@ fn check(v: Versioned<[u64; 2]>, newer_than: u64) -> u64 {
 fn solo_waiter_sees_one_publication() {
     model(3, || {
         let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
+        // The writer outlives the wait: its drop would close, and wake the
+        // waiter whether or not the publication did.
         let t = thread::spawn(move || {
             w.write([1, !1]);
+            w
         });
         check(r.wait_newer(0, FOREVER).unwrap(), 0);
-        t.join().unwrap();
+        drop(t.join().unwrap());
     });
 }
 
@@ -52,9 +55,11 @@ fn solo_two_waiters_two_publications() {
     model(2, || {
         let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
         let r2 = r.clone();
+        // The writer outlives the waits (its drop would wake them).
         let t = thread::spawn(move || {
             w.write([1, !1]);
             w.write([2, !2]);
+            w
         });
         let other = thread::spawn(move || check(r2.wait_newer(0, FOREVER).unwrap(), 0));
         let mut seen = 0;
@@ -62,7 +67,7 @@ fn solo_two_waiters_two_publications() {
             seen = check(r.wait_newer(seen, FOREVER).unwrap(), seen);
         }
         other.join().unwrap();
-        t.join().unwrap();
+        drop(t.join().unwrap());
     });
 }
 

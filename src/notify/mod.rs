@@ -217,9 +217,11 @@ impl Notify {
     /// write: with nobody waiting, one load and a branch; the rest (a waiter,
     /// a `FENCED` object, no `membarrier` at all) is one out-of-line call.
     #[inline(always)]
-    pub(crate) fn wake(&self, how: Published) {
+    /// Returns whether it woke anyone: then the caller wakes the object's
+    /// async waiters too (`Listeners`).
+    pub(crate) fn wake(&self, how: Published) -> bool {
         if cfg!(not(feature = "std")) {
-            return;
+            return false;
         }
         let light = match how {
             // The RMW is SeqCst and so is the load below. (The RMW is on a
@@ -238,8 +240,9 @@ impl Notify {
         // into a full barrier whenever a waiter needs one. Not 0 also when
         // the object is `FENCED` (N5).
         if !light || self.waiters.load(Ordering::SeqCst) != 0 {
-            self.wake_slow(light);
+            return self.wake_slow(light);
         }
+        false
     }
 
     /// `wake` for a waiter, a `FENCED` object, or a writer that no waiter's
@@ -247,16 +250,18 @@ impl Notify {
     /// fence where needed, then the waiter count again.
     #[cold]
     #[inline(never)]
-    fn wake_slow(&self, light: bool) {
+    fn wake_slow(&self, light: bool) -> bool {
         // Relaxed: a bit set before this process's first write (N5), or by a
         // waiter that then sleeps in slices.
         if !light || self.waiters.load(Ordering::Relaxed) & FENCED != 0 {
             fence(Ordering::SeqCst);
         }
         // SeqCst (N4): as in `wake`; after the fence when there is one.
-        if self.waiters.load(Ordering::SeqCst) & COUNT != 0 {
+        let waiting = self.waiters.load(Ordering::SeqCst) & COUNT != 0;
+        if waiting {
             self.wake_all();
         }
+        waiting
     }
 
     /// N6: the end of a write whose lock CAS found the `WAITING` flag, after
@@ -320,18 +325,7 @@ impl Notify {
             Seen::Closed => return Outcome::Closed,
             Seen::Same | Seen::Writing => {}
         }
-        let sliced = match how {
-            Announce::Count(published) => {
-                // Relaxed: the store half of the waiter's Dekker pair (N4);
-                // the SeqCst fence in `waiter_barrier` right after it orders
-                // it against the writer's half, whether that is a SeqCst
-                // fence or a SeqCst RMW and load (C++20 [atomics.order] p4.2,
-                // p4.3).
-                self.waiters.fetch_add(1, Ordering::Relaxed);
-                !self.waiter_barrier(published)
-            }
-            Announce::InCheck => false,
-        };
+        let sliced = self.announce(how);
         let spin = crate::sync::Spin::new();
         let outcome = loop {
             // Acquire (N3, N7): pairs with the Release bump in `wake_all`.
@@ -367,6 +361,33 @@ impl Notify {
             };
             futex::wait(self, epoch, left);
         };
+        self.withdraw(how);
+        outcome
+    }
+
+    /// N2: makes a waiter known to writers that publish as `how` says, with
+    /// its half of the barrier (N4); `true` if it must check again in slices
+    /// (N5). `Announce::InCheck` waiters announce themselves in their check
+    /// (N6) and need nothing here.
+    #[cfg(feature = "std")]
+    pub(crate) fn announce(&self, how: Announce) -> bool {
+        match how {
+            Announce::Count(published) => {
+                // Relaxed: the store half of the waiter's Dekker pair (N4);
+                // the SeqCst fence in `waiter_barrier` right after it orders
+                // it against the writer's half, whether that is a SeqCst
+                // fence or a SeqCst RMW and load (C++20 [atomics.order] p4.2,
+                // p4.3).
+                self.waiters.fetch_add(1, Ordering::Relaxed);
+                !self.waiter_barrier(published)
+            }
+            Announce::InCheck => false,
+        }
+    }
+
+    /// Undoes `announce`, when the waiter returns.
+    #[cfg(feature = "std")]
+    pub(crate) fn withdraw(&self, how: Announce) {
         if let Announce::Count(_) = how {
             // Relaxed: only a count; a writer that still sees it pays one
             // futex wake for nobody, never a missed one (N3 holds for every
@@ -374,7 +395,20 @@ impl Notify {
             // writer instead.)
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }
-        outcome
+    }
+
+    /// The futex word, loaded before a waiter's check (N3).
+    #[cfg(feature = "async")]
+    pub(crate) fn epoch(&self) -> u32 {
+        // Acquire (N3): pairs with the Release bump in `wake_all`.
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The futex word itself, for the process's bridge thread (`bridge.rs`),
+    /// which sleeps on it.
+    #[cfg(all(feature = "async", not(noclobber_loom)))]
+    pub(crate) fn epoch_word(&self) -> &AtomicU32 {
+        &self.epoch
     }
 
     /// N7: the single writer is gone. Wakes every waiter, whether or not any
@@ -475,8 +509,20 @@ impl Notify {
     }
 }
 
+#[cfg(all(feature = "async", not(noclobber_loom)))]
+mod bridge;
+mod listeners;
 mod platform;
+#[cfg(feature = "async")]
+mod wait_async;
+#[cfg(feature = "async")]
+pub(crate) use listeners::{Event, Group};
+pub(crate) use listeners::{Grouped, Listeners, Local};
 use platform::{asymmetric, futex};
+#[cfg(feature = "async")]
+pub(crate) use wait_async::Target;
+#[cfg(feature = "async")]
+pub use wait_async::WaitNewer;
 
 /// The instant `timeout` from now; `None` (never) if it is out of range.
 #[cfg(feature = "std")]

@@ -5,7 +5,7 @@ use core::fmt;
 use bytemuck::NoUninit;
 
 use crate::error::{CorruptAs, Fault};
-use crate::notify::Notify;
+use crate::notify::{Listeners, Local, Notify};
 use crate::sync::{fence, AtomicU64, Ordering, Spin};
 use crate::words::{Buf, Words};
 #[cfg(feature = "std")]
@@ -46,13 +46,15 @@ mod write;
 /// assert_eq!(position.version(), 2);
 /// ```
 pub struct SeqLock<T> {
-    body: Body<T>,
+    body: Body<T, Local>,
 }
 
 /// The object a [`SeqLock`] is, in process memory or in a shared file
-/// (`shm::SharedSeqLock`): `#[repr(C)]`, no pointers, every byte an atomic.
+/// (`shm::SharedSeqLock`): `#[repr(C)]`, no pointers, every byte an atomic;
+/// `also`: the async waiters of an object in process memory (`()` in a
+/// shared file).
 #[repr(C)]
-pub(crate) struct Body<T> {
+pub(crate) struct Body<T, E = ()> {
     /// Four times the number of completed writes, plus 1 while a write runs,
     /// plus [`WAITING`] (2) while waiters may be asleep.
     pub(crate) seq: AtomicU64,
@@ -60,6 +62,7 @@ pub(crate) struct Body<T> {
     /// stays 0, N6).
     pub(crate) notify: Notify,
     pub(crate) words: Words<T>,
+    pub(crate) also: E,
 }
 
 /// Bit of the sequence (N6 in `notify/mod.rs`): a waiter may be asleep, so the
@@ -74,36 +77,26 @@ const fn version_of(seq: u64) -> u64 {
     seq >> 2
 }
 
-impl<T: NoUninit> Body<T> {
+impl<T: NoUninit, E: Listeners> Body<T, E> {
+    /// Version 0 holding `value`, with nothing waiting.
     #[cfg(not(noclobber_loom))]
-    const fn new(value: T) -> Self {
-        let mut this = core::mem::MaybeUninit::<Self>::zeroed();
-        // SAFETY: all zeroes is a valid `Body<T>`: the sequence is an
-        // `AtomicU64` (0: version 0, no write running), `notify` is two
-        // `AtomicU32`s (0: no waiters, what `Notify::new` builds), and the
-        // payload `Words<T>` is an `UnsafeCell` of integers and `MaybeUninit`
-        // bytes. `Words<T>` holds the value's bytes at its offset 0 followed by
-        // zeroes (its word `i` is bytes `8 * i ..`, see `Words::at`, and
-        // `Words::new` stores `Buf::of(value)`: `T` at offset 0 in zeroed
-        // memory). The unaligned write of `T` at the start of the zeroed
-        // payload, in bounds (the payload is at least `size_of::<T>()` bytes),
-        // makes exactly that. `T: NoUninit` has no padding, so every payload
-        // byte a word covers is initialised. `tests::const_new_is_words_new`
-        // compares the two.
-        unsafe {
-            let words = &raw mut (*this.as_mut_ptr()).words;
-            words.cast::<T>().write_unaligned(value);
-            this.assume_init()
-        }
-    }
-
-    /// Under loom: the payload words are loom atomics, which are not `const`.
-    #[cfg(noclobber_loom)]
-    fn new(value: T) -> Self {
+    const fn new(value: T, also: E) -> Self {
         Body {
             seq: AtomicU64::new(0),
             notify: Notify::new(),
             words: Words::new(value),
+            also,
+        }
+    }
+
+    /// Under loom: loom's atomics are not `const`.
+    #[cfg(noclobber_loom)]
+    fn new(value: T, also: E) -> Self {
+        Body {
+            seq: AtomicU64::new(0),
+            notify: Notify::new(),
+            words: Words::new(value),
+            also,
         }
     }
 
@@ -186,48 +179,64 @@ impl<T: NoUninit> Body<T> {
         version_of(self.seq.load(Ordering::Acquire))
     }
 
+    /// The check of a waiter (N6 in `notify/mod.rs`): whether the version
+    /// is newer than `seen`, and if not, whether a write is running, or (the
+    /// sequence even) the waiter announced itself in it.
+    #[cfg(feature = "std")]
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        use crate::notify::Seen;
+        let seen_in = |seq: u64| match version_of(seq) > seen {
+            true => Seen::Newer,
+            // This writer took the lock before our announcement, and may not
+            // wake us.
+            false if seq & 1 == 1 => Seen::Writing,
+            false => Seen::Same,
+        };
+        // Acquire: as in `version`.
+        let mut seq = self.seq.load(Ordering::Acquire);
+        loop {
+            if seen_in(seq) != Seen::Same {
+                return seen_in(seq);
+            }
+            // Not newer and even, so announce, by a CAS from the value
+            // checked: it fails if a writer took the lock meanwhile, and the
+            // value found is judged instead. Release: the caller's `epoch`
+            // load comes before it, for the writer's Acquire CAS that reads
+            // the flag. Acquire (both): as above.
+            let flagged = seq | WAITING;
+            match self
+                .seq
+                .compare_exchange(seq, flagged, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Seen::Same,
+                Err(found) => seq = found,
+            }
+        }
+    }
+
     #[cfg(feature = "std")]
     pub(crate) fn wait_newer<C: CorruptAs>(
         &self,
         seen: u64,
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, WaitError<C>> {
-        use crate::notify::Seen;
-        let seen_in = |seq: u64| match version_of(seq) > seen {
-            true => Seen::Newer,
-            // N6 in `notify/mod.rs`: this writer took the lock before our
-            // announcement, and may not wake us.
-            false if seq & 1 == 1 => Seen::Writing,
-            false => Seen::Same,
-        };
-        let check = || {
-            // Acquire: as in `version`.
-            let mut seq = self.seq.load(Ordering::Acquire);
-            loop {
-                if seen_in(seq) != Seen::Same {
-                    return seen_in(seq);
-                }
-                // N6: not newer and even, so announce, by a CAS from the
-                // value checked: it fails if a writer took the lock
-                // meanwhile, and the value found is judged instead. Release:
-                // the caller's `epoch` load comes before it, for the
-                // writer's Acquire CAS that reads the flag. Acquire (both):
-                // as above.
-                let flagged = seq | WAITING;
-                match self
-                    .seq
-                    .compare_exchange(seq, flagged, Ordering::AcqRel, Ordering::Acquire)
-                {
-                    Ok(_) => return Seen::Same,
-                    Err(found) => seq = found,
-                }
-            }
-        };
         let how = crate::notify::Announce::InCheck;
+        let check = || self.check(seen);
         crate::notify::wait_newer(&self.notify, timeout, how, None, check, |deadline| {
             self.read_until(deadline)
         })
         .map_err(Fault::into_wait)
+    }
+
+    #[cfg(feature = "async")]
+    pub(crate) fn wait_newer_async<C: CorruptAs>(
+        &self,
+        seen: u64,
+    ) -> crate::future::WaitNewer<'_, T, C>
+    where
+        T: Send,
+    {
+        crate::future::WaitNewer::new(self, seen)
     }
 
     #[inline]
@@ -319,13 +328,32 @@ impl<T: NoUninit> Body<T> {
     }
 }
 
+#[cfg(feature = "async")]
+impl<T: NoUninit, E: Listeners> crate::notify::Target<T> for Body<T, E> {
+    fn notify(&self) -> Option<&Notify> {
+        Some(&self.notify)
+    }
+    fn event(&self) -> Option<&crate::notify::Event> {
+        self.also.event()
+    }
+    fn how(&self) -> crate::notify::Announce {
+        crate::notify::Announce::InCheck
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        self.check(seen)
+    }
+    fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        self.attempt()
+    }
+}
+
 /// The read side on a read-only mapping (`shm::SharedSeqLockReader`): std
 /// documents atomic loads on read-only memory only for `Relaxed` loads of at
 /// most a register's width, so these use nothing else (and exist only where
 /// a 64-bit word is a register), with fences for the ordering.
 #[cfg(all(feature = "std", target_pointer_width = "64"))]
 #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]
-impl<T: NoUninit> Body<T> {
+impl<T: NoUninit, E: Listeners> Body<T, E> {
     /// [`attempt`](Self::attempt) by `Relaxed` loads.
     pub(crate) fn attempt_loads_only(&self) -> Result<Versioned<T>, Fault> {
         // Relaxed, then an Acquire fence: together an Acquire load (a fence
@@ -397,7 +425,7 @@ impl<T: NoUninit> SeqLock<T> {
     #[must_use]
     pub const fn new(value: T) -> Self {
         SeqLock {
-            body: Body::new(value),
+            body: Body::new(value, Local::new()),
         }
     }
 
@@ -405,8 +433,13 @@ impl<T: NoUninit> SeqLock<T> {
     #[cfg(noclobber_loom)]
     pub fn new(value: T) -> Self {
         SeqLock {
-            body: Body::new(value),
+            body: Body::new(value, Local::new()),
         }
+    }
+
+    #[cfg(all(test, not(noclobber_loom)))]
+    pub(crate) fn body(&self) -> &Body<T, Local> {
+        &self.body
     }
 
     /// Reads the value, retrying while a write is in progress.
@@ -510,6 +543,45 @@ impl<T: NoUninit> SeqLock<T> {
         timeout: std::time::Duration,
     ) -> Result<Versioned<T>, WaitError> {
         self.body.wait_newer(seen, timeout)
+    }
+
+    /// [`wait_newer`](Self::wait_newer) as a future, for async tasks
+    /// (feature `async`): the first version newer than `seen`, without
+    /// blocking a thread. Any executor; cancel-safe; no timeout of its own
+    /// (see [`WaitNewer`](crate::future::WaitNewer)).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+    /// #             std::task::Poll::Ready(v) => return v,
+    /// #             std::task::Poll::Pending => std::thread::park(),
+    /// #         }
+    /// #     }
+    /// # }
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(noclobber::SeqLock::new(0u32));
+    /// let writer = std::thread::spawn({
+    ///     let lock = Arc::clone(&lock);
+    ///     move || lock.write(5)
+    /// });
+    /// // On any executor: tokio, smol, futures::executor::block_on.
+    /// assert_eq!(block_on(lock.wait_newer_async(0)).unwrap().value, 5);
+    /// writer.join().unwrap();
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T>
+    where
+        T: Send,
+    {
+        self.body.wait_newer_async(seen)
     }
 
     /// Replaces the value; returns the new version.

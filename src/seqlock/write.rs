@@ -4,12 +4,13 @@
 use bytemuck::NoUninit;
 
 use super::{version_of, Body, WAITING};
+use crate::notify::Listeners;
 use crate::sync::{fence, Ordering, Spin};
 use crate::words::Buf;
 use crate::Versioned;
 
-impl<T: NoUninit> Body<T> {
-    pub(super) fn lock(&self) -> WriteGuard<'_, T> {
+impl<T: NoUninit, E: Listeners> Body<T, E> {
+    pub(super) fn lock(&self) -> WriteGuard<'_, T, E> {
         let spin = Spin::new();
         // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
         let mut seq = self.seq.load(Ordering::Relaxed);
@@ -32,7 +33,7 @@ impl<T: NoUninit> Body<T> {
     /// sequence odd. A CAS that fails only because other writers completed
     /// meanwhile (or spuriously) is retried a few times, since the lock was
     /// free then; a writer that keeps writing can still make this `None`.
-    pub(super) fn try_lock(&self) -> Option<WriteGuard<'_, T>> {
+    pub(super) fn try_lock(&self) -> Option<WriteGuard<'_, T, E>> {
         // Relaxed: only a hint; the CAS in `try_lock_at` is what orders.
         let mut seq = self.seq.load(Ordering::Relaxed);
         for _ in 0..4 {
@@ -49,7 +50,10 @@ impl<T: NoUninit> Body<T> {
 
     /// [`try_lock`](Self::try_lock) until `timeout` has passed.
     #[cfg(feature = "std")]
-    pub(super) fn lock_timeout(&self, timeout: std::time::Duration) -> Option<WriteGuard<'_, T>> {
+    pub(super) fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Option<WriteGuard<'_, T, E>> {
         let start = std::time::Instant::now();
         let spin = Spin::new();
         loop {
@@ -69,7 +73,7 @@ impl<T: NoUninit> Body<T> {
     /// lock (Miri makes weak CASes fail spuriously); `lock` retries anyway
     /// and uses the weak one.
     #[inline]
-    fn try_lock_at(&self, seq: u64, strong: bool) -> Result<WriteGuard<'_, T>, u64> {
+    fn try_lock_at(&self, seq: u64, strong: bool) -> Result<WriteGuard<'_, T, E>, u64> {
         debug_assert!(seq & 1 == 0);
         // Acquire: pairs with the Release store that ended the previous
         // write, so our word loads (in `update`) see its stores and our word
@@ -90,7 +94,7 @@ impl<T: NoUninit> Body<T> {
     }
 }
 
-impl<T: NoUninit> Body<T> {
+impl<T: NoUninit, E: Listeners> Body<T, E> {
     /// `write_if` of every handle: under the lock, so nothing can come
     /// between the version check and the write.
     pub(crate) fn write_if(&self, expected_version: u64, value: T) -> Result<u64, Versioned<T>> {
@@ -107,13 +111,13 @@ impl<T: NoUninit> Body<T> {
 /// Holds the sequence odd; dropping it without `commit` (a panic in `update`,
 /// a declined `checked_update`) restores the even value it found, with nothing
 /// written.
-pub(super) struct WriteGuard<'a, T: NoUninit> {
-    lock: &'a Body<T>,
+pub(super) struct WriteGuard<'a, T: NoUninit, E: Listeners> {
+    lock: &'a Body<T, E>,
     /// The even sequence our CAS replaced, with its `WAITING` flag.
     seq: u64,
 }
 
-impl<T: NoUninit> WriteGuard<'_, T> {
+impl<T: NoUninit, E: Listeners> WriteGuard<'_, T, E> {
     pub(super) fn current(&self) -> Versioned<T> {
         // Relaxed (inside): we hold the lock, and acquired the last writer's
         // stores.
@@ -179,12 +183,13 @@ impl<T: NoUninit> WriteGuard<'_, T> {
         // Release: as in `commit`.
         self.lock.seq.store(next, Ordering::Release);
         self.lock.notify.wake_announced();
+        self.lock.also.wake();
         core::mem::forget(self);
         version_of(next)
     }
 }
 
-impl<T: NoUninit> Drop for WriteGuard<'_, T> {
+impl<T: NoUninit, E: Listeners> Drop for WriteGuard<'_, T, E> {
     fn drop(&mut self) {
         // Relaxed: the Release fence in `try_lock_at` is sequenced before this
         // store and nothing was written since, so whoever reads the restored

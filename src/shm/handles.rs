@@ -47,6 +47,10 @@ macro_rules! readable_by_body {
             ) -> Result<Versioned<T>, WaitError<Corrupt>> {
                 self.body().wait_newer(seen, timeout)
             }
+            #[cfg(feature = "async")]
+            fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T, Corrupt> {
+                self.body().wait_newer_async(seen)
+            }
         }
     };
 }
@@ -679,6 +683,30 @@ impl<T: Pod + Send> Readable for SharedSeqLockReader<T> {
                 Fault::TimedOut => WaitError::Interrupted,
                 e => Fault::into_wait(e),
             })
+    }
+
+    /// Checks the version every millisecond, as `wait_newer` does.
+    #[cfg(feature = "async")]
+    fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T, Corrupt> {
+        crate::future::WaitNewer::new(self, seen)
+    }
+}
+
+/// The async wait of a read-only reader: no waiter words to announce
+/// itself in (they are read-only here), so it checks every slice.
+#[cfg(all(feature = "async", target_pointer_width = "64"))]
+impl<T: Pod + Send> crate::notify::Target<T> for SharedSeqLockReader<T> {
+    fn notify(&self) -> Option<&crate::notify::Notify> {
+        None
+    }
+    fn how(&self) -> crate::notify::Announce {
+        crate::notify::Announce::InCheck
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        crate::notify::Seen::newer_if(self.version() > seen)
+    }
+    fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        self.body().attempt_loads_only()
     }
 }
 

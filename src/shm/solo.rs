@@ -396,8 +396,34 @@ impl<T: Pod + Send, const SLOTS: usize> Readable for SharedSoloReader<T, SLOTS> 
             .wait_newer_probed(seen, timeout, Some(WRITER_PROBE), alive)
     }
 
+    #[cfg(feature = "async")]
+    fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T, Corrupt> {
+        crate::future::WaitNewer::new(self, seen)
+    }
+
     fn is_closed(&self) -> bool {
         SharedSoloReader::is_closed(self)
+    }
+}
+
+/// The async wait of a reader, which also probes the writer's lock every
+/// `WRITER_PROBE`, as `wait_newer` does.
+#[cfg(feature = "async")]
+impl<T: Pod + Send, const SLOTS: usize> crate::notify::Target<T> for SharedSoloReader<T, SLOTS> {
+    fn notify(&self) -> Option<&crate::notify::Notify> {
+        Some(&self.body().notify)
+    }
+    fn how(&self) -> crate::notify::Announce {
+        Body::<T, SLOTS>::WAITERS
+    }
+    fn slice(&self) -> Option<std::time::Duration> {
+        Some(WRITER_PROBE)
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        self.body().check(seen, || self.writer_holds())
+    }
+    fn attempt(&self) -> Result<Versioned<T>, crate::error::Fault> {
+        self.body().attempt()
     }
 }
 

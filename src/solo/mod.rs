@@ -42,7 +42,7 @@ use core::fmt;
 use bytemuck::NoUninit;
 
 use crate::error::{Corrupt, CorruptAs, Fault};
-use crate::notify::{Notify, Published};
+use crate::notify::{Grouped, Listeners, Notify, Published};
 use crate::sync::{fence, Arc, AtomicU64, Ordering, Spin};
 use crate::words::{Buf, Words};
 #[cfg(feature = "std")]
@@ -81,18 +81,21 @@ pub(crate) struct Slot<T> {
 // writer keeps dirtying. `align(128)` keeps the object off lines shared with
 // other data.
 #[repr(C, align(128))]
-pub(crate) struct Body<T, const SLOTS: usize> {
+pub(crate) struct Body<T, const SLOTS: usize, E = ()> {
     pub(crate) head: AtomicU64,
     /// Readers waiting for a newer version (`notify/mod.rs`).
     pub(crate) notify: Notify,
     pub(crate) slots: [Slot<T>; SLOTS],
+    /// The async waiters of an object in process memory (`()` in a shared
+    /// file).
+    pub(crate) also: E,
 }
 
-impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
+impl<T: NoUninit, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     pub(crate) const AT_LEAST_TWO_SLOTS: () =
         assert!(SLOTS >= 2, "a SoloWriter needs at least 2 slots");
 
-    fn new(initial: T) -> Self {
+    fn new(initial: T, also: E) -> Self {
         let () = Self::AT_LEAST_TWO_SLOTS;
         // Version 0 in slot 0; the other slots were never written (stamp 0).
         let slots = core::array::from_fn(|i| Slot {
@@ -103,6 +106,7 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
             head: AtomicU64::new(0),
             notify: Notify::new(),
             slots,
+            also,
         }
     }
 
@@ -156,7 +160,9 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         // loads this head with Acquire.
         self.head.store(version, Ordering::Release);
         // Wakes waiting readers, if any (N1 in `notify/mod.rs`).
-        self.notify.wake(Published::ByStore);
+        if self.notify.wake(Published::ByStore) {
+            self.also.wake();
+        }
     }
 
     /// One attempt at a consistent copy.
@@ -253,7 +259,25 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         slice: Option<std::time::Duration>,
         writer_alive: impl Fn() -> bool,
     ) -> Result<Versioned<T>, WaitError<C>> {
-        use crate::notify::{Announce, Seen};
+        let check = || self.check(seen, &writer_alive);
+        let how = Self::WAITERS;
+        crate::notify::wait_newer(&self.notify, timeout, how, slice, check, |deadline| {
+            self.read_until(deadline)
+        })
+        .map_err(Fault::into_wait)
+    }
+
+    /// How waiters announce themselves: the writer publishes by a store
+    /// (N4 in `notify/mod.rs`).
+    #[cfg(feature = "std")]
+    pub(crate) const WAITERS: crate::notify::Announce =
+        crate::notify::Announce::Count(Published::ByStore);
+
+    /// The check of a waiter that has seen `seen`: newer, or the writer
+    /// gone (closed, or found dead by `writer_alive`), or neither.
+    #[cfg(feature = "std")]
+    pub(crate) fn check(&self, seen: u64, writer_alive: impl Fn() -> bool) -> crate::notify::Seen {
+        use crate::notify::Seen;
         // The close first, then the version (N7): the writer's publications
         // happen before its close (the flag's Release store), so a head loaded
         // after the flag was seen (Acquire) shows every one of them, and a
@@ -262,21 +286,25 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
         // last publication. A writer process found gone by `writer_alive`:
         // the kernel's teardown of it orders its stores before our probe, as
         // for dead claims (I6 in `ring/mod.rs`).
-        let check = || {
-            let closed = self.notify.is_closed() || !writer_alive();
-            if self.version() > seen {
-                Seen::Newer
-            } else if closed {
-                Seen::Closed
-            } else {
-                Seen::Same
-            }
-        };
-        let how = Announce::Count(Published::ByStore);
-        crate::notify::wait_newer(&self.notify, timeout, how, slice, check, |deadline| {
-            self.read_until(deadline)
-        })
-        .map_err(Fault::into_wait)
+        let closed = self.notify.is_closed() || !writer_alive();
+        if self.version() > seen {
+            Seen::Newer
+        } else if closed {
+            Seen::Closed
+        } else {
+            Seen::Same
+        }
+    }
+
+    #[cfg(feature = "async")]
+    pub(crate) fn wait_newer_async<C: CorruptAs>(
+        &self,
+        seen: u64,
+    ) -> crate::future::WaitNewer<'_, T, C>
+    where
+        T: Send,
+    {
+        crate::future::WaitNewer::new(self, seen)
     }
 
     /// Whether the writer closed the object (N7).
@@ -328,11 +356,34 @@ impl<T: NoUninit, const SLOTS: usize> Body<T, SLOTS> {
     }
 }
 
-impl<T, const SLOTS: usize> Body<T, SLOTS> {
+#[cfg(feature = "async")]
+impl<T: NoUninit, const SLOTS: usize, E: Listeners> crate::notify::Target<T> for Body<T, SLOTS, E> {
+    fn notify(&self) -> Option<&Notify> {
+        Some(&self.notify)
+    }
+    fn event(&self) -> Option<&crate::notify::Event> {
+        self.also.event()
+    }
+    fn group(&self) -> Option<&crate::notify::Group> {
+        self.also.group()
+    }
+    fn how(&self) -> crate::notify::Announce {
+        Self::WAITERS
+    }
+    fn check(&self, seen: u64) -> crate::notify::Seen {
+        self.check(seen, || true)
+    }
+    fn attempt(&self) -> Result<Versioned<T>, Fault> {
+        self.attempt()
+    }
+}
+
+impl<T, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     /// The writer is gone (N7): wakes every waiter. The writer's publications
     /// all happened before, in its program order.
     pub(crate) fn close(&self) {
         self.notify.close();
+        self.also.wake();
     }
 
     /// A successor writer took over (N7), before its first write.
@@ -344,12 +395,12 @@ impl<T, const SLOTS: usize> Body<T, SLOTS> {
 
 /// The writer's side, shared by the in-process and the shared-memory writers:
 /// `version` is the writer's copy of the head, which only it moves (S1).
-pub(crate) struct Writing<'a, T, const SLOTS: usize> {
-    pub(crate) body: &'a Body<T, SLOTS>,
+pub(crate) struct Writing<'a, T, const SLOTS: usize, E = ()> {
+    pub(crate) body: &'a Body<T, SLOTS, E>,
     pub(crate) version: &'a mut u64,
 }
 
-impl<T: NoUninit, const SLOTS: usize> Writing<'_, T, SLOTS> {
+impl<T: NoUninit, const SLOTS: usize, E: Listeners> Writing<'_, T, SLOTS, E> {
     #[inline]
     pub(crate) fn write(self, value: T) -> u64 {
         let next = self.version.wrapping_add(1);
@@ -431,7 +482,7 @@ impl<T: NoUninit, const SLOTS: usize> Writing<'_, T, SLOTS> {
 /// let _ = noclobber::SoloWriter::<u64, 1>::with_slots(0);
 /// ```
 pub struct SoloWriter<T, const SLOTS: usize = 2> {
-    shared: Arc<Body<T, SLOTS>>,
+    shared: Arc<Body<T, SLOTS, Grouped>>,
     /// The head: only this writer moves it.
     version: u64,
 }
@@ -445,7 +496,7 @@ pub struct SoloWriter<T, const SLOTS: usize = 2> {
 /// w.write(3);
 /// assert_eq!((r.read(), r2.read()), (3, 3));
 /// ```
-pub struct SoloReader<T, const SLOTS: usize = 2>(Arc<Body<T, SLOTS>>);
+pub struct SoloReader<T, const SLOTS: usize = 2>(Arc<Body<T, SLOTS, Grouped>>);
 
 impl<T: NoUninit> SoloWriter<T> {
     /// A writer of 2 slots whose version 0 is `initial`; readers come from
@@ -490,12 +541,12 @@ impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
     #[must_use]
     pub fn with_slots(initial: T) -> Self {
         SoloWriter {
-            shared: Arc::new(Body::new(initial)),
+            shared: Arc::new(Body::new(initial, Grouped::new())),
             version: 0,
         }
     }
 
-    fn writing(&mut self) -> Writing<'_, T, SLOTS> {
+    fn writing(&mut self) -> Writing<'_, T, SLOTS, Grouped> {
         Writing {
             body: &self.shared,
             version: &mut self.version,
@@ -680,12 +731,57 @@ macro_rules! solo_read_methods {
         ) -> Result<Versioned<T>, WaitError> {
             self.$body().wait_newer(seen, timeout)
         }
+
+        /// [`wait_newer`](Self::wait_newer) as a future, for async tasks
+        /// (feature `async`): the first version newer than `seen`, without
+        /// blocking a thread, or [`WaitError::Closed`] once the writer is gone and
+        /// nothing newer is there. Any executor; cancel-safe; no timeout of its
+        /// own (see [`WaitNewer`](crate::future::WaitNewer)).
+        ///
+        /// ```
+        /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        /// #     struct Unpark(std::thread::Thread);
+        /// #     impl std::task::Wake for Unpark {
+        /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+        /// #     }
+        /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+        /// #     let mut f = std::pin::pin!(f);
+        /// #     loop {
+        /// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+        /// #             std::task::Poll::Ready(v) => return v,
+        /// #             std::task::Poll::Pending => std::thread::park(),
+        /// #         }
+        /// #     }
+        /// # }
+        /// let (mut w, r) = noclobber::SoloWriter::channel(0u64);
+        /// let writer = std::thread::spawn(move || {
+        ///     w.write(7);
+        /// }); // dropped: the reader is closed
+        /// // On any executor: tokio, smol, futures::executor::block_on.
+        /// let got = block_on(async {
+        ///     let mut seen = 0;
+        ///     while let Ok(v) = r.wait_newer_async(seen).await {
+        ///         seen = v.version;
+        ///     }
+        ///     (seen, r.wait_newer_async(seen).await)
+        /// });
+        /// writer.join().unwrap();
+        /// assert_eq!(got, (1, Err(noclobber::WaitError::Closed)));
+        /// ```
+        #[cfg(feature = "async")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+        pub fn wait_newer_async(&self, seen: u64) -> crate::future::WaitNewer<'_, T>
+        where
+            T: Send,
+        {
+            self.$body().wait_newer_async(seen)
+        }
     };
 }
 
 impl<T: NoUninit, const SLOTS: usize> SoloReader<T, SLOTS> {
     #[inline]
-    fn body(&self) -> &Body<T, SLOTS> {
+    pub(crate) fn body(&self) -> &Body<T, SLOTS, Grouped> {
         &self.0
     }
 
@@ -712,7 +808,7 @@ impl<T: NoUninit, const SLOTS: usize> SoloReader<T, SLOTS> {
 /// The read methods, on the writer too (see [`SoloReader`] for each).
 impl<T: NoUninit, const SLOTS: usize> SoloWriter<T, SLOTS> {
     #[inline]
-    fn body(&self) -> &Body<T, SLOTS> {
+    fn body(&self) -> &Body<T, SLOTS, Grouped> {
         &self.shared
     }
 
@@ -755,7 +851,7 @@ impl<T: NoUninit + fmt::Debug, const SLOTS: usize> fmt::Debug for SoloReader<T, 
     }
 }
 
-impl<T: NoUninit + fmt::Debug, const SLOTS: usize> Body<T, SLOTS> {
+impl<T: NoUninit + fmt::Debug, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     /// `Debug` of every handle: one attempt, never blocking.
     pub(crate) fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct(name);

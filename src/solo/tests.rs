@@ -4,7 +4,7 @@
 use super::*;
 
 fn publisher<const S: usize>(publications: u64) -> Body<[u64; 2], S> {
-    let p = Body::new([0; 2]);
+    let p = Body::new([0; 2], ());
     for v in 1..=publications {
         p.store(v, &Buf::of([v; 2]));
     }
