@@ -169,7 +169,14 @@ pub mod shm;
 /// one load as for blocking waiters.
 ///
 /// In process, a writer that finds waiters wakes their tasks through the
-/// object's `event-listener` event. A shared file's writer may be another
+/// object's event (a `tokio::sync::Notify`: tokio's `sync` module alone, no
+/// runtime). The tasks of one process waiting on one object announce
+/// themselves to writers once for all (a waiter's announcement costs a
+/// `membarrier` system call for a single writer's object), and the
+/// announcement outlives them for a few publications, so that a task that
+/// waits again and again pays nothing for it: writers pay an event
+/// notification for the first 8 publications after the last task left,
+/// then nothing. A shared file's writer may be another
 /// process, which can only wake a futex: there, one thread per process (the
 /// bridge, started by the first such wait) sleeps on every waited-for
 /// file's futex word at once (Linux's `futex_waitv`, 127 words per sleep)

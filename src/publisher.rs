@@ -7,7 +7,7 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::error::{CorruptAs, Fault};
-use crate::notify::{Listeners, Local, Notify, Published};
+use crate::notify::{Grouped, Listeners, Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
 use crate::sync::{AtomicU128, Ordering};
 use crate::words::pack;
@@ -72,7 +72,7 @@ use crate::{WaitError, WriteError};
 /// let p = noclobber::Publisher::<u64, 1>::with_slots(0);
 /// ```
 pub struct Publisher<T, const SLOTS: usize = 3> {
-    body: Body<T, SLOTS, Local>,
+    body: Body<T, SLOTS, Grouped>,
 }
 
 /// The object a [`Publisher`] is, in process memory or in a shared file
@@ -209,7 +209,7 @@ impl<T: NoUninit, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     #[inline]
     fn published(&self, version: u64) -> u64 {
         if self.notify.wake(Published::BySeqCstRmw) {
-            self.also.wake();
+            self.also.wake(&self.notify);
         }
         version
     }
@@ -306,7 +306,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     #[must_use]
     pub fn with_slots(value: T) -> Self {
         Publisher {
-            body: Body::new(value, Local::new()),
+            body: Body::new(value, Grouped::new()),
         }
     }
 
@@ -316,7 +316,7 @@ impl<T: NoUninit, const SLOTS: usize> Publisher<T, SLOTS> {
     }
 
     #[cfg(all(test, not(noclobber_loom)))]
-    pub(crate) fn body(&self) -> &Body<T, SLOTS, Local> {
+    pub(crate) fn body(&self) -> &Body<T, SLOTS, Grouped> {
         &self.body
     }
 
@@ -632,6 +632,9 @@ impl<T: NoUninit, const SLOTS: usize, E: Listeners> crate::notify::Target<T> for
     }
     fn event(&self) -> Option<&crate::notify::Event> {
         self.also.event()
+    }
+    fn group(&self) -> Option<&crate::notify::Group> {
+        self.also.group()
     }
     fn how(&self) -> crate::notify::Announce {
         Self::WAITERS

@@ -7,7 +7,7 @@ use bytemuck::NoUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::error::Fault;
-use crate::notify::{Listeners, Local, Notify, Published};
+use crate::notify::{Grouped, Listeners, Notify, Published};
 use crate::ring::{Ring, Slot, Tickets};
 use crate::sync::{AtomicU128, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf};
@@ -71,7 +71,7 @@ pub struct VersionedCell<T> {
     /// Threads waiting for a newer version (`notify/mod.rs`).
     notify: Notify,
     /// Async tasks waiting for a newer version.
-    also: Local,
+    also: Grouped,
 }
 
 struct Large<T> {
@@ -99,7 +99,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 head: AtomicU128::new(pack(0, to_bits(value))),
                 large: None,
                 notify: Notify::new(),
-                also: Local::new(),
+                also: Grouped::new(),
             };
         }
         // The initial value is ticket 1 in slot 1; the others hold claim 0,
@@ -112,7 +112,7 @@ impl<T: NoUninit> VersionedCell<T> {
                 slots,
             })),
             notify: Notify::new(),
-            also: Local::new(),
+            also: Grouped::new(),
         }
     }
 
@@ -149,7 +149,7 @@ impl<T: NoUninit> VersionedCell<T> {
             head: AtomicU128::new(pack(0, const_bits(value))),
             large: None,
             notify: Notify::new(),
-            also: Local::new(),
+            also: Grouped::new(),
         }
     }
 
@@ -171,7 +171,7 @@ impl<T: NoUninit> VersionedCell<T> {
     #[inline]
     fn woke(&self) {
         if self.notify.wake(Published::BySeqCstRmw) {
-            self.also.wake();
+            self.also.wake(&self.notify);
         }
     }
 
@@ -662,6 +662,9 @@ impl<T: NoUninit> crate::notify::Target<T> for VersionedCell<T> {
     }
     fn event(&self) -> Option<&crate::notify::Event> {
         self.also.event()
+    }
+    fn group(&self) -> Option<&crate::notify::Group> {
+        self.also.group()
     }
     fn how(&self) -> crate::notify::Announce {
         // Every write is a SeqCst CAS (N4 in `notify/mod.rs`).

@@ -64,6 +64,27 @@ fn solo_two_tasks_one_publication() {
     });
 }
 
+/// One task waits again and again while the writer publishes twice: its
+/// group's announcement outlives each wait (idle), the next wait reuses it,
+/// and the writer's next publication retires it, racing with that wait's
+/// join (`Group` in `src/notify/listeners.rs`).
+#[test]
+fn solo_task_waits_again_and_again() {
+    model(2, || {
+        let (mut w, r) = SoloWriter::<[u64; 2]>::channel([0, !0]);
+        let t = thread::spawn(move || {
+            w.write([1, !1]);
+            w.write([2, !2]);
+            w
+        });
+        let mut seen = 0;
+        while seen < 2 {
+            seen = check(block_on(r.wait_newer_async(seen)).unwrap(), seen);
+        }
+        drop(t.join().unwrap());
+    });
+}
+
 /// N6: the task announces itself in the sequence word, and the writer whose
 /// lock CAS found the flag wakes it.
 #[test]

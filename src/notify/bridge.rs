@@ -133,6 +133,7 @@ const MAX_WORDS: usize = 127;
 const SLICE: core::time::Duration = crate::notify::FALLBACK_SLICE;
 
 /// Why a round's sleep ended.
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 enum Woke {
     /// A registration, or a deadline: nothing to wake but what is due.
     Control,

@@ -85,6 +85,15 @@
 //!   tests each time it wakes, and it wakes at least every probe slice
 //!   (`Notify::wait_until`'s `slice`). A successor clears the bit before its
 //!   first write (`reopen`).
+//! * **N8 (async tasks).** A task waits like a thread, but is woken through
+//!   the object's event (`listeners.rs`), which a writer notifies whenever
+//!   it finds waiters (N1's slow path), not by the futex. The tasks of one
+//!   process waiting on one object announce themselves together, by the
+//!   `ASYNC` bit of `waiters`, which the first of them sets with N2's
+//!   barrier: later ones need no barrier of their own (`Group` says why).
+//!   The bit makes writers notify the event but not bump `epoch` nor wake
+//!   the futex, which no thread sleeps on for them. A task that cannot join
+//!   the group's announcement is counted in `waiters` like a thread.
 //!
 //! Timeouts bound every sleep: a writer stopped or killed mid-publication never
 //! keeps a waiter past its deadline, since a sleep ends at the deadline and
@@ -115,8 +124,13 @@ const FENCED: u32 = 1 << 31;
 /// Bit of `Notify::waiters` (N7): the object's single writer is gone.
 const CLOSED: u32 = 1 << 30;
 
-/// The bits of `Notify::waiters` that count the announced waiters.
-const COUNT: u32 = !(FENCED | CLOSED);
+/// Bit of `Notify::waiters` (N8): async tasks in this process wait on the
+/// object, announced together (`listeners.rs`); no thread sleeps for them.
+const ASYNC: u32 = 1 << 29;
+
+/// The bits of `Notify::waiters` that count the announced waiters (threads,
+/// and async tasks announced on their own).
+const COUNT: u32 = !(FENCED | CLOSED | ASYNC);
 
 /// How long a waiter without a working `membarrier` (or without futexes, off
 /// Linux) sleeps before it checks again.
@@ -217,8 +231,8 @@ impl Notify {
     /// write: with nobody waiting, one load and a branch; the rest (a waiter,
     /// a `FENCED` object, no `membarrier` at all) is one out-of-line call.
     #[inline(always)]
-    /// Returns whether it woke anyone: then the caller wakes the object's
-    /// async waiters too (`Listeners`).
+    /// Returns whether anyone waits: then the caller wakes the object's
+    /// async waiters too (`Listeners`, N8).
     pub(crate) fn wake(&self, how: Published) -> bool {
         if cfg!(not(feature = "std")) {
             return false;
@@ -257,11 +271,12 @@ impl Notify {
             fence(Ordering::SeqCst);
         }
         // SeqCst (N4): as in `wake`; after the fence when there is one.
-        let waiting = self.waiters.load(Ordering::SeqCst) & COUNT != 0;
-        if waiting {
+        let waiters = self.waiters.load(Ordering::SeqCst);
+        if waiters & COUNT != 0 {
             self.wake_all();
         }
-        waiting
+        // Counted waiters may be async tasks too (N8).
+        waiters & (COUNT | ASYNC) != 0
     }
 
     /// N6: the end of a write whose lock CAS found the `WAITING` flag, after
@@ -373,12 +388,13 @@ impl Notify {
     pub(crate) fn announce(&self, how: Announce) -> bool {
         match how {
             Announce::Count(published) => {
-                // Relaxed: the store half of the waiter's Dekker pair (N4);
-                // the SeqCst fence in `waiter_barrier` right after it orders
-                // it against the writer's half, whether that is a SeqCst
-                // fence or a SeqCst RMW and load (C++20 [atomics.order] p4.2,
-                // p4.3).
-                self.waiters.fetch_add(1, Ordering::Relaxed);
+                // The store half of the waiter's Dekker pair (N4); the SeqCst
+                // fence in `waiter_barrier` right after it orders it against
+                // the writer's half, whether that is a SeqCst fence or a
+                // SeqCst RMW and load (C++20 [atomics.order] p4.2, p4.3).
+                // Release: what the waiter did before (an async task made the
+                // object's event, N8) is seen by a writer that sees it.
+                self.waiters.fetch_add(1, Ordering::Release);
                 !self.waiter_barrier(published)
             }
             Announce::InCheck => false,
@@ -395,6 +411,29 @@ impl Notify {
             // writer instead.)
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// N8: announces the async tasks of this process together, as one
+    /// waiter would (N2), with the same barrier; `true` if they must check
+    /// again in slices (N5).
+    #[cfg(feature = "async")]
+    pub(crate) fn announce_async(&self, how: Announce) -> bool {
+        match how {
+            Announce::Count(published) => {
+                // The store half of the Dekker pair; Release: as in
+                // `announce` (the event, made before it).
+                self.waiters.fetch_or(ASYNC, Ordering::Release);
+                !self.waiter_barrier(published)
+            }
+            Announce::InCheck => unreachable!("tasks of a SeqLock announce in their check"),
+        }
+    }
+
+    /// N8: withdraws the async tasks' announcement.
+    #[cfg(feature = "async")]
+    pub(crate) fn withdraw_async(&self) {
+        // Relaxed: as in `withdraw`.
+        self.waiters.fetch_and(!ASYNC, Ordering::Relaxed);
     }
 
     /// The futex word, loaded before a waiter's check (N3).

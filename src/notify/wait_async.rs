@@ -6,11 +6,10 @@
 //! woken instead of a futex sleep:
 //!
 //! * **In process** the object's writers notify its event (`listeners.rs`)
-//!   on the same slow path as their futex wake. The order is announce (N2),
-//!   listen, check, then await the listener: a notification before the
-//!   listener was registered went with a publication the check then sees
-//!   (registration and notification take the event's lock in turn), one after
-//!   it wakes the listener.
+//!   on the slow path where they find waiters (N8). The order is announce,
+//!   register with the event, check, then await the notification: a
+//!   notification before the registration went with a publication the check
+//!   then sees, one after it wakes the task.
 //! * **Otherwise** (a shared file, whose writer may be another process; N5's
 //!   slices; a write in progress under N6; N7's probe of a shared writer) the
 //!   future registers the object's futex word, with the value loaded before
@@ -28,7 +27,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::time::Duration;
 
-use super::listeners::{Event, Group, Joined, Listener};
+use super::listeners::{Event, Group, Joined, Waiting};
 use super::{Announce, Notify, Seen, FALLBACK_SLICE};
 use crate::error::{CorruptAs, Fault};
 use crate::{Versioned, WaitError};
@@ -128,7 +127,8 @@ pub struct WaitNewer<'a, T, C = core::convert::Infallible> {
     /// N5: no writer's barrier pairs with ours (or no writer can know of
     /// us): check again in slices.
     sliced: bool,
-    listener: Option<Listener>,
+    /// The wait on the object's event (in process memory).
+    waiting: Option<Waiting<'a>>,
     #[cfg(not(noclobber_loom))]
     ticket: Option<super::bridge::Ticket>,
     done: bool,
@@ -143,7 +143,7 @@ impl<'a, T, C: CorruptAs> WaitNewer<'a, T, C> {
             error: Fault::into_wait::<C>,
             announced: None,
             sliced: false,
-            listener: None,
+            waiting: None,
             #[cfg(not(noclobber_loom))]
             ticket: None,
             done: false,
@@ -167,6 +167,9 @@ impl<T, C> WaitNewer<'_, T, C> {
             self.announced = Some(Announced::Nowhere);
             return true;
         };
+        if let Some(event) = target.event() {
+            event.prepare();
+        }
         let (announced, sliced) = match target.group() {
             Some(group) => {
                 let (joined, sliced) = group.join(notify, how);
@@ -188,7 +191,7 @@ impl<T, C> WaitNewer<'_, T, C> {
             }
             _ => {}
         }
-        self.listener = None;
+        self.waiting = None;
         self.forget();
     }
 
@@ -200,7 +203,7 @@ impl<T, C> WaitNewer<'_, T, C> {
     }
 
     /// Registers with the bridge thread: woken when the futex word leaves
-    /// `epoch`, or at the slice's end.
+    /// `epoch` (if given), or at the slice's end.
     #[cfg(not(noclobber_loom))]
     fn sleep(
         &mut self,
@@ -239,6 +242,11 @@ impl<T, C> Future for WaitNewer<'_, T, C> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         assert!(!this.done, "noclobber: a wait polled after it completed");
+        if this.announced.is_none() {
+            if let Some(group) = this.target.group() {
+                group.touch();
+            }
+        }
         // A registration of the last poll is spent (woken) or stale.
         this.forget();
         let target = this.target;
@@ -268,24 +276,30 @@ impl<T, C> Future for WaitNewer<'_, T, C> {
                 // Check again, now that writers see us (N2).
                 continue;
             }
-            let slice = target.slice();
-            let event = target.event().filter(|_| !this.sliced && slice.is_none());
-            let Some(event) = event else {
-                let slice = match this.sliced {
-                    true => Some(slice.map_or(FALLBACK_SLICE, |s| s.min(FALLBACK_SLICE))),
-                    false => slice,
-                };
+            // How long it may sleep before it must check again anyway.
+            let slice = match this.sliced {
+                true => Some(target.slice().map_or(FALLBACK_SLICE, |s| s.min(FALLBACK_SLICE))),
+                false => target.slice(),
+            };
+            let Some(event) = target.event() else {
+                // A shared file: the bridge thread sleeps on the futex word.
                 return this.sleep(cx, epoch, slice);
             };
-            match &mut this.listener {
-                None => {
-                    this.listener = Some(event.listen());
-                    // Check again, now that a notification reaches us.
-                }
-                Some(listener) => match listener.poll(cx) {
-                    Poll::Ready(()) => this.listener = None,
-                    Poll::Pending => return Poll::Pending,
-                },
+            let seen = this.seen;
+            let waiting = this.waiting.get_or_insert_with(|| {
+                // Checked by the event's wait after it registers this task,
+                // and at every notification.
+                event.wait_until(alloc::boxed::Box::new(move || {
+                    (target.check(seen) != Seen::Same).then_some(())
+                }))
+            });
+            match waiting.poll(cx) {
+                // Something to look at: the full check again, above.
+                Poll::Ready(()) => this.waiting = None,
+                // N5: a writer may miss us; the bridge thread's timer has us
+                // check again at the slice's end.
+                Poll::Pending if slice.is_some() => return this.sleep(cx, None, slice),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -325,74 +339,61 @@ mod tests {
     use super::*;
     use crate::{Publisher, SeqLock, SoloWriter, VersionedCell};
 
-    fn counted(notify: &Notify) -> u32 {
-        notify.waiters.load(core::sync::atomic::Ordering::Relaxed) & super::super::COUNT
+    fn waiters(notify: &Notify) -> u32 {
+        notify.waiters.load(core::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Polls 3 waits of `target` until they are pending, checks that they
-    /// are counted, drops one pending and completes the others by `write`;
-    /// then nothing is counted.
-    fn leaves_nothing<T: core::fmt::Debug>(
-        target: &(dyn Target<T> + Sync),
-        write: impl FnOnce(),
-        counts: bool,
-    ) {
+    /// Polls 3 waits of `target` until they are pending, checks how they
+    /// are announced, drops one pending and completes the others by a
+    /// write; then nothing is announced, but for a group's `ASYNC` bit,
+    /// which the eighth write after that retires.
+    fn leaves_nothing<T: core::fmt::Debug>(target: &(dyn Target<T> + Sync), mut write: impl FnMut()) {
+        use super::super::{ASYNC, COUNT};
         let mut cx = Context::from_waker(Waker::noop());
         let notify = target.notify().unwrap();
-        let mut waits: Vec<_> = (0..3)
-            .map(|_| Box::pin(WaitNewer::<T>::new(target, 0)))
-            .collect();
+        let mut waits: Vec<_> = (0..3).map(|_| Box::pin(WaitNewer::<T>::new(target, 0))).collect();
         for w in &mut waits {
             assert!(w.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(counted(notify) > 0, counts);
+        // In a group: one bit for all; a SeqLock's: flagged in its sequence.
+        let expected = if target.group().is_some() { ASYNC } else { 0 };
+        assert_eq!(waiters(notify), expected);
         drop(waits.pop());
         write();
         for w in &mut waits {
             assert!(w.as_mut().poll(&mut cx).is_ready());
         }
         drop(waits);
-        assert_eq!(counted(notify), 0);
+        assert_eq!(waiters(notify) & COUNT, 0);
         if let Some(group) = target.group() {
-            assert_eq!(group.state(), 0);
+            assert_eq!((group.state(), waiters(notify)), (1, ASYNC), "the idle group's announcement");
+            for strike in 1..=7 {
+                write();
+                assert_eq!(waiters(notify), ASYNC, "retired at write {strike}");
+            }
+            write();
+            assert_eq!((group.state(), waiters(notify)), (0, 0));
         }
     }
 
     #[test]
     fn waits_withdraw_when_done_or_dropped() {
         let p = Publisher::new(0u64);
-        leaves_nothing(
-            p.body(),
-            || {
-                p.write(1);
-            },
-            true,
-        );
+        leaves_nothing(p.body(), || {
+            p.write(1);
+        });
         let cell = VersionedCell::new(0u64);
-        leaves_nothing(
-            &cell,
-            || {
-                cell.write(1);
-            },
-            true,
-        );
-        // N6: announced in the sequence, not counted.
+        leaves_nothing(&cell, || {
+            cell.write(1);
+        });
         let lock = SeqLock::new(0u64);
-        leaves_nothing(
-            lock.body(),
-            || {
-                lock.write(1);
-            },
-            false,
-        );
+        leaves_nothing(lock.body(), || {
+            lock.write(1);
+        });
         let (mut w, r) = SoloWriter::channel(0u64);
-        leaves_nothing(
-            r.body(),
-            || {
-                w.write(1);
-            },
-            true,
-        );
+        leaves_nothing(r.body(), || {
+            w.write(1);
+        });
     }
 
     /// A wait registered with the bridge thread (a shared file's) takes its

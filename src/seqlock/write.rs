@@ -183,7 +183,7 @@ impl<T: NoUninit, E: Listeners> WriteGuard<'_, T, E> {
         // Release: as in `commit`.
         self.lock.seq.store(next, Ordering::Release);
         self.lock.notify.wake_announced();
-        self.lock.also.wake();
+        self.lock.also.wake(&self.lock.notify);
         core::mem::forget(self);
         version_of(next)
     }

@@ -161,7 +161,7 @@ impl<T: NoUninit, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
         self.head.store(version, Ordering::Release);
         // Wakes waiting readers, if any (N1 in `notify/mod.rs`).
         if self.notify.wake(Published::ByStore) {
-            self.also.wake();
+            self.also.wake(&self.notify);
         }
     }
 
@@ -383,7 +383,7 @@ impl<T, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
     /// all happened before, in its program order.
     pub(crate) fn close(&self) {
         self.notify.close();
-        self.also.wake();
+        self.also.wake(&self.notify);
     }
 
     /// A successor writer took over (N7), before its first write.
