@@ -476,6 +476,8 @@ impl Notify {
 }
 
 mod platform;
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+pub(crate) use platform::SharedWaiting;
 use platform::{asymmetric, futex};
 
 /// The instant `timeout` from now; `None` (never) if it is out of range.

@@ -87,7 +87,12 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     }
 
     /// The owner table's entries.
-    #[cfg(all(test, feature = "shm", target_os = "linux", not(any(noclobber_loom, miri))))]
+    #[cfg(all(
+        test,
+        feature = "shm",
+        any(target_os = "linux", target_vendor = "apple", windows),
+        not(any(noclobber_loom, miri))
+    ))]
     pub(crate) fn owner_entries(&self) -> alloc::vec::Vec<u64> {
         let load = |e: &crate::sync::AtomicU64| e.load(Ordering::Relaxed);
         self.tickets.owners.iter().map(load).collect()
