@@ -18,20 +18,23 @@
 #![cfg(all(windows, feature = "shm"))]
 
 use std::env;
-use std::os::windows::io::{AsRawHandle, RawHandle};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use noclobber::shm::{
     Corrupt, Error, Options, SharedPublisher, SharedSeqLock, SharedSoloReader, SharedSoloWriter,
 };
 use noclobber::{ReadError, Readable, Versioned, WaitError, WriteError};
 
-const ROLE: &str = "NOCLOBBER_SHM_ROLE";
-const FILE: &str = "NOCLOBBER_SHM_FILE";
+#[path = "common/windows_process.rs"]
+mod process;
+use process::{
+    next_line, now_ns, percentile, wait_until, Child, NtSuspendProcess, Rng, TempPath, Watchdog,
+    FILE, ROLE, THIS_PROCESS,
+};
+
 /// Words per value: every word of a value equals its version.
 const W: usize = 8;
 type Value = [u64; W];
@@ -63,18 +66,6 @@ const CHILD_LIFETIME: Duration = Duration::from_secs(60);
 
 /// One process test at a time: each keeps a core busy with its writer.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-#[link(name = "ntdll")]
-extern "system" {
-    /// Suspends every thread of a process (undocumented, stable since
-    /// Windows XP; Wine implements it). Needs `PROCESS_SUSPEND_RESUME`,
-    /// which the handle `CreateProcess` returns has.
-    fn NtSuspendProcess(process: RawHandle) -> i32;
-    fn NtResumeProcess(process: RawHandle) -> i32;
-}
-
-/// `GetCurrentProcess()`: the pseudo-handle of the calling process.
-const THIS_PROCESS: RawHandle = -1isize as RawHandle;
 
 // ---------------------------------------------------------------- child side
 
@@ -219,136 +210,7 @@ fn report_wakes<R: Readable<Value = Stamped>>(r: &R) {
     }
 }
 
-/// Wall-clock time in ns since the epoch.
-fn now_ns() -> u64 {
-    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
-    t.unwrap().as_nanos() as u64
-}
-
 // --------------------------------------------------------------- parent side
-
-/// A child process, terminated and waited for when dropped.
-struct Child(std::process::Child);
-
-impl Child {
-    fn command(role: &str, path: &Path) -> Command {
-        let mut c = Command::new(env::current_exe().unwrap());
-        c.args(["child_role", "--exact", "--nocapture", "--test-threads=1"])
-            .arg("-q")
-            .env(ROLE, role)
-            .env(FILE, path);
-        c
-    }
-
-    fn spawn(role: &str, path: &Path) -> Child {
-        let child = Child::command(role, path).stdout(Stdio::null()).spawn();
-        Child(child.unwrap())
-    }
-
-    /// A child whose stdout lines arrive on the returned channel.
-    fn spawn_piped(role: &str, path: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
-        use std::io::BufRead;
-        let mut child = Child::command(role, path)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        (Child(child), rx)
-    }
-
-    /// Suspends every thread of the child (`NtSuspendProcess`).
-    fn suspend(&self) {
-        // SAFETY: a process handle with every right, open while `self` lives.
-        assert_eq!(unsafe { NtSuspendProcess(self.0.as_raw_handle()) }, 0);
-    }
-
-    fn resume(&self) {
-        // SAFETY: as in `suspend`.
-        assert_eq!(unsafe { NtResumeProcess(self.0.as_raw_handle()) }, 0);
-    }
-
-    /// `TerminateProcess`, then waits until the process has ended.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A path in the temp dir, removed when dropped (by then unmapped: Windows
-/// deletes no mapped file).
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(name: &str) -> TempPath {
-        let name = format!("noclobber-shm-test-{}-{name}", std::process::id());
-        let path = env::temp_dir().join(name);
-        let _ = std::fs::remove_file(&path);
-        TempPath(path)
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// xorshift64*, seeded from the clock or `NOCLOBBER_SHM_SEED`.
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let seed = env::var("NOCLOBBER_SHM_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(now_ns() | 1);
-        println!("NOCLOBBER_SHM_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.below(hi - lo))
-    }
-}
-
-/// Aborts the test process if a test hangs.
-struct Watchdog(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
-
-impl Watchdog {
-    fn start(name: &'static str, limit: Duration) -> Watchdog {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        thread::spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("{name}: still running after {limit:?}; aborting");
-                std::process::abort();
-            }
-        });
-        Watchdog(tx)
-    }
-}
 
 /// A value is whole if every word equals its version.
 fn check(v: Versioned<Value>) -> Versioned<Value> {
@@ -363,14 +225,6 @@ fn whole<const N: usize>(v: Versioned<[u64; N]>) -> Versioned<[u64; N]> {
         "torn value: {v:?}"
     );
     v
-}
-
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !cond() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Reads with `read` for `d`: every value the same as `frozen`, and no
@@ -392,22 +246,6 @@ fn read_frozen(
     }
     assert!(slowest < MAX_READ_WALL, "a read took {slowest:?}");
     slowest
-}
-
-/// The next line from a child that starts with `word`, within `timeout`.
-fn next_line(rx: &std::sync::mpsc::Receiver<String>, word: &str, timeout: Duration) -> String {
-    let t = Instant::now();
-    loop {
-        match rx.recv_timeout(timeout.saturating_sub(t.elapsed())) {
-            Ok(line) if line.starts_with(word) => return line,
-            Ok(_) => {}
-            Err(e) => panic!("no {word:?} line within {timeout:?}: {e}"),
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 /// Suspend and terminate the `Publisher`'s writer at random points: reads go
