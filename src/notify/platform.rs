@@ -1,7 +1,7 @@
 //! What waiting needs from the operating system: the shared futex on the
 //! `epoch` word, and Linux's asymmetric barrier (`membarrier`). Loom gets a
 //! model of the futex. Windows (`platform/windows.rs`: `WaitOnAddress` in
-//! process, a named semaphore per shared file) and macOS
+//! process, two named semaphores per shared file) and macOS
 //! (`platform/apple.rs`: `os_sync_wait_on_address` from 14.4 on) have
 //! modules of their own; elsewhere waiters sleep in slices.
 //!
@@ -136,7 +136,7 @@ pub(super) mod futex {
     }
 }
 
-/// Windows: `WaitOnAddress` in process, a named semaphore per shared file.
+/// Windows: `WaitOnAddress` in process, named semaphores per shared file.
 #[cfg(all(windows, feature = "std", not(any(noclobber_loom, miri))))]
 #[path = "platform/windows.rs"]
 pub(super) mod futex;
