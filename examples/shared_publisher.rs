@@ -81,7 +81,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         env::temp_dir()
     };
     let path = dir.join(format!("noclobber-demo-{}", std::process::id()));
-    let _shared = Shared::create(&path, Reading::new(0, 0))?;
+    let shared = Shared::create(&path, Reading::new(0, 0))?;
     println!("[demo] created {}", path.display());
 
     let mut writer = spawn(&["writer"], &path)?;
@@ -90,7 +90,8 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         spawn(&["waiter", "B"], &path)?,
     ];
     sleep(Duration::from_millis(1000));
-    println!("[demo] SIGKILL writer {}", writer.id());
+    // `SIGKILL` on Unix, `TerminateProcess` on Windows.
+    println!("[demo] kill writer {}", writer.id());
     writer.kill()?;
     writer.wait()?;
     sleep(Duration::from_millis(1000));
@@ -101,6 +102,8 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         child.kill()?;
         child.wait()?;
     }
+    // Unmapped first: Windows deletes no mapped file.
+    drop(shared);
     std::fs::remove_file(&path)?;
     println!("[demo] done, removed {}", path.display());
     Ok(())

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Windows stage (#30): the in-process test suites (the lib's unit tests and
-# every tests/*.rs but the loom models and tests/shm.rs, which is Unix-only
-# like the `shm` feature) built for x86_64-pc-windows-gnu and run under wine,
-# then the ShardedCounter tests again CHURN_RUNS times: their thread churn
-# exercises Windows' thread-local destructors, which once left slots held in
-# most runs (#30), not all.
+# Windows stage (#30, #29): built for x86_64-pc-windows-gnu with every
+# feature and run under wine:
+#   1. the lib's unit tests (`shm` included: the writer's lock, process
+#      identities, the wake-up semaphore's bits) and every tests/*.rs but the
+#      loom models and tests/shm.rs (Unix-only: fork, signals);
+#   2. tests/shm_windows.rs, the process tests: writers suspended
+#      (`NtSuspendProcess`) and terminated (`TerminateProcess`) while other
+#      processes read and wait; its report (successor attach times, wake-up
+#      latencies across processes, timeouts with a suspended writer) is
+#      printed;
+#   3. the doctests (cross-compiled doctests run through the runner, cargo
+#      1.89 and later);
+#   4. the ShardedCounter tests again CHURN_RUNS times: their thread churn
+#      exercises Windows' thread-local destructors, which once left slots
+#      held in most runs (#30), not all.
 #
 # Emulated, not hardware: wine runs the Windows binaries on this Linux kernel
-# (Windows' APIs as wine implements them: TLS callbacks, WaitOnAddress, ...).
-# Debian 12's wine 8 lacks `ProcessPrng` in bcryptprimitives.dll, which Rust's
-# std imports, so every test executable would fail to load (c0000135): a shim
-# DLL built here from scripts/wine-shim/bcryptprimitives.c provides it, found
-# through WINEPATH.
+# (Windows' APIs as wine implements them: TLS callbacks, WaitOnAddress, file
+# locks, named semaphores, NtSuspendProcess, ...). Where wine and Windows
+# differ, the tests say so (wine 8 deletes a mapped file; Windows refuses).
+# Debian 12's wine 8 lacks `ProcessPrng` in bcryptprimitives.dll, which
+# Rust's std imports, so every test executable would fail to load
+# (c0000135): a shim DLL built here from scripts/wine-shim/bcryptprimitives.c
+# provides it, found through WINEPATH.
 #
 # Installs what it needs on Debian 12 (as root): the mingw-w64 linker, wine,
 # the rustup target. Idempotent; target dir target/windows, which also holds
-# the shim and the wine prefix. About 5 minutes on the 2-core dev host.
+# the shim and the wine prefix. About 8 minutes on the 2-core dev host.
 #
 # Environment: NOCLOBBER_WINE_CHURN_RUNS  repeats of tests/unit_counter.rs (20)
 set -euo pipefail
@@ -57,30 +68,46 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 # Stop this prefix's wineserver when done (it lingers a few seconds).
 trap 'wineserver -k 2>/dev/null || true' EXIT
 
-# The in-process suites, as in scripts/ci-miri.sh.
+# The in-process suites, as in scripts/ci-miri.sh, with the lib's `shm`
+# unit tests.
 tests=(--lib)
 for f in tests/*.rs; do
     name=$(basename "$f" .rs)
     case "$name" in
-        loom_* | shm) ;;
+        loom_* | shm | shm_windows) ;;
         *) tests+=(--test "$name") ;;
     esac
 done
 
 t=$(date +%s)
-cargo test --release --target "$TARGET" --no-run "${tests[@]}"
+cargo test --release --all-features --target "$TARGET" --no-run "${tests[@]}" --test shm_windows
 echo "windows: build $(($(date +%s) - t)) s"
 
 t=$(date +%s)
-if ! cargo test --release --target "$TARGET" "${tests[@]}"; then
+if ! cargo test --release --all-features --target "$TARGET" "${tests[@]}"; then
     echo "windows: in-process tests FAILED under wine" >&2
     exit 1
 fi
 echo "windows: in-process tests $(($(date +%s) - t)) s"
 
+# The process tests, with their report (`--nocapture`).
+t=$(date +%s)
+if ! cargo test --release --all-features --target "$TARGET" --test shm_windows -- --nocapture; then
+    echo "windows: process tests (tests/shm_windows.rs) FAILED under wine" >&2
+    exit 1
+fi
+echo "windows: process tests $(($(date +%s) - t)) s"
+
+t=$(date +%s)
+if ! cargo test --release --all-features --target "$TARGET" --doc; then
+    echo "windows: doctests FAILED under wine" >&2
+    exit 1
+fi
+echo "windows: doctests $(($(date +%s) - t)) s"
+
 # The churn tests, again and again: one failing run fails the stage.
 t=$(date +%s)
-counter=$(cargo test --release --target "$TARGET" --test unit_counter --no-run \
+counter=$(cargo test --release --all-features --target "$TARGET" --test unit_counter --no-run \
     --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*unit_counter[^"]*\.exe\)".*/\1/p' | tail -n 1)
 [ -n "$counter" ] || { echo "windows: no unit_counter executable found" >&2; exit 1; }

@@ -131,7 +131,7 @@
 //!   (`wait_newer`, `*_timeout`), and `std::error::Error` impls. Without it
 //!   the crate is `no_std` (it still needs `alloc`).
 //! * `shm` (off): [`shm`](crate#features), the same types in a memory-mapped
-//!   file shared between processes (Unix).
+//!   file shared between processes (Unix and Windows).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]

@@ -72,7 +72,7 @@ pub(crate) fn forget(ticket: Ticket) {
 }
 
 /// How many futures are registered now.
-#[cfg(test)]
+#[cfg(all(test, feature = "shm"))]
 pub(crate) fn registered() -> usize {
     BRIDGE.get().map_or(0, |b| b.lock().entries.len())
 }

@@ -557,6 +557,8 @@ mod wait_async;
 #[cfg(feature = "async")]
 pub(crate) use listeners::{Event, Group};
 pub(crate) use listeners::{Grouped, Listeners, Local};
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+pub(crate) use platform::SharedWaiting;
 use platform::{asymmetric, futex};
 #[cfg(feature = "async")]
 pub(crate) use wait_async::Target;

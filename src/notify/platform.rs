@@ -1,6 +1,14 @@
 //! What waiting needs from the operating system: the shared futex on the
 //! `epoch` word, and Linux's asymmetric barrier (`membarrier`). Loom gets a
-//! model of the futex; elsewhere waiters sleep in slices.
+//! model of the futex. Windows (`platform/windows.rs`: `WaitOnAddress` in
+//! process, two named semaphores per shared file) and macOS
+//! (`platform/apple.rs`: `os_sync_wait_on_address` from 14.4 on) have
+//! modules of their own; elsewhere waiters sleep in slices.
+//!
+//! Waiting on a `Notify` in a shared file differs from waiting in process
+//! on Windows and macOS, so there every handle that maps a file registers
+//! its `Notify` ([`SharedWaiting`]); only the slow paths (a waiter that
+//! sleeps, a writer that found one) look the registration up.
 
 /// `membarrier` on Linux (N4, N5): the registration and the waiter's barrier.
 ///
@@ -75,6 +83,26 @@ pub(super) mod futex {
         let _ = futex::wake(&n.epoch, futex::Flags::empty(), i32::MAX as u32);
     }
 
+    /// Nothing to register: the shared futex wakes every process.
+    #[cfg(feature = "shm")]
+    pub(crate) struct SharedWaiting;
+
+    #[cfg(feature = "shm")]
+    impl SharedWaiting {
+        /// See the Windows version.
+        ///
+        /// # Safety
+        ///
+        /// None here; the contract of the other platforms' versions.
+        pub(crate) unsafe fn register(
+            _notify: &Notify,
+            _word: &crate::sync::AtomicU32,
+            _file: (u64, u64),
+        ) -> Self {
+            SharedWaiting
+        }
+    }
+
     pub(in crate::notify) fn wait(n: &Notify, epoch: u32, timeout: Option<std::time::Duration>) {
         let timeout = timeout.map(|t| futex::Timespec {
             tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
@@ -108,12 +136,68 @@ pub(super) mod futex {
     }
 }
 
+/// Windows: `WaitOnAddress` in process, named semaphores per shared file.
+#[cfg(all(windows, feature = "std", not(any(noclobber_loom, miri))))]
+#[path = "platform/windows.rs"]
+pub(super) mod futex;
+
+/// macOS (and the other Apple systems): `os_sync_wait_on_address` where the
+/// system has it (macOS 14.4 and later), else bounded sleeping.
+#[cfg(all(
+    target_vendor = "apple",
+    feature = "std",
+    not(any(noclobber_loom, miri))
+))]
+#[path = "platform/apple.rs"]
+pub(super) mod futex;
+
+/// The address-keyed table of registered shared `Notify`s (Windows, Apple).
+#[cfg(all(
+    feature = "shm",
+    any(windows, target_vendor = "apple"),
+    not(any(noclobber_loom, miri))
+))]
+#[path = "platform/registry.rs"]
+mod registry;
+
+/// A `Notify` in a mapping shared with other processes, registered for as
+/// long as this lives (Windows, Apple); nothing to register elsewhere.
+#[cfg(all(feature = "shm", not(noclobber_loom)))]
+pub(crate) use futex::SharedWaiting;
+
 /// Miri and platforms without a shared futex: bounded sleeping.
-#[cfg(not(any(noclobber_loom, all(target_os = "linux", feature = "std", not(miri)))))]
+#[cfg(not(any(
+    noclobber_loom,
+    all(
+        any(target_os = "linux", windows, target_vendor = "apple"),
+        feature = "std",
+        not(miri)
+    )
+)))]
 pub(super) mod futex {
     use crate::notify::Notify;
 
     pub(in crate::notify) fn wake_all(_: &Notify) {}
+
+    /// Nothing to register: waiters sleep in slices.
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    pub(crate) struct SharedWaiting;
+
+    #[cfg(all(feature = "shm", not(noclobber_loom)))]
+    impl SharedWaiting {
+        /// See the Windows version.
+        ///
+        /// # Safety
+        ///
+        /// None here; the contract of the other platforms' versions.
+        pub(crate) unsafe fn register(
+            _notify: &Notify,
+            _word: &crate::sync::AtomicU32,
+            _file: (u64, u64),
+        ) -> Self {
+            SharedWaiting
+        }
+    }
 
     #[cfg(feature = "std")]
     pub(in crate::notify) fn wait(_: &Notify, _epoch: u32, timeout: Option<std::time::Duration>) {

@@ -90,7 +90,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
     #[cfg(all(
         test,
         feature = "shm",
-        target_os = "linux",
+        any(target_os = "linux", target_vendor = "apple", windows),
         not(any(noclobber_loom, miri))
     ))]
     pub(crate) fn owner_entries(&self) -> alloc::vec::Vec<u64> {

@@ -12,37 +12,11 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use super::error::io_error;
 use super::header::{InShm, Region};
-use super::{Error, IoOp};
+use super::{sys, Error, IoOp};
+use crate::notify::SharedWaiting;
 
 /// Makes the temporary names of one process distinct.
 static TEMP_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Allocates the first `len` bytes of the empty `file` (and sets its length):
-/// `fallocate`, or writing zeroes where the file system does not support it
-/// (what glibc's `posix_fallocate` does). Either way every page exists when
-/// this returns `Ok`, so touching the mapping can never raise `SIGBUS` for
-/// want of space; a full file system (`ENOSPC`) or a file-size limit (`EFBIG`)
-/// is an `Err`.
-fn allocate(file: &File, len: u64) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-    {
-        use rustix::io::Errno;
-        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
-            Ok(()) => return Ok(()),
-            Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    use std::os::unix::fs::FileExt;
-    let zeroes = [0u8; 4096];
-    let mut at = 0;
-    while at < len {
-        let n = (len - at).min(zeroes.len() as u64) as usize;
-        file.write_all_at(&zeroes[..n], at)?;
-        at += n as u64;
-    }
-    Ok(())
-}
 
 /// Opens `path` with `open`, or creates it with `create` if it does not
 /// exist; if another process creates it in between (`AlreadyExists`), opens
@@ -69,7 +43,14 @@ pub(crate) fn open_or_create<R>(
 
 /// A checked mapping of a `Region<O>`.
 pub(crate) struct Mapping<O> {
+    /// The object's `Notify`, registered for waiting across processes
+    /// (Windows, macOS) while the mapping is writable. Declared before `map`:
+    /// dropped, and so unregistered, before the view is unmapped.
+    _waiting: Option<SharedWaiting>,
     map: MmapRaw,
+    /// The file's identity, taken when it was mapped (Wine forgets a
+    /// file's volume once it is renamed under an open handle).
+    id: sys::FileId,
     object: PhantomData<O>,
 }
 
@@ -81,12 +62,15 @@ impl<O: InShm> Mapping<O> {
     /// there, so no other writer can attach in between). Returns the file too.
     ///
     /// Atomic: the file is created under a private temporary name in the same
-    /// directory (`O_EXCL`, `mode`), allocated in full (so a full file
-    /// system is an `Err` here, never a `SIGBUS` later), initialised, and only
-    /// then linked to `path`, which fails if `path` exists: an existing file is
-    /// never replaced, and no process can see `path` half-initialised. The
-    /// temporary name is removed in every case (only it: on error nothing
-    /// under `path` is touched). A creator killed before the link leaves a
+    /// directory (`O_EXCL`, `mode` on Unix), allocated in full (so a full
+    /// file system is an `Err` here, never a `SIGBUS` later), initialised,
+    /// and only then given the name `path` (Unix: a hard link; Windows: a
+    /// rename without replacing, `sys/`), which fails if `path` exists: an
+    /// existing file is never replaced, and no process can see `path`
+    /// half-initialised. The temporary name is removed in every case (only
+    /// it: on error nothing under `path` is touched; on Windows after the
+    /// mapping and the file are closed, since a mapped file cannot be
+    /// deleted). A creator killed before the final name is given leaves a
     /// stray temporary (`.NAME.noclobber-tmp.PID.N`), never a broken `path`.
     pub(crate) fn create_then(
         path: &Path,
@@ -94,15 +78,14 @@ impl<O: InShm> Mapping<O> {
         mode: u32,
         before_init: impl FnOnce(&File) -> Result<(), Error>,
     ) -> Result<(Self, File), Error> {
-        use std::os::unix::fs::OpenOptionsExt;
         O::check_supported().map_err(|e| e.in_file(path, 0))?;
         let name = path.file_name().ok_or_else(|| Error::Io {
             path: path.to_path_buf(),
             op: IoOp::Create,
             source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
         })?;
-        // Not needed for correctness (the link below refuses an existing
-        // `path`); it only spares the work of building a file for nothing.
+        // Not needed for correctness (publishing refuses an existing `path`);
+        // it only spares the work of building a file for nothing.
         if std::fs::symlink_metadata(path).is_ok() {
             return Err(io_error(path, IoOp::Create)(
                 io::ErrorKind::AlreadyExists.into(),
@@ -115,35 +98,40 @@ impl<O: InShm> Mapping<O> {
                 std::process::id(),
                 TEMP_COUNTER.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             ));
-            // `create_new`: `O_EXCL`, so the temporary is ours alone; a stale
-            // one of a dead process with our pid is skipped.
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)
-            {
+            // The temporary is ours alone; a stale one of a dead process with
+            // our pid is skipped.
+            match sys::create_temp(&tmp, mode) {
                 Ok(file) => break (file, tmp),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(io_error(path, IoOp::Create)(e)),
             }
         };
         let built = (|| {
-            allocate(&file, Self::LEN as u64).map_err(io_error(path, IoOp::Allocate))?;
-            let this = Self::map(&file, path, true)?;
+            sys::allocate(&file, Self::LEN as u64).map_err(io_error(path, IoOp::Allocate))?;
+            let mut this = Self::map(&file, path, true)?;
+            this.register_waiting();
             before_init(&file)?;
             this.region().init(value);
             this.region().object.mapped_writable();
             // The Release store of the magic in `init` orders the object for
-            // openers in other processes; the link makes it reachable.
-            std::fs::hard_link(&tmp, path).map_err(io_error(path, IoOp::Create))?;
+            // openers in other processes; the final name makes it reachable.
+            sys::publish(&tmp, path).map_err(io_error(path, IoOp::Create))?;
             Ok(this)
         })();
-        // After the link `path` names the same file; before it, or on error,
-        // the temporary is the only name and removing it frees the file.
-        let _ = std::fs::remove_file(&tmp);
-        built.map(|this| (this, file))
+        match built {
+            Ok(this) => {
+                sys::after_publish(&tmp);
+                Ok((this, file))
+            }
+            Err(e) => {
+                // The mapping is gone already (dropped in the closure); the
+                // temporary is the file's only name, and removing it (after
+                // closing the file, for Windows) frees the file.
+                drop(file);
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
     }
 
     /// `open`, mapping the file read-only unless `writable`; returns the file too.
@@ -163,9 +151,10 @@ impl<O: InShm> Mapping<O> {
                 object: O::handle_name(),
             });
         }
-        let this = Self::map(&file, path, writable)?;
+        let mut this = Self::map(&file, path, writable)?;
         this.region().check().map_err(|e| e.in_file(path, len))?;
         if writable {
+            this.register_waiting();
             this.region().object.mapped_writable();
         }
         Ok((this, file))
@@ -189,10 +178,31 @@ impl<O: InShm> Mapping<O> {
                 align: align_of::<Region<O>>(),
             });
         }
+        let id = sys::file_id(file).map_err(io_error(path, IoOp::Stat))?;
         Ok(Mapping {
+            _waiting: None,
             map,
+            id,
             object: PhantomData,
         })
+    }
+
+    /// Registers the object's `Notify` for waiting across processes (N1,
+    /// N2 in `notify/mod.rs`: waiters and writers in this process find the
+    /// file's wake-up path by its address). Once per writable mapping, after
+    /// the file was found to be ours (a check or our own `create`): on
+    /// Windows it may store a flag in the header.
+    fn register_waiting(&mut self) {
+        let region = self.region();
+        // SAFETY: the `Notify` and the header's sleeper word are in this
+        // mapping, which `self` unmaps only after dropping the registration
+        // (field order), and this mapping's addresses are registered only
+        // here, once (`_waiting` is `None` until now).
+        let waiting = unsafe {
+            SharedWaiting::register(O::notify(&region.object), region.sleepers(), self.id)
+        };
+        debug_assert!(self._waiting.is_none());
+        self._waiting = Some(waiting);
     }
 
     pub(crate) fn region(&self) -> &Region<O> {
@@ -212,29 +222,29 @@ impl<O: InShm> Mapping<O> {
     }
 }
 
-/// This process's handles on one file, by device and inode: the owner
+/// This process's handles on one file, by its identity (device and inode,
+/// or volume and file index, `sys::FileId`): the owner
 /// entries of a `SharedPublisher` file are given back when the last one is
 /// dropped (I8 in `ring/mod.rs`).
 pub(crate) struct OpenFile {
-    id: (u64, u64),
+    id: sys::FileId,
 }
 
 /// The open counts of [`OpenFile`]s. A child `fork`ed while another thread
 /// held this lock would block in its first `open` or drop of a handle: fork
 /// from a thread that is not opening or dropping handles.
-static OPEN_FILES: std::sync::Mutex<Vec<((u64, u64), usize)>> = std::sync::Mutex::new(Vec::new());
+static OPEN_FILES: std::sync::Mutex<Vec<(sys::FileId, usize)>> = std::sync::Mutex::new(Vec::new());
 
 impl OpenFile {
-    pub(crate) fn register(file: &File, path: &Path) -> Result<Self, Error> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = file.metadata().map_err(io_error(path, IoOp::Stat))?;
-        let id = (meta.dev(), meta.ino());
+    /// Counts in a handle on the file `map` maps.
+    pub(crate) fn register<O>(map: &Mapping<O>) -> Self {
+        let id = map.id;
         let mut open = OPEN_FILES.lock().unwrap_or_else(|e| e.into_inner());
         match open.iter_mut().find(|(f, _)| *f == id) {
             Some((_, count)) => *count += 1,
             None => open.push((id, 1)),
         }
-        Ok(OpenFile { id })
+        OpenFile { id }
     }
 
     /// Counts this handle out; runs `last` if it was the process's last one

@@ -252,7 +252,11 @@ impl<T: Pod + Send, const SLOTS: usize> SharedPublisher<T, SLOTS> {
         self.body().checked_update(f)
     }
 
-    #[cfg(all(test, target_os = "linux", not(miri)))]
+    #[cfg(all(
+        test,
+        any(target_os = "linux", target_vendor = "apple", windows),
+        not(miri)
+    ))]
     pub(crate) fn ring(&self) -> crate::ring::Ring<'_, T, SLOTS> {
         self.body().ring()
     }
@@ -264,10 +268,10 @@ impl<T: Pod + Send, const SLOTS: usize> Open for SharedPublisher<T, SLOTS> {
     fn open_with(path: &Path, _: &Options, _: Private) -> Result<Self, Error> {
         // Claims made from now on say who made them (I6, I8 in `ring/mod.rs`).
         super::owner::enable();
-        let (map, file) = Mapping::<publisher::Body<T, SLOTS>>::open_with(path, true)?;
+        let (map, _) = Mapping::<publisher::Body<T, SLOTS>>::open_with(path, true)?;
         let body = &map.region().object;
         body.ring().validate().map_err(corrupt(path))?;
-        let file = OpenFile::register(&file, path)?;
+        let file = OpenFile::register(&map);
         Ok(SharedPublisher { map, file })
     }
 }
@@ -278,8 +282,8 @@ impl<T: Pod + Send, const SLOTS: usize> Create for SharedPublisher<T, SLOTS> {
     fn create_with(path: &Path, initial: T, options: &Options, _: Private) -> Result<Self, Error> {
         // As in `open_with`.
         super::owner::enable();
-        let (map, file) = Mapping::create_then(path, initial, options.file_mode(), |_| Ok(()))?;
-        let file = OpenFile::register(&file, path)?;
+        let (map, _) = Mapping::create_then(path, initial, options.file_mode(), |_| Ok(()))?;
+        let file = OpenFile::register(&map);
         Ok(SharedPublisher { map, file })
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bytemuck::Pod;
 
 use super::Error;
-use crate::sync::{fence, AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::words::word_count;
 use crate::{publisher, seqlock, solo};
 
@@ -19,7 +19,7 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"noclobbr");
 /// Bumped whenever the meaning of the header or of an object's fields
 /// changes, so that processes built with different meanings never share a
 /// file (the CHANGELOG lists what each version changed).
-pub(crate) const LAYOUT_VERSION: u64 = 6;
+pub(crate) const LAYOUT_VERSION: u64 = 7;
 
 /// An object that can live in a mapping shared with other processes.
 ///
@@ -46,6 +46,8 @@ pub(crate) unsafe trait InShm {
         Ok(())
     }
     fn init_in_place(&self, value: Self::Value);
+    /// The object's waiter words (`notify/mod.rs`).
+    fn notify(&self) -> &crate::notify::Notify;
     /// Runs in every process that maps the object writable, once the object
     /// is initialised or checked, before the caller gets it: a store-published
     /// kind prepares its writers for waiters (N5 in `notify/mod.rs`).
@@ -101,6 +103,10 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for publisher::Body<T, SLOT
     fn init_in_place(&self, value: T) {
         publisher::Body::init_in_place(self, value);
     }
+
+    fn notify(&self) -> &crate::notify::Notify {
+        &self.notify
+    }
 }
 
 // SAFETY: `solo::Body` is `#[repr(C, align(128))]`: an `AtomicU64` head, the
@@ -138,6 +144,10 @@ unsafe impl<T: Pod + Send, const SLOTS: usize> InShm for solo::Body<T, SLOTS> {
         solo::Body::init_in_place(self, value);
     }
 
+    fn notify(&self) -> &crate::notify::Notify {
+        &self.notify
+    }
+
     fn mapped_writable(&self) {
         self.notify.prepare_store_writers();
     }
@@ -168,6 +178,10 @@ unsafe impl<T: Pod + Send> InShm for seqlock::Body<T> {
     fn init_in_place(&self, value: T) {
         seqlock::Body::init_in_place(self, value);
     }
+
+    fn notify(&self) -> &crate::notify::Notify {
+        &self.notify
+    }
 }
 
 /// The start of every mapping. All fields are written before `magic`.
@@ -176,6 +190,13 @@ pub(crate) struct Header {
     magic: AtomicU64,
     layout_version: AtomicU64,
     layout_hash: AtomicU64,
+    /// The sleepers of the file's wake-up semaphores on Windows (count,
+    /// generation and a flag: `notify/platform/windows.rs`); 0 and unused
+    /// elsewhere. One format everywhere: a file does not move between
+    /// systems, but its layout does not depend on the system.
+    sleepers: AtomicU32,
+    /// 0 (pads the header to 32 bytes).
+    _reserved: AtomicU32,
 }
 
 /// What the file holds: the header, then the object at its alignment.
@@ -199,12 +220,19 @@ impl<O: InShm> Region<O> {
         header
             .layout_hash
             .store(layout_hash::<O>(), Ordering::Relaxed);
+        // `sleepers` and `_reserved` stay as the new file has them, 0 (the
+        // creator's own registration may have set `sleepers`' flag already).
         object.init_in_place(value);
         // Release, and last: an opener that loads the magic with Acquire sees the
         // header fields, the whole initialised object and everything the
         // creator did before. Only Miri checks this (the `tests` below): shm is
         // not built under loom, and on x86-64 every store is a release anyway.
         header.magic.store(MAGIC, Ordering::Release);
+    }
+
+    /// The header's sleeper word (Windows' wake-ups; writable mappings only).
+    pub(crate) fn sleepers(&self) -> &AtomicU32 {
+        &self.header.sleepers
     }
 
     /// Whether `init` has published a region of this very layout. The errors

@@ -11,14 +11,18 @@ use super::Error;
 /// handle as the result type:
 ///
 /// ```
-/// use std::os::unix::fs::PermissionsExt;
 /// use noclobber::shm::{Options, SharedSeqLock};
 ///
 /// let path = std::env::temp_dir().join(format!("noclobber-doc-{}-mode", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
-/// let _lock: SharedSeqLock<u64> = Options::new().mode(0o640).create(&path, 0)?;
-/// let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
-/// assert_eq!(mode & !0o640, 0); // 0o640 minus whatever the umask clears
+/// let lock: SharedSeqLock<u64> = Options::new().mode(0o640).create(&path, 0)?;
+/// #[cfg(unix)]
+/// {
+///     use std::os::unix::fs::PermissionsExt;
+///     let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+///     assert_eq!(mode & !0o640, 0); // 0o640 minus whatever the umask clears
+/// }
+/// drop(lock); // (Windows deletes no file that is mapped)
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -29,7 +33,7 @@ pub struct Options {
 }
 
 impl Options {
-    /// Mode `0o600` for new files (only the owner can open them); no waiting
+    /// Mode `0o600` for new files (Unix: only the owner can open them); no waiting
     /// for a single writer's lock.
     ///
     /// ```
@@ -46,7 +50,10 @@ impl Options {
     /// The permission bits of a new file, before the process's umask clears
     /// some (as with `open(2)`). `0o660` lets the owner's group open it too;
     /// every handle but `SharedSeqLockReader` maps its file read-write, so
-    /// its processes need read and write permission.
+    /// its processes need read and write permission. Unix only: on Windows
+    /// it is ignored, and a new file gets the security descriptor its
+    /// directory passes on (who may open it is the directory's access
+    /// control list).
     ///
     /// ```
     /// let options = noclobber::shm::Options::new().mode(0o660);

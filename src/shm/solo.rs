@@ -18,16 +18,18 @@ use crate::{ReadError, Readable, Versioned, WaitError};
 /// [`SoloWriter`](crate::SoloWriter)) in a file mapped into every process
 /// that opens it; readers: [`SharedSoloReader`].
 ///
-/// Writer exclusivity across processes is an advisory lock on the file (an
-/// open-file-description lock, `F_OFD_SETLK`), taken before the object is
-/// published and held for as long as this handle lives. The kernel releases it
-/// when the holder exits or is killed, so a successor can [`open`](Self::open)
-/// at once and continue the versions; the lock's hand-over also orders
-/// everything the dead writer stored before everything its successor stores.
-/// A *stopped* writer keeps the lock (a successor waits or gets
-/// [`Error::WriterBusy`]), and readers never notice. The lock belongs to the
-/// open file description: a child `fork`ed from the writer shares it, so do
-/// not write from both.
+/// Writer exclusivity across processes is a lock on the file (Unix: an
+/// open-file-description lock, `F_OFD_SETLK`; Windows: `LockFileEx` on one
+/// byte past any data), taken before the object is published and held for
+/// as long as this handle lives. The system releases it when the holder
+/// exits or is killed (`SIGKILL`, `TerminateProcess`), so a successor can
+/// [`open`](Self::open) at once and continue the versions; the lock's
+/// hand-over also orders everything the dead writer stored before
+/// everything its successor stores. A *stopped* writer (`SIGSTOP`, a
+/// suspended process, one frozen in a debugger) keeps the lock (a successor
+/// waits or gets [`Error::WriterBusy`]), and readers never notice. The lock
+/// belongs to the open file description: a child `fork`ed from the writer
+/// shares it, so do not write from both.
 ///
 /// **Closing.** Dropping the handle closes the file's publisher: readers'
 /// waits end with `WaitError::Closed` once they have the last value, and
@@ -264,8 +266,9 @@ impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWr
 
 /// A reader of a single-writer file made by [`SharedSoloWriter::create`].
 /// Readers never wait for the writer, even one stopped or killed
-/// mid-publication; a reader that waits for a newer version sleeps on a futex
-/// in the file until the writer wakes it. Reads through [`Readable`].
+/// mid-publication; a reader that waits for a newer version sleeps until the
+/// writer wakes it (a futex in the file; Windows: the file's semaphores; see
+/// the [platforms](super#platforms)). Reads through [`Readable`].
 ///
 /// The mapping is read-write because a waiting reader announces itself in
 /// the object's two waiter words; no reader method stores anything else.
@@ -331,8 +334,9 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
     /// exited, or was killed, and no successor has opened it since. A
     /// *stopped* writer still holds it. Nothing newer comes until a
     /// successor opens the file as writer; then this is `false` again.
-    /// (Also `Readable::is_closed`.) Costs a system call (`fcntl`) unless the
-    /// writer closed the file itself.
+    /// (Also `Readable::is_closed`.) Costs a system call (`fcntl`; on
+    /// Windows two, a shared lock taken and dropped) unless the writer closed
+    /// the file itself.
     ///
     /// ```
     /// use noclobber::shm::{SharedSoloReader, SharedSoloWriter};
