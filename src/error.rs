@@ -160,28 +160,57 @@ impl<C: fmt::Debug + fmt::Display> std::error::Error for WriteError<C> {}
 /// operation ([`ReadError::Corrupt`], [`WaitError::Corrupt`],
 /// [`WriteError::Corrupt`]): which rule of the protocol its state breaks.
 /// Public as `noclobber::shm::Corrupt`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Corrupt {
-    what: &'static str,
+    rule: Broken,
+}
+
+/// The rules a corrupt object breaks: one byte, so that the internal
+/// [`Fault`] stays one byte and the read paths' results small.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Broken {
+    /// A ring's head names a slot of another ticket and does not move.
+    RingSlot,
+    /// A single writer's head names a slot of another version and does not
+    /// move.
+    SoloStamp,
+    /// The ticket counter is past the last ticket.
+    Tickets,
 }
 
 impl Corrupt {
-    pub(crate) const fn new(what: &'static str) -> Self {
-        Corrupt { what }
+    pub(crate) const fn new(rule: Broken) -> Self {
+        Corrupt { rule }
     }
 
     /// What is wrong, e.g. "the head names a slot that holds words of
     /// another ticket, and does not move".
     #[cfg_attr(not(feature = "shm"), allow(dead_code))]
     #[must_use]
-    pub fn what(&self) -> &'static str {
-        self.what
+    pub const fn what(&self) -> &'static str {
+        match self.rule {
+            Broken::RingSlot => {
+                "the head names a slot that holds words of another ticket, and does not move"
+            }
+            Broken::SoloStamp => {
+                "the head names a slot whose stamp does not hold that version, and does not move"
+            }
+            Broken::Tickets => "the ticket counter is past the last ticket",
+        }
+    }
+}
+
+impl fmt::Debug for Corrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Corrupt")
+            .field("what", &self.what())
+            .finish()
     }
 }
 
 impl fmt::Display for Corrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the shared object is corrupt: {}", self.what)
+        write!(f, "the shared object is corrupt: {}", self.what())
     }
 }
 

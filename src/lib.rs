@@ -23,11 +23,12 @@
 //! | attempts until a deadline | `read_timeout(d)` | `Result<Versioned<T>, ReadError>` |
 //! | the version | `version()` | `u64` |
 //! | sleep until a newer version | `wait_newer(seen, d)` | `Result<Versioned<T>, WaitError>` |
+//! | await a newer version (feature `async`) | `wait_newer_async(seen)` | a `future::WaitNewer` of the same |
 //! | is the writer gone? | `is_closed()` | `bool` |
 //!
 //! A [`Cursor`] over any of them remembers the version it returned last
-//! (`changed_timeout`, `has_changed`, `read_and_update`, as
-//! `tokio::sync::watch::Receiver` names them), so a follower loop needs no
+//! (`changed_timeout`, `changed().await`, `has_changed`, `read_and_update`,
+//! as `tokio::sync::watch::Receiver` names them), so a follower loop needs no
 //! bookkeeping. Only a single writer can go away: dropping a [`SoloWriter`]
 //! (or the death of a shared file's writer process) closes its readers, whose
 //! waits then end with [`WaitError::Closed`] once they have the last value;

@@ -68,11 +68,6 @@ impl Listeners for Local {
     }
 }
 
-/// What a task waiting on an event checks each time it is notified: `Some`
-/// once its wait is over.
-#[cfg(feature = "async")]
-pub(crate) type Predicate<'a> = alloc::boxed::Box<dyn FnMut() -> Option<()> + Send + 'a>;
-
 /// The event of an object in process memory: a `tokio::sync::Notify` (the
 /// `sync` module alone, which needs no runtime and works on any executor),
 /// made at the first wait (writers notify nothing until then), or under
@@ -86,7 +81,13 @@ pub(crate) type Predicate<'a> = alloc::boxed::Box<dyn FnMut() -> Option<()> + Se
 /// difference is a futex wait and wake, and two context switches, per
 /// wake-up.
 #[cfg(all(feature = "async", not(noclobber_loom)))]
-pub(crate) struct Event(once_cell::race::OnceBox<tokio::sync::Notify>);
+pub(crate) struct Event(once_cell::race::OnceBox<[tokio::sync::Notify; SHARDS]>);
+
+/// How many lists an event spreads its tasks over (tokio's `watch` uses 8
+/// too): a task registers in its thread's, so that the tasks of different
+/// threads contend for no lock but the notifier's, which takes them all.
+#[cfg(all(feature = "async", not(noclobber_loom)))]
+const SHARDS: usize = 8;
 
 #[cfg(all(feature = "async", not(noclobber_loom)))]
 impl Event {
@@ -96,17 +97,25 @@ impl Event {
 
     /// Makes the event, before a task announces itself (N8): a writer that
     /// sees the announcement then sees the event (see `notify_all`).
-    pub(crate) fn prepare(&self) -> &tokio::sync::Notify {
-        self.0
-            .get_or_init(|| alloc::boxed::Box::new(tokio::sync::Notify::new()))
+    pub(crate) fn prepare(&self) -> &[tokio::sync::Notify; SHARDS] {
+        self.0.get_or_init(|| {
+            alloc::boxed::Box::new(core::array::from_fn(|_| tokio::sync::Notify::new()))
+        })
     }
 
-    /// A wait for `predicate`: the task is registered, then the predicate
-    /// checked, and again after every notification.
-    pub(crate) fn wait_until<'a>(&'a self, predicate: Predicate<'a>) -> Waiting<'a> {
+    /// A wait on this event (in this thread's list).
+    pub(crate) fn wait(&self) -> Waiting<'_> {
+        std::thread_local! {
+            static SHARD: usize = {
+                static NEXT: core::sync::atomic::AtomicUsize =
+                    core::sync::atomic::AtomicUsize::new(0);
+                // Relaxed: only spreads threads over the lists.
+                NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) % SHARDS
+            };
+        }
+        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
         Waiting {
-            notify: self.prepare(),
-            predicate,
+            notify: &self.prepare()[shard],
             notified: None,
         }
     }
@@ -121,8 +130,8 @@ impl Event {
         // woken, and one registered after it reads the count of calls this
         // one bumped (under the list's lock, after the publication), so the
         // check that follows its registration sees the publication.
-        if let Some(event) = self.0.get() {
-            event.notify_waiters();
+        if let Some(lists) = self.0.get() {
+            lists.iter().for_each(tokio::sync::Notify::notify_waiters);
         }
     }
 }
@@ -131,31 +140,42 @@ impl Event {
 #[cfg(all(feature = "async", not(noclobber_loom)))]
 pub(crate) struct Waiting<'a> {
     notify: &'a tokio::sync::Notify,
-    predicate: Predicate<'a>,
     /// The registration, boxed: a `Notified` must not move once enabled.
     notified: Option<core::pin::Pin<alloc::boxed::Box<tokio::sync::futures::Notified<'a>>>>,
 }
 
 #[cfg(all(feature = "async", not(noclobber_loom)))]
 impl Waiting<'_> {
-    /// `Ready` once the predicate holds.
-    pub(crate) fn poll(&mut self, cx: &mut core::task::Context<'_>) -> core::task::Poll<()> {
+    /// The first time: registers the task, runs `recheck`, and is `Ready`
+    /// if that says the wait is over. Then: `Ready` once notified (the
+    /// caller checks again). A notified registration is consumed without the
+    /// list's lock, so the caller polls this before anything else when it
+    /// is woken.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        recheck: impl FnOnce() -> bool,
+    ) -> core::task::Poll<()> {
         use core::future::Future as _;
-        loop {
-            if self.notified.is_none() {
+        use core::task::Poll;
+        let notified = match &mut self.notified {
+            Some(notified) => notified,
+            None => {
                 // Registered now: a `notify_waiters` from here on wakes it.
                 let mut notified = alloc::boxed::Box::pin(self.notify.notified());
                 notified.as_mut().enable();
-                self.notified = Some(notified);
+                if recheck() {
+                    return Poll::Ready(());
+                }
+                self.notified.insert(notified)
             }
-            if (self.predicate)().is_some() {
+        };
+        match notified.as_mut().poll(cx) {
+            Poll::Ready(()) => {
                 self.notified = None;
-                return core::task::Poll::Ready(());
+                Poll::Ready(())
             }
-            match self.notified.as_mut().unwrap().as_mut().poll(cx) {
-                core::task::Poll::Ready(()) => self.notified = None,
-                core::task::Poll::Pending => return core::task::Poll::Pending,
-            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -178,10 +198,10 @@ impl Event {
         }
     }
 
-    pub(crate) fn wait_until<'a>(&'a self, predicate: Predicate<'a>) -> Waiting<'a> {
+    pub(crate) fn wait(&self) -> Waiting<'_> {
         Waiting {
             event: self,
-            predicate,
+            registered: false,
         }
     }
 
@@ -194,21 +214,29 @@ impl Event {
 #[cfg(all(feature = "async", noclobber_loom))]
 pub(crate) struct Waiting<'a> {
     event: &'a Event,
-    predicate: Predicate<'a>,
+    /// Registered (and not known to be notified).
+    registered: bool,
 }
 
 #[cfg(all(feature = "async", noclobber_loom))]
 impl Waiting<'_> {
-    /// Check, register, check again (the registration and a notification
-    /// take the mutex in turn).
-    pub(crate) fn poll(&mut self, cx: &mut core::task::Context<'_>) -> core::task::Poll<()> {
-        if (self.predicate)().is_some() {
+    /// As the real one: register and check the predicate the first time;
+    /// later, `Ready` at the first poll after a wake-up (the model's
+    /// executor polls only then; the caller checks again either way).
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        recheck: impl FnOnce() -> bool,
+    ) -> core::task::Poll<()> {
+        if self.registered {
+            self.registered = false;
             return core::task::Poll::Ready(());
         }
         self.event.wakers.lock().unwrap().push(cx.waker().clone());
-        if (self.predicate)().is_some() {
+        if recheck() {
             return core::task::Poll::Ready(());
         }
+        self.registered = true;
         core::task::Poll::Pending
     }
 }

@@ -249,6 +249,13 @@ impl<T, C> Future for WaitNewer<'_, T, C> {
         }
         // A registration of the last poll is spent (woken) or stale.
         this.forget();
+        // Woken by the event: take the notification first, which needs no
+        // lock (dropping a registration not taken would).
+        if let Some(waiting) = &mut this.waiting {
+            if waiting.poll(cx, || true).is_ready() {
+                this.waiting = None;
+            }
+        }
         let target = this.target;
         let mut retries = 0;
         loop {
@@ -290,14 +297,10 @@ impl<T, C> Future for WaitNewer<'_, T, C> {
                 return this.sleep(cx, epoch, slice);
             };
             let seen = this.seen;
-            let waiting = this.waiting.get_or_insert_with(|| {
-                // Checked by the event's wait after it registers this task,
-                // and at every notification.
-                event.wait_until(alloc::boxed::Box::new(move || {
-                    (target.check(seen) != Seen::Same).then_some(())
-                }))
-            });
-            match waiting.poll(cx) {
+            let waiting = this.waiting.get_or_insert_with(|| event.wait());
+            // Checked again once the task is registered with the event.
+            let recheck = || target.check(seen) != Seen::Same;
+            match waiting.poll(cx, recheck) {
                 // Something to look at: the full check again, above.
                 Poll::Ready(()) => this.waiting = None,
                 // N5: a writer may miss us; the bridge thread's timer has us

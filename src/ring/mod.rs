@@ -86,7 +86,7 @@ use crossbeam_utils::CachePadded;
 
 use bytemuck::NoUninit;
 
-use crate::error::{corrupt_panic, Corrupt, Fault};
+use crate::error::{corrupt_panic, Broken, Corrupt, Fault};
 use crate::sync::{fence, AtomicU128, AtomicU64, Ordering, Spin};
 use crate::words::{pack, unpack, word_count, Buf, Tagged};
 
@@ -308,9 +308,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
         // Relaxed (I5): coherence with the head load the fence ordered before
         // it is all that is needed.
         if self.head.load(Ordering::Relaxed) == head {
-            Fault::Corrupt(Corrupt::new(
-                "the head names a slot that holds words of another ticket, and does not move",
-            ))
+            Fault::Corrupt(Corrupt::new(Broken::RingSlot))
         } else {
             Fault::Interrupted
         }
@@ -577,7 +575,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
                 }
                 Err(Stuck::Busy) if deadline.is_some() => return Err(Fault::TimedOut),
                 Err(Stuck::Busy) => return Err(Fault::Interrupted),
-                Err(Stuck::Exhausted) => return Err(Fault::Corrupt(Corrupt::new(EXHAUSTED))),
+                Err(Stuck::Exhausted) => return Err(Fault::Corrupt(Corrupt::new(Broken::Tickets))),
             };
             staged = Some(ticket);
             if self.commit(version, current, ticket) {
@@ -698,7 +696,7 @@ impl<T: NoUninit, const N: usize> Ring<'_, T, N> {
 
 /// What a ring past its last ticket (I7) is: 2^59 draws, or a shared file
 /// damaged after it was opened.
-const EXHAUSTED: &str = "the ticket counter is past the last ticket";
+const EXHAUSTED: &str = Corrupt::new(Broken::Tickets).what();
 
 /// I7: reached only after 2^59 tickets (or in a shared file damaged after it
 /// was opened); before any claim is made, so no slot is kept.

@@ -221,7 +221,7 @@ fn tickets_never_wrap() {
         .unwrap_or_default();
     assert!(text.contains(EXHAUSTED), "{text}");
     // The bounded writes say so instead of panicking.
-    let exhausted = Err(Fault::Corrupt(Corrupt::new(EXHAUSTED)));
+    let exhausted = Err(Fault::Corrupt(Corrupt::new(Broken::Tickets)));
     assert_eq!(ring.try_write([4; 3], None), exhausted);
     let deadline = Some(Instant::now() + Duration::from_secs(60));
     assert_eq!(ring.try_write([4; 3], deadline), exhausted);

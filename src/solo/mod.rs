@@ -41,7 +41,7 @@ use core::fmt;
 
 use bytemuck::NoUninit;
 
-use crate::error::{Corrupt, CorruptAs, Fault};
+use crate::error::{Broken, Corrupt, CorruptAs, Fault};
 use crate::notify::{Grouped, Listeners, Notify, Published};
 use crate::sync::{fence, Arc, AtomicU64, Ordering, Spin};
 use crate::words::{Buf, Words};
@@ -194,9 +194,7 @@ impl<T: NoUninit, const SLOTS: usize, E: Listeners> Body<T, SLOTS, E> {
         // Relaxed (S4): after an Acquire stamp load that saw a writer's newer
         // stamp, this load sees that writer's earlier head store or later.
         if self.head.load(Ordering::Relaxed) == version {
-            Err(Fault::Corrupt(Corrupt::new(
-                "the head names a slot whose stamp does not hold that version, and does not move",
-            )))
+            Err(Fault::Corrupt(Corrupt::new(Broken::SoloStamp)))
         } else {
             Err(Fault::Interrupted)
         }
