@@ -53,6 +53,11 @@ enum Op<T> {
     /// `wait_newer(version - back, timeout 0)`: the model value if that
     /// version is older, else `TimedOut`.
     WaitNewer(u8),
+    /// `wait_newer_async(version - back)`, held across the ops that follow
+    /// (`noclobber_fuzz::Waits`).
+    WaitNewerAsync(u8),
+    /// Drops the oldest held `wait_newer_async`.
+    DropWait,
     Debug,
 }
 
@@ -88,7 +93,9 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             },
         ),
     };
+    let mut waits = noclobber_fuzz::Waits::new();
     for op in script.ops.into_iter().take(MAX_OPS) {
+        waits.check(model);
         match op {
             Op::Write(v) => {
                 model = Versioned {
@@ -113,6 +120,8 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::Read => assert_eq!(publisher.read(), model.value),
             Op::ReadVersioned => assert_eq!(publisher.read_versioned(), model),
             Op::Version => assert_eq!(publisher.version(), model.version),
+            Op::WaitNewerAsync(back) => waits.start(&publisher, model, back),
+            Op::DropWait => waits.cancel(),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
                 assert_eq!(publisher.wait_newer(seen, Duration::ZERO), expected);
@@ -126,6 +135,8 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             ),
         }
     }
+    waits.check(model);
+    drop(waits);
     assert_eq!(publisher.read_versioned(), model);
     assert_eq!(publisher.into_inner(), model.value);
 }

@@ -40,6 +40,11 @@ enum Op<T> {
     /// `wait_newer(version - back, timeout 0)`: the model value if that
     /// version is older, else `TimedOut`.
     WaitNewer(u8),
+    /// `wait_newer_async(version - back)`, held across the ops that follow
+    /// (`noclobber_fuzz::Waits`).
+    WaitNewerAsync(u8),
+    /// Drops the oldest held `wait_newer_async`.
+    DropWait,
     Write(T),
     Update {
         k: u64,
@@ -59,13 +64,17 @@ fuzz_target!(|input: Input| match input {
 
 fn run<T: Payload>(script: Script<T>) {
     let (lock, mut model) = script.init.build(SeqLock::new);
+    let mut waits = noclobber_fuzz::Waits::new();
     for op in script.ops.into_iter().take(MAX_OPS) {
+        waits.check(model);
         match op {
             Op::Read => assert_eq!(lock.read(), model.value),
             Op::ReadVersioned => assert_eq!(lock.read_versioned(), model),
             Op::TryRead => assert_eq!(lock.try_read().map(|v| v.value), Ok(model.value)),
             Op::TryReadVersioned => assert_eq!(lock.try_read(), Ok(model)),
             Op::Version => assert_eq!(lock.version(), model.version),
+            Op::WaitNewerAsync(back) => waits.start(&lock, model, back),
+            Op::DropWait => waits.cancel(),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
                 assert_eq!(lock.wait_newer(seen, Duration::ZERO), expected);
@@ -100,6 +109,8 @@ fn run<T: Payload>(script: Script<T>) {
             ),
         }
     }
+    waits.check(model);
+    drop(waits);
     assert_eq!(lock.read_versioned(), model);
     assert_eq!(lock.into_inner(), model.value);
 }

@@ -46,6 +46,11 @@ enum Op<T> {
     /// `wait_newer(version - back, timeout 0)`: the model value if that
     /// version is older, else `TimedOut`.
     WaitNewer(u8),
+    /// `wait_newer_async(version - back)`, held across the ops that follow
+    /// (`noclobber_fuzz::Waits`).
+    WaitNewerAsync(u8),
+    /// Drops the oldest held `wait_newer_async`.
+    DropWait,
     WriterRead,
     NewReader,
     Debug,
@@ -70,7 +75,10 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
         value: script.init,
         version: 0,
     };
+    let async_reader = writer.reader();
+    let mut waits = noclobber_fuzz::Waits::new();
     for op in script.ops.into_iter().take(MAX_OPS) {
+        waits.check(model);
         match op {
             Op::Write(v) => {
                 model = Versioned {
@@ -99,22 +107,25 @@ fn run<T: Payload, const SLOTS: usize>(script: Script<T>) {
             Op::TryRead => assert_eq!(reader.try_read(), Ok(model)),
             Op::ReadTimeout => assert_eq!(reader.read_timeout(Duration::ZERO), Ok(model)),
             Op::Version => assert_eq!(reader.version(), model.version),
+            Op::WaitNewerAsync(back) => waits.start(&async_reader, model, back),
+            Op::DropWait => waits.cancel(),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
                 assert_eq!(reader.wait_newer(seen, Duration::ZERO), expected);
             }
             Op::WriterRead => assert_eq!(writer.read_versioned(), model),
             Op::NewReader => reader = writer.reader(),
-            // 0.2: the handles' `Debug` no longer shows the slot count.
             Op::Debug => assert_eq!(
                 format!("{reader:?}"),
                 format!(
-                    "SoloReader {{ value: {:?}, version: {} }}",
+                    "SoloReader {{ value: {:?}, version: {}, slots: {SLOTS} }}",
                     model.value, model.version
                 )
             ),
         }
     }
+    waits.check(model);
+    drop(waits);
     drop(writer);
     assert_eq!(reader.read_versioned(), model);
 }

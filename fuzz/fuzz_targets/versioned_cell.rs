@@ -39,6 +39,11 @@ enum Op<T> {
     /// `wait_newer(version - back, timeout 0)`: the model value if that
     /// version is older, else `TimedOut`.
     WaitNewer(u8),
+    /// `wait_newer_async(version - back)`, held across the ops that follow
+    /// (`noclobber_fuzz::Waits`).
+    WaitNewerAsync(u8),
+    /// Drops the oldest held `wait_newer_async`.
+    DropWait,
     /// `write_if` (0.1: `compare_exchange`).
     WriteIf {
         expected: VersionSel,
@@ -74,10 +79,14 @@ fuzz_target!(|input: Input| match input {
 
 fn run<T: Payload>(script: Script<T>) {
     let (cell, mut model) = script.init.build(VersionedCell::new);
+    let mut waits = noclobber_fuzz::Waits::new();
     for op in script.ops.into_iter().take(MAX_OPS) {
+        waits.check(model);
         match op {
             Op::ReadVersioned => assert_eq!(cell.read_versioned(), model),
             Op::Version => assert_eq!(cell.version(), model.version),
+            Op::WaitNewerAsync(back) => waits.start(&cell, model, back),
+            Op::DropWait => waits.cancel(),
             Op::WaitNewer(back) => {
                 let (seen, expected) = noclobber_fuzz::wait_newer_case(model, back);
                 assert_eq!(cell.wait_newer(seen, Duration::ZERO), expected);
@@ -164,5 +173,7 @@ fn run<T: Payload>(script: Script<T>) {
         }
     }
     assert_eq!(cell.read_versioned(), model);
+    waits.check(model);
+    drop(waits);
     assert_eq!(cell.into_inner(), model.value);
 }

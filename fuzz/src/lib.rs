@@ -333,3 +333,70 @@ impl ShardSel {
 pub fn expected_shards(n: usize) -> usize {
     n.clamp(1, MAX_SHARDS).next_power_of_two()
 }
+
+/// Async waits (`wait_newer_async`) held across the ops of a script, each
+/// polled once when it starts and again after every op (with a waker that
+/// does nothing: only the results are checked): a wait whose version is
+/// behind the model's must be ready with the model's value, any other
+/// pending. At most 4 are held; older ones, and those `cancel` picks, are
+/// dropped while pending (a cancelled wait must leave nothing behind that a
+/// later wait or write trips over).
+pub struct Waits<'a, T, C> {
+    pending: Vec<(u64, std::pin::Pin<Box<noclobber::future::WaitNewer<'a, T, C>>>)>,
+}
+
+impl<'a, T: Copy + PartialEq + Debug, C: PartialEq + Debug> Waits<'a, T, C> {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Waits { pending: Vec::new() }
+    }
+
+    /// `wait_newer_async(version - back)` on `source` (`back` 0 to 2).
+    pub fn start<R>(&mut self, source: &'a R, now: Versioned<T>, back: u8)
+    where
+        R: noclobber::Readable<Value = T, Corrupt = C>,
+        T: Send,
+    {
+        let seen = now.version.saturating_sub(u64::from(back % 3));
+        let mut wait = Box::pin(source.wait_newer_async(seen));
+        match poll(wait.as_mut()) {
+            std::task::Poll::Ready(got) => {
+                assert!(seen < now.version, "ready with nothing newer: {got:?}");
+                assert_eq!(got, Ok(now));
+            }
+            std::task::Poll::Pending => {
+                assert!(seen >= now.version, "pending though {now:?} is newer than {seen}");
+                if self.pending.len() == 4 {
+                    drop(self.pending.remove(0));
+                }
+                self.pending.push((seen, wait));
+            }
+        }
+    }
+
+    /// Drops the oldest pending wait.
+    pub fn cancel(&mut self) {
+        if !self.pending.is_empty() {
+            drop(self.pending.remove(0));
+        }
+    }
+
+    /// Polls every pending wait against the model at `now`.
+    pub fn check(&mut self, now: Versioned<T>) {
+        self.pending.retain_mut(|(seen, wait)| match poll(wait.as_mut()) {
+            std::task::Poll::Ready(got) => {
+                assert!(*seen < now.version, "ready with nothing newer: {got:?}");
+                assert_eq!(got, Ok(now));
+                false
+            }
+            std::task::Poll::Pending => {
+                assert!(*seen >= now.version, "pending though {now:?} is newer than {seen}");
+                true
+            }
+        });
+    }
+}
+
+fn poll<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
