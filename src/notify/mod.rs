@@ -465,6 +465,14 @@ impl Notify {
         self.wake_all();
     }
 
+    /// N7: a shared file's writer process was found gone (the kernel
+    /// released its lock): wakes every waiter, which then probes the lock
+    /// itself. Sets nothing: a successor may already hold the file.
+    #[cfg(all(feature = "shm", target_os = "linux", not(noclobber_loom)))]
+    pub(crate) fn wake_everyone(&self) {
+        self.wake_all();
+    }
+
     /// N7: a successor writer took over (shared files): waits end with
     /// `Closed` no more. Before the successor's first write.
     #[cfg_attr(any(noclobber_loom, not(feature = "shm")), allow(dead_code))]

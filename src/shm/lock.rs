@@ -16,6 +16,12 @@
 //! Either way the lock belongs to the writer's own open of the file, and the
 //! system releases it when that is closed: the handle is dropped, or the
 //! process exits or is killed (`SIGKILL`, `TerminateProcess`).
+//!
+//! On Linux the writer also holds the second byte, on which one thread of a
+//! reader process that waits blocks (`wait_released`, a shared lock asked
+//! for with `F_OFD_SETLKW`): the kernel wakes it when the writer is gone, and
+//! it wakes the waiters, which then probe the first byte. So a waiting
+//! reader learns of the writer's death at once, without waking to probe.
 
 use std::fs::File;
 use std::io;
@@ -32,6 +38,20 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
 /// must never be the one that holds (or will take) the writer's lock.
 pub(crate) fn is_held(file: &File) -> io::Result<bool> {
     super::sys::lock::is_held(file)
+}
+
+/// Linux: the writer, holding the lock, also takes the byte that watching
+/// readers wait on. Waits only for such a reader's moment on it.
+#[cfg(target_os = "linux")]
+pub(crate) fn hold_watched(file: &File) -> io::Result<()> {
+    super::sys::lock::hold_watched(file)
+}
+
+/// Linux: waits until no writer holds the file (the writer's process died,
+/// or it closed the file); takes nothing for longer than a moment.
+#[cfg(target_os = "linux")]
+pub(crate) fn wait_released(file: &File) -> io::Result<()> {
+    super::sys::lock::wait_released(file)
 }
 
 #[cfg(all(test, not(miri)))]

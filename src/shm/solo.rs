@@ -6,9 +6,13 @@ use std::path::Path;
 
 use bytemuck::Pod;
 
+#[cfg(target_os = "linux")]
+use super::error::io_error;
 use super::file::{busy, corrupt, try_lock, Mapping};
 use super::handles::readable_by_body;
 use super::options::{Create, Open, Private};
+#[cfg(target_os = "linux")]
+use super::IoOp;
 use super::{Corrupt, Error, Options};
 use crate::read::Sealed;
 use crate::solo::{Body, Writing};
@@ -216,6 +220,8 @@ impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloWriter<T, SLOTS> {
                 _ => return Err(busy(path)),
             }
         }
+        #[cfg(target_os = "linux")]
+        super::lock::hold_watched(&file).map_err(io_error(path, IoOp::Lock))?;
         // With the lock held the head is ours: no other writer moves it.
         let body = &map.region().object;
         let version = body.validate().map_err(corrupt(path))?;
@@ -238,7 +244,10 @@ impl<T: Pod + Send, const SLOTS: usize> Create for SharedSoloWriter<T, SLOTS> {
         let (map, lock) = Mapping::create_then(path, initial, options.file_mode(), |file| {
             try_lock(file, path)?
                 .then_some(())
-                .ok_or_else(|| busy(path))
+                .ok_or_else(|| busy(path))?;
+            #[cfg(target_os = "linux")]
+            super::lock::hold_watched(file).map_err(io_error(path, IoOp::Lock))?;
+            Ok(())
         })?;
         Ok(SharedSoloWriter {
             map,
@@ -286,14 +295,21 @@ impl<T: Pod + Send + fmt::Debug, const SLOTS: usize> fmt::Debug for SharedSoloWr
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SharedSoloReader<T: Pod + Send, const SLOTS: usize = 2> {
-    map: Mapping<Body<T, SLOTS>>,
+    /// Shared with this reader's watch thread (Linux, see `watch`).
+    map: std::sync::Arc<Mapping<Body<T, SLOTS>>>,
     /// This reader's own open of the file, to test for the writer's lock.
     file: File,
+    /// Linux: the process whose thread watches the writer for this reader
+    /// (0: none), so that a forked child, which has no such thread, starts
+    /// its own.
+    #[cfg(target_os = "linux")]
+    watcher: std::sync::Arc<crate::sync::AtomicU32>,
 }
 
 /// How often a waiting [`SharedSoloReader`] checks that a writer still holds
-/// the file when nothing wakes it: a writer that dies without closing wakes
-/// nobody.
+/// the file when nothing wakes it (a writer that dies without closing wakes
+/// nobody): where no thread watches the writer's lock for it (off Linux, or
+/// if the thread could not be started).
 const WRITER_PROBE: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
@@ -325,9 +341,83 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
 
     /// Whether a writer holds the file now; `true` where that cannot be told
     /// (an unexpected error from the probe): a live writer is never taken
-    /// for gone.
+    /// for gone. A waiter checks this at every wake-up: if a writer holds the
+    /// file, a thread must watch it (`watch`).
     fn writer_holds(&self) -> bool {
-        super::lock::is_held(&self.file).unwrap_or(true)
+        let held = super::lock::is_held(&self.file).unwrap_or(true);
+        #[cfg(target_os = "linux")]
+        if held {
+            self.watch();
+        }
+        held
+    }
+
+    /// How often a waiter must probe the writer's lock without being woken:
+    /// never where a thread watches it.
+    fn probe(&self) -> Option<std::time::Duration> {
+        #[cfg(target_os = "linux")]
+        if self.watch() {
+            return None;
+        }
+        Some(WRITER_PROBE)
+    }
+
+    /// Linux: makes sure a thread of this process watches the writer of this
+    /// reader's file: it blocks until the kernel releases the writer's
+    /// second lock byte (`lock::wait_released`; no CPU meanwhile), then wakes
+    /// every waiter, which probe the lock themselves. It watches again while
+    /// a writer (a successor) holds the file, and ends when none does. Its
+    /// state is cleared before its last probe, and every waiter's check that
+    /// finds a writer calls this, so a writer that takes the file after the
+    /// thread ended is watched by the next. `false` if no thread could be
+    /// started (waiters then probe every `WRITER_PROBE`). The thread keeps
+    /// the mapping and its own descriptor of the file until it ends.
+    #[cfg(target_os = "linux")]
+    fn watch(&self) -> bool {
+        use crate::sync::Ordering;
+        let me = std::process::id();
+        // SeqCst (here and in the thread): the thread's clearing and its
+        // last probe, and a waiter's probe and this load, are each a store
+        // (or a system call) then a load: one of the two sees the other.
+        if self.watcher.load(Ordering::SeqCst) == me {
+            return true;
+        }
+        let was = self.watcher.load(Ordering::SeqCst);
+        if was == me
+            || self
+                .watcher
+                .compare_exchange(was, me, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return true; // another waiter of this process started it
+        }
+        let started = self.file.try_clone().and_then(|file| {
+            let (map, watcher) = (
+                std::sync::Arc::clone(&self.map),
+                std::sync::Arc::clone(&self.watcher),
+            );
+            std::thread::Builder::new()
+                .name("noclobber-writer-watch".into())
+                .spawn(move || loop {
+                    if super::lock::wait_released(&file).is_err() {
+                        break;
+                    }
+                    map.region().object.notify.wake_everyone();
+                    watcher.store(0, Ordering::SeqCst);
+                    let held = super::lock::is_held(&file).unwrap_or(false);
+                    if !held || watcher.swap(me, Ordering::SeqCst) == me {
+                        return;
+                    }
+                    // A successor holds the file and may not hold the
+                    // second byte yet: a moment before watching again.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                })
+        });
+        if started.is_err() {
+            self.watcher.store(0, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     /// Whether no writer holds the file: its writer dropped its handle, or
@@ -361,9 +451,10 @@ impl<T: Pod + Send, const SLOTS: usize> SharedSoloReader<T, SLOTS> {
 impl<T: Pod + Send, const SLOTS: usize> Sealed for SharedSoloReader<T, SLOTS> {}
 
 /// The read side; [`wait_newer`](Readable::wait_newer) also ends with
-/// `WaitError::Closed` when no writer holds the file (checked every 10 ms
-/// while it sleeps, so within about that of the writer's death), after any
-/// version newer than `seen`.
+/// `WaitError::Closed` when no writer holds the file, after any version
+/// newer than `seen`: on Linux as soon as the kernel releases a dead writer's
+/// lock (a thread of the process watches it, blocked, while a reader waits),
+/// elsewhere within `WRITER_PROBE` (10 ms, the waiter probes the lock).
 impl<T: Pod + Send, const SLOTS: usize> Readable for SharedSoloReader<T, SLOTS> {
     type Value = T;
     type Corrupt = Corrupt;
@@ -397,7 +488,7 @@ impl<T: Pod + Send, const SLOTS: usize> Readable for SharedSoloReader<T, SLOTS> 
     ) -> Result<Versioned<T>, WaitError<Corrupt>> {
         let alive = || self.writer_holds();
         self.body()
-            .wait_newer_probed(seen, timeout, Some(WRITER_PROBE), alive)
+            .wait_newer_probed(seen, timeout, self.probe(), alive)
     }
 
     #[cfg(feature = "async")]
@@ -421,7 +512,7 @@ impl<T: Pod + Send, const SLOTS: usize> crate::notify::Target<T> for SharedSoloR
         Body::<T, SLOTS>::WAITERS
     }
     fn slice(&self) -> Option<std::time::Duration> {
-        Some(WRITER_PROBE)
+        self.probe()
     }
     fn check(&self, seen: u64) -> crate::notify::Seen {
         self.body().check(seen, || self.writer_holds())
@@ -436,7 +527,12 @@ impl<T: Pod + Send, const SLOTS: usize> Open for SharedSoloReader<T, SLOTS> {
         // Writable: `wait_newer` counts waiters in the file (`notify/mod.rs`).
         let (map, file) = Mapping::<Body<T, SLOTS>>::open_with(path, true)?;
         map.region().object.validate().map_err(corrupt(path))?;
-        Ok(SharedSoloReader { map, file })
+        Ok(SharedSoloReader {
+            map: std::sync::Arc::new(map),
+            file,
+            #[cfg(target_os = "linux")]
+            watcher: std::sync::Arc::new(crate::sync::AtomicU32::new(0)),
+        })
     }
 }
 

@@ -233,7 +233,10 @@ fn idle_cpu(dir: &Path) -> Vec<(String, Duration)> {
         ("SoloReader", &|| r.wait_newer(0, second)),
         ("SeqLock", &|| lock.wait_newer(0, second)),
         ("Publisher", &|| p.wait_newer(0, second)),
-        ("SharedSoloReader (writer probed every 10 ms)", &shared_wait),
+        (
+            "SharedSoloReader (writer watched by a thread on Linux)",
+            &shared_wait,
+        ),
     ];
     let cpu = cases
         .iter()

@@ -123,6 +123,57 @@ pub(crate) mod lock {
         }
     }
 
+    /// The second byte (Linux): the writer holds it exclusively, a watching
+    /// reader waits for a shared lock of it (`wait_released`).
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::unnecessary_cast)]
+    fn watch_byte(kind: libc::c_int) -> libc::flock {
+        let mut lock = first_byte();
+        lock.l_type = kind as libc::c_short;
+        lock.l_start = 1;
+        lock
+    }
+
+    /// `fcntl(F_OFD_SETLKW)` of `lock` on `file`, again when interrupted.
+    #[cfg(target_os = "linux")]
+    fn set_waiting(file: &File, mut lock: libc::flock) -> io::Result<()> {
+        loop {
+            // SAFETY: as in `try_lock`; `F_OFD_SETLKW` waits until the lock
+            // can be set (the `flock` is only read).
+            let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLKW, &mut lock) };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Linux: the writer, holding the first byte, also takes the second,
+    /// which watching readers wait on (`wait_released`). It waits only for
+    /// such a reader that holds it for a moment.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn hold_watched(file: &File) -> io::Result<()> {
+        set_waiting(file, watch_byte(libc::F_WRLCK as libc::c_int))
+    }
+
+    /// Linux: waits until no writer holds the second byte (its process
+    /// died, or it closed the file), then lets it go at once.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn wait_released(file: &File) -> io::Result<()> {
+        set_waiting(file, watch_byte(libc::F_RDLCK as libc::c_int))?;
+        let mut unlock = watch_byte(libc::F_UNLCK as libc::c_int);
+        // SAFETY: as in `try_lock`.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut unlock) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Whether an open file description other than `file`'s holds the
     /// writer's lock; takes no lock.
     pub(crate) fn is_held(file: &File) -> io::Result<bool> {
