@@ -9,6 +9,7 @@ use bytemuck::Pod;
 use super::file::{corrupt, Mapping, OpenFile};
 use super::options::{Create, Open, Private};
 use super::{Corrupt, Error, Options};
+#[cfg(target_pointer_width = "64")]
 use crate::error::Fault;
 use crate::read::Sealed;
 use crate::{publisher, seqlock, ReadError, Readable, Versioned, WaitError, WriteError};
