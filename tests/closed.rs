@@ -11,22 +11,12 @@ use std::time::Duration;
 
 use noclobber::{Cursor, Publisher, Readable, SeqLock, SoloReader, SoloWriter, WaitError};
 
-/// Aborts the test process if a test hangs (a waiter never woken by the
-/// close): unbounded waits are what these tests exercise.
-struct Watchdog(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+#[path = "common/watchdog.rs"]
+mod watchdog;
 
-impl Watchdog {
-    fn start(name: &'static str) -> Watchdog {
-        let limit = Duration::from_secs(if cfg!(miri) { 3600 } else { 120 });
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        thread::spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("{name}: still running after {limit:?}: a waiter missed the close");
-                std::process::abort();
-            }
-        });
-        Watchdog(tx)
-    }
+/// Starts the watchdog of a test here: a waiter never woken by the close.
+fn watchdog(name: &'static str) -> watchdog::Watchdog {
+    watchdog::Watchdog::start(name, "a waiter missed the close")
 }
 
 /// Waiters per run; more than the 2 cores, so some are preempted anywhere.
@@ -57,7 +47,7 @@ fn follow(reader: &SoloReader<[u64; 4]>, mut seen: u64) -> Vec<u64> {
 /// one, and the final value stays readable.
 #[test]
 fn every_waiter_sees_the_final_version_then_closed() {
-    let _watchdog = Watchdog::start("every_waiter_sees_the_final_version_then_closed");
+    let _watchdog = watchdog("every_waiter_sees_the_final_version_then_closed");
     for round in 0..ROUNDS {
         let (mut writer, reader) = SoloWriter::channel([0u64; 4]);
         let last = 1 + (round as u64 * 7) % 50;
@@ -100,7 +90,7 @@ fn every_waiter_sees_the_final_version_then_closed() {
 /// without a timeout; a wait started after the close returns at once.
 #[test]
 fn a_sleeping_waiter_wakes_at_the_close() {
-    let _watchdog = Watchdog::start("a_sleeping_waiter_wakes_at_the_close");
+    let _watchdog = watchdog("a_sleeping_waiter_wakes_at_the_close");
     let (writer, reader) = SoloWriter::channel(5u32);
     thread::scope(|s| {
         let r = reader.clone();

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use noclobber::{
     Cursor, Publisher, Readable, SeqLock, SoloWriter, Versioned, VersionedCell, WaitError,
@@ -39,21 +38,12 @@ fn pause(i: u64) {
     }
 }
 
-/// Aborts the process if a test hangs: a task never woken.
-struct Watchdog(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+#[path = "common/watchdog.rs"]
+mod watchdog;
 
-impl Watchdog {
-    fn start(name: &'static str) -> Watchdog {
-        let limit = Duration::from_secs(if cfg!(miri) { 3600 } else { 120 });
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        thread::spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("{name}: still running after {limit:?}: a task was never woken");
-                std::process::abort();
-            }
-        });
-        Watchdog(tx)
-    }
+/// Starts the watchdog of a test here: a task never woken.
+fn watchdog(name: &'static str) -> watchdog::Watchdog {
+    watchdog::Watchdog::start(name, "a task was never woken")
 }
 
 /// `FOLLOWERS` threads each await every newer version of `source` until
@@ -87,7 +77,7 @@ fn follow_to_the_end<R: Readable<Value = [u64; 2]> + Sync>(
 
 #[test]
 fn versioned_cell_tasks_follow_a_writer() {
-    let _w = Watchdog::start("versioned_cell_tasks_follow_a_writer");
+    let _w = watchdog("versioned_cell_tasks_follow_a_writer");
     let cell = VersionedCell::new(value_of(0));
     follow_to_the_end(&cell, || {
         for v in 1..=WRITES {
@@ -99,7 +89,7 @@ fn versioned_cell_tasks_follow_a_writer() {
 
 #[test]
 fn seqlock_tasks_follow_two_writers() {
-    let _w = Watchdog::start("seqlock_tasks_follow_two_writers");
+    let _w = watchdog("seqlock_tasks_follow_two_writers");
     let lock = SeqLock::new(value_of(0));
     follow_to_the_end(&lock, || {
         // Two writers take turns through `update`, so the value stays the
@@ -119,7 +109,7 @@ fn seqlock_tasks_follow_two_writers() {
 
 #[test]
 fn publisher_tasks_follow_two_writers() {
-    let _w = Watchdog::start("publisher_tasks_follow_two_writers");
+    let _w = watchdog("publisher_tasks_follow_two_writers");
     let p = Publisher::new(value_of(0));
     follow_to_the_end(&p, || {
         thread::scope(|s| {
@@ -139,7 +129,7 @@ fn publisher_tasks_follow_two_writers() {
 /// `notify/listeners.rs`): many join and leave while the writer writes.
 #[test]
 fn solo_tasks_follow_the_writer_then_see_it_go() {
-    let _w = Watchdog::start("solo_tasks_follow_the_writer_then_see_it_go");
+    let _w = watchdog("solo_tasks_follow_the_writer_then_see_it_go");
     let (mut w, r) = SoloWriter::channel(value_of(0));
     thread::scope(|s| {
         let followers: Vec<_> = (0..FOLLOWERS)

@@ -5,7 +5,8 @@
 # [workspace] instead of the repository's, whose `benches/` member is not
 # copied and which cargo would otherwise find by walking up from a copy under
 # target/), Cargo.lock, src/,
-# the named test files (default: tests/loom_*.rs and tests/linearizability.rs)
+# the named test files (default: tests/loom_*.rs, tests/linearizability.rs and
+# tests/unit_async.rs)
 # and tests/common/.
 set -euo pipefail
 src=$1 dest=$2
@@ -15,7 +16,7 @@ rm -rf "$dest/src" "$dest/tests"
 cp -r "$src/src" "$dest/src"
 mkdir -p "$dest/tests"
 if [ $# -eq 0 ]; then
-    set -- "$src"/tests/loom_*.rs "$src"/tests/linearizability.rs
+    set -- "$src"/tests/loom_*.rs "$src"/tests/linearizability.rs "$src"/tests/unit_async.rs
 fi
 for f in "$@"; do
     [ -e "$f" ] && cp "$f" "$dest/tests/"

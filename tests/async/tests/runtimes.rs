@@ -163,25 +163,38 @@ fn tokio_multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Spawns `tasks` on `rt`, runs `write` on a thread of its own, and returns
+/// what each task returned.
+fn on_tokio<F>(
+    rt: tokio::runtime::Runtime,
+    tasks: Vec<F>,
+    write: impl FnOnce() + Send + 'static,
+) -> Vec<usize>
+where
+    F: std::future::Future<Output = usize> + Send + 'static,
+{
+    rt.block_on(async move {
+        let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+        let writer = std::thread::spawn(write);
+        let mut steps = Vec::new();
+        for h in handles {
+            steps.push(h.await.unwrap());
+        }
+        writer.join().unwrap();
+        steps
+    })
+}
+
 #[test]
 fn tokio_multi_thread_publisher() {
     let run = Run::new();
     let started = Arc::clone(&run.started);
     let (p, tasks) = run.publisher_tasks();
     let steps = watchdog("tokio multi-thread", &run.done, move || {
-        tokio_multi_thread().block_on(async move {
-            let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
-            let writer = std::thread::spawn(move || {
-                write_all(&started, |v| {
-                    p.write(value_of(v));
-                })
-            });
-            let mut steps = Vec::new();
-            for h in handles {
-                steps.push(h.await.unwrap());
-            }
-            writer.join().unwrap();
-            steps
+        on_tokio(tokio_multi_thread(), tasks, move || {
+            write_all(&started, |v| {
+                p.write(value_of(v));
+            })
         })
     });
     run.check(steps);
@@ -193,20 +206,11 @@ fn tokio_multi_thread_solo_writer_to_close() {
     let started = Arc::clone(&run.started);
     let (mut w, tasks) = run.solo_tasks();
     let steps = watchdog("tokio multi-thread, solo", &run.done, move || {
-        tokio_multi_thread().block_on(async move {
-            let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
-            let writer = std::thread::spawn(move || {
-                write_all(&started, |v| {
-                    w.write(value_of(v));
-                });
-                drop(w);
+        on_tokio(tokio_multi_thread(), tasks, move || {
+            write_all(&started, |v| {
+                w.write(value_of(v));
             });
-            let mut steps = Vec::new();
-            for h in handles {
-                steps.push(h.await.unwrap());
-            }
-            writer.join().unwrap();
-            steps
+            drop(w);
         })
     });
     run.check(steps);
@@ -222,19 +226,10 @@ fn tokio_current_thread_publisher() {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async move {
-            let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
-            let writer = std::thread::spawn(move || {
-                write_all(&started, |v| {
-                    p.write(value_of(v));
-                })
-            });
-            let mut steps = Vec::new();
-            for h in handles {
-                steps.push(h.await.unwrap());
-            }
-            writer.join().unwrap();
-            steps
+        on_tokio(rt, tasks, move || {
+            write_all(&started, |v| {
+                p.write(value_of(v));
+            })
         })
     });
     run.check(steps);
