@@ -870,17 +870,22 @@ impl Forked {
         assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
         if pid == 0 {
             let start = Instant::now();
-            thread::scope(|s| {
-                for t in 1..=threads {
-                    s.spawn(move || {
-                        for n in 0.. {
-                            if start.elapsed() > CHILD_LIFETIME {
-                                break;
-                            }
-                            p.write([t << 56 | n; N]);
-                        }
-                    });
+            let publish = move |t: u64| {
+                for n in 0.. {
+                    if start.elapsed() > CHILD_LIFETIME {
+                        break;
+                    }
+                    p.write([t << 56 | n; N]);
                 }
+            };
+            // The child's own thread is writer 1: a one-thread child starts
+            // no thread (which qemu-user does not survive reliably in a
+            // forked child of a multi-threaded process).
+            thread::scope(|s| {
+                for t in 2..=threads {
+                    s.spawn(move || publish(t));
+                }
+                publish(1);
             });
             // SAFETY: ends the child without running the parent's exit
             // handlers or destructors.
@@ -926,6 +931,11 @@ impl Drop for Forked {
 /// (stopping the process stops both at once). A child claims in its own
 /// name (it computes its identity at its first claim), not in its parent's
 /// and not as an unknown owner, whose claims are never given back.
+///
+/// Under an emulator (`NOCLOBBER_TEST_RUNNER` set) only the 2-slot case
+/// runs: qemu-user 7.2 aborts, at random, a forked child of this
+/// multi-threaded process that starts a thread (`qemu_plugin_vcpu_init_hook:
+/// assertion failed`).
 #[test]
 fn publisher_reclaims_claims_of_killed_forked_writers() {
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -935,6 +945,13 @@ fn publisher_reclaims_claims_of_killed_forked_writers() {
     );
     let mut rng = Rng::new();
     let (two, stops2) = fork_kill_and_publish::<2>(1, 10, &mut rng);
+    if env::var_os("NOCLOBBER_TEST_RUNNER").is_some() {
+        println!(
+            "publish after killing forked writers holding claims: 2 slots {two:?} \
+             ({stops2} stops); 3 slots (two-thread children) not run under an emulator"
+        );
+        return;
+    }
     let (three, stops3) = fork_kill_and_publish::<3>(2, 10, &mut rng);
     println!(
         "publish after killing forked writers holding claims: 2 slots {two:?} \
