@@ -185,6 +185,24 @@ impl Corrupt {
 
     /// What is wrong, e.g. "the head names a slot that holds words of
     /// another ticket, and does not move".
+    ///
+    /// ```
+    /// # #[cfg(feature = "shm")]
+    /// # fn main() {
+    /// use noclobber::{shm::Corrupt, WriteError};
+    ///
+    /// // What a writer process might log when a bounded write gives up.
+    /// fn explain(e: WriteError<Corrupt>) -> String {
+    ///     match e {
+    ///         WriteError::Corrupt(c) => format!("recreate the file: {}", c.what()),
+    ///         e => format!("try again later: {e}"),
+    ///     }
+    /// }
+    /// assert_eq!(explain(WriteError::Busy), "try again later: held by other writers");
+    /// # }
+    /// # #[cfg(not(feature = "shm"))]
+    /// # fn main() {}
+    /// ```
     #[cfg_attr(not(feature = "shm"), allow(dead_code))]
     #[must_use]
     pub const fn what(&self) -> &'static str {
