@@ -254,16 +254,21 @@ struct Child(std::process::Child);
 /// qemu-user, signals and `waitpid` reach the emulated program.
 fn self_command() -> Command {
     let exe = env::current_exe().unwrap();
-    let runner = env::var("NOCLOBBER_TEST_RUNNER").unwrap_or_default();
-    let mut runner = runner.split_whitespace();
-    match runner.next() {
-        Some(program) => {
+    match runner().split_first() {
+        Some((program, args)) => {
             let mut command = Command::new(program);
-            command.args(runner).arg(exe);
+            command.args(args).arg(exe);
             command
         }
         None => Command::new(exe),
     }
+}
+
+/// `NOCLOBBER_TEST_RUNNER` split on whitespace: empty when this binary runs
+/// natively, else the emulator that runs it (see `self_command`).
+fn runner() -> Vec<String> {
+    let runner = env::var("NOCLOBBER_TEST_RUNNER").unwrap_or_default();
+    runner.split_whitespace().map(String::from).collect()
 }
 
 impl Child {
@@ -937,7 +942,7 @@ impl Drop for Forked {
 /// name (it computes its identity at its first claim), not in its parent's
 /// and not as an unknown owner, whose claims are never given back.
 ///
-/// Under an emulator (`NOCLOBBER_TEST_RUNNER` set) only the 2-slot case
+/// Under an emulator (`runner()` not empty) only the 2-slot case
 /// runs: qemu-user 7.2 aborts, at random, a forked child of this
 /// multi-threaded process that starts a thread (`qemu_plugin_vcpu_init_hook:
 /// assertion failed`).
@@ -950,7 +955,7 @@ fn publisher_reclaims_claims_of_killed_forked_writers() {
     );
     let mut rng = Rng::new();
     let (two, stops2) = fork_kill_and_publish::<2>(1, 10, &mut rng);
-    if env::var_os("NOCLOBBER_TEST_RUNNER").is_some() {
+    if !runner().is_empty() {
         println!(
             "publish after killing forked writers holding claims: 2 slots {two:?} \
              ({stops2} stops); 3 slots (two-thread children) not run under an emulator"
